@@ -1,0 +1,53 @@
+# operator-node: every target sets up what it needs, so each works on a fresh clone.
+#   make devnet   start the local devnet (the README's first command)
+#   make test     set up, then lint, type-check and run the test suite (what CI runs)
+#   make bench    set up, then run every benchmark under bench/
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMPS := .make
+
+.PHONY: setup devnet run test lint typecheck pytest bench clean
+
+setup: $(STAMPS)/python $(STAMPS)/node
+
+# The venv is rebuilt whenever the build description or the C sources change.
+$(STAMPS)/python: pyproject.toml setup.py $(wildcard operator_node/*/*.c operator_node/*/*.h)
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMPS)/bench: $(STAMPS)/python bench/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+devnet: setup
+	$(BIN)/operator-node devnet
+
+run: setup
+	$(BIN)/operator-node run --config config/example.toml
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMPS)/bench $(STAMPS)/node
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules build dist *.egg-info

@@ -1,0 +1,206 @@
+"""Every metric the node exports, behind one object with intent-named methods.
+
+The registry is created by the caller (``cli``) and passed in: nothing here touches the default
+Prometheus registry. Names under ``eigen_`` are the EigenLayer metrics specification's, copied
+exactly, each with the constant ``avs_name`` label the reference SDK adds; everything else is
+ours and carries the ``operator_node_`` prefix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+# Request latencies from sub-millisecond reads to multi-second batch stores.
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)  # fmt: skip
+
+
+class Metrics:
+    """The node's metrics. One instance per process, built in ``cli`` and handed to components."""
+
+    def __init__(self, registry: CollectorRegistry, *, avs_name: str, version: str) -> None:
+        self.registry = registry
+        self._avs_name = avs_name
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        self._build_spec_metrics(registry)
+        self._build_node_metrics(registry)
+        self._build_component_metrics(registry)
+        self._build_info.info({"version": version, "avs_name": avs_name})
+
+    def _build_spec_metrics(self, registry: CollectorRegistry) -> None:
+        self._performance_score = Gauge(
+            "eigen_performance_score",
+            "The performance metric is a score between 0 and 100 and each developer can define "
+            "their own way of calculating the score.",
+            ["avs_name"],
+            registry=registry,
+        )
+        self._registered_stakes = Gauge(
+            "eigen_registered_stakes",
+            "Operator stake in <quorum> of <avs_name>'s StakeRegistry contract",
+            ["avs_name", "quorum_number", "quorum_name"],
+            registry=registry,
+        )
+        self._rpc_duration = Histogram(
+            "eigen_rpc_request_duration_seconds",
+            "Duration of json-rpc <method> in seconds",
+            ["avs_name", "method", "client_version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._rpc_total = Counter(
+            "eigen_rpc_request_total",
+            "Total number of json-rpc <method> requests",
+            ["avs_name", "method", "client_version"],
+            registry=registry,
+        )
+
+    def _build_node_metrics(self, registry: CollectorRegistry) -> None:
+        self._build_info = Info(
+            "operator_node_build", "Version of the running operator-node", registry=registry
+        )
+        self._http_requests = Counter(
+            "operator_node_http_requests_total",
+            "HTTP requests served, by route and status code",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self._http_latency = Histogram(
+            "operator_node_http_request_duration_seconds",
+            "HTTP request latency, by route",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._http_inflight = Gauge(
+            "operator_node_http_requests_in_flight",
+            "HTTP requests being served now",
+            registry=registry,
+        )
+        self._codec_backend = Gauge(
+            "operator_node_codec_backend_info",
+            "Erasure-code kernel in use (value 1 on the active backend's label)",
+            ["backend"],
+            registry=registry,
+        )
+
+    def _build_component_metrics(self, registry: CollectorRegistry) -> None:
+        self._stage_latency = Histogram(
+            "operator_node_store_chunks_stage_seconds",
+            "StoreChunks latency by stage (validate, operator_state, store, sign, ...)",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._store_chunks = Counter(
+            "operator_node_store_chunks_requests_total",
+            "StoreChunks requests by outcome (ok, or the refusal's error code)",
+            ["outcome"],
+            registry=registry,
+        )
+        self._retrievals = Counter(
+            "operator_node_retrieval_requests_total",
+            "Retrieval requests by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self._store_bytes = Gauge(
+            "operator_node_store_used_bytes", "Bytes used by the chunk store", registry=registry
+        )
+        self._store_entries = Gauge(
+            "operator_node_store_entries", "Key-value entries in the chunk store", registry=registry
+        )
+        self._store_free = Gauge(
+            "operator_node_store_free_bytes",
+            "Bytes the chunk store can still grow by (the smaller of its size cap and free disk)",
+            registry=registry,
+        )
+        self._expired_batches = Counter(
+            "operator_node_store_expired_batches_total",
+            "Batches deleted by the expiry loop",
+            registry=registry,
+        )
+        self._expired_bytes = Counter(
+            "operator_node_store_expired_bytes_total",
+            "Bytes freed by the expiry loop",
+            registry=registry,
+        )
+
+    # -- spec metrics ---------------------------------------------------------------------------
+
+    def set_performance_score(self, score: float) -> None:
+        """Set ``eigen_performance_score`` (clamped to 0..100)."""
+        self._performance_score.labels(self._avs_name).set(max(0.0, min(100.0, score)))
+
+    def set_registered_stake(self, quorum_number: int, quorum_name: str, stake: float) -> None:
+        """Set ``eigen_registered_stakes`` for one quorum."""
+        self._registered_stakes.labels(self._avs_name, str(quorum_number), quorum_name).set(stake)
+
+    def observe_rpc(self, method: str, seconds: float, client_version: str) -> None:
+        """Count and time one JSON-RPC request (``eigen_rpc_request_*``)."""
+        self._rpc_total.labels(self._avs_name, method, client_version).inc()
+        self._rpc_duration.labels(self._avs_name, method, client_version).observe(seconds)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count and time one HTTP request. ``route`` is the route pattern, never the raw path."""
+        self._http_requests.labels(route, method, str(status)).inc()
+        self._http_latency.labels(route, method).observe(seconds)
+
+    def http_request_started(self) -> None:
+        """One more request in flight."""
+        self._http_inflight.inc()
+
+    def http_request_finished(self) -> None:
+        """One fewer request in flight."""
+        self._http_inflight.dec()
+
+    # -- components -----------------------------------------------------------------------------
+
+    def set_codec_backend(self, backend: str) -> None:
+        """Record which erasure-code kernel is active."""
+        self._codec_backend.clear()
+        self._codec_backend.labels(backend).set(1)
+
+    @contextmanager
+    def time_stage(self, stage: str) -> Iterator[None]:
+        """Time one StoreChunks stage into the stage histogram (also when it raises)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._stage_latency.labels(stage).observe(time.perf_counter() - start)
+
+    def count_store_chunks(self, outcome: str) -> None:
+        """Count one StoreChunks request by outcome ("ok" or an error code)."""
+        self._store_chunks.labels(outcome).inc()
+
+    def count_retrieval(self, outcome: str) -> None:
+        """Count one retrieval request by outcome ("ok" or an error code)."""
+        self._retrievals.labels(outcome).inc()
+
+    def set_store_usage(self, used_bytes: int, entries: int, free_bytes: int) -> None:
+        """Report the store's size figures."""
+        self._store_bytes.set(used_bytes)
+        self._store_entries.set(entries)
+        self._store_free.set(free_bytes)
+
+    def record_expired(self, batches: int, freed_bytes: int) -> None:
+        """Report batches deleted by one pass of the expiry loop."""
+        self._expired_batches.inc(batches)
+        self._expired_bytes.inc(freed_bytes)
