@@ -1,0 +1,102 @@
+"""``operator-node run``: build every part of the node from the config and run it.
+
+This is the one place that constructs things: registry, metrics, health, store, signer, chain,
+API. Components receive what they need through their constructors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from operator_node import __version__
+from operator_node.api.app import make_api_app
+from operator_node.api.eigen import EigenApi
+from operator_node.api.metrics_app import make_metrics_app
+from operator_node.config import Config, load_config
+from operator_node.errors import StartupError
+from operator_node.health import Health
+from operator_node.logging import configure_logging, get_logger
+from operator_node.metrics import Metrics
+from operator_node.node import API_SERVICE_ID, BackgroundService, Listener, Node
+from operator_node.systemd import SystemdNotifier
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run the operator node daemon",
+        description="Run the node until SIGTERM or SIGINT. Exit 0 after an orderly stop, "
+        "2 on a configuration error, 1 on a runtime failure.",
+    )
+    parser.add_argument("--config", "-c", type=Path, required=True, help="path to the TOML config")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    configure_logging(config.node.log_level, config.node.log_format)
+    return asyncio.run(run_node(config))
+
+
+async def run_node(config: Config) -> int:
+    """Build the node from ``config`` and run it until a signal; returns the exit code."""
+    log = get_logger("cli").bind(node_name=config.node.name)
+    _prepare_data_dir(config.node.data_dir)
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = Metrics(registry, avs_name=config.node.avs_name, version=__version__)
+    health = Health()
+    health.register(API_SERVICE_ID, "api", "Dispersal, retrieval and node API", critical=True)
+    eigen = EigenApi(health, node_name=config.node.name, node_version=__version__)
+    listeners = [
+        Listener("api", make_api_app(eigen=eigen, metrics=metrics,
+                                     max_request_bytes=config.limits.max_request_bytes),
+                 config.api.host, config.api.port),
+    ]  # fmt: skip
+    if config.metrics.enabled:
+        listeners.append(
+            Listener("metrics", make_metrics_app(registry), config.metrics.host, config.metrics.port)
+        )
+    services: list[BackgroundService] = []
+    node = Node(
+        listeners=listeners,
+        services=services,
+        health=health,
+        notifier=SystemdNotifier(),
+        shutdown_grace=config.api.shutdown_grace,
+    )
+    stop = asyncio.Event()
+    _install_signal_handlers(stop, log)
+    log.info("node_starting", version=__version__, data_dir=str(config.node.data_dir))
+    await node.run(stop)
+    return 0
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
+
+
+def _install_signal_handlers(stop: asyncio.Event, log: object) -> None:
+    """First SIGTERM/SIGINT: orderly stop. A second one: stop draining and close at once."""
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not stop.is_set():
+            get_logger("cli").info("signal_received", signal=name, action="graceful_stop")
+            stop.set()
+        elif main_task is not None:
+            get_logger("cli").warning("signal_received", signal=name, action="forced_stop")
+            main_task.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)

@@ -1,0 +1,334 @@
+"""The node's configuration: TOML read with ``tomllib`` into frozen, typed objects.
+
+One pass reads the file, applies environment overrides (``OPERATOR_NODE__<SECTION>__<KEY>``),
+checks every key's type and range and reports *all* problems at once, each naming the file (or
+the environment variable) and the dotted key. Secrets never live here: keys and passwords are
+paths to files.
+
+Relative paths in the file are resolved against the directory of the file, so a config works the
+same wherever the daemon is started from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from operator_node.errors import ConfigError
+
+ENV_PREFIX = "OPERATOR_NODE__"
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+_MiB = 1024 * 1024
+_GiB = 1024 * _MiB
+
+
+def _key(default: Any, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] = (), kind: str = "") -> Any:  # fmt: skip
+    """A config key with its default and constraints (kept in the dataclass field's metadata)."""
+    meta = {"lo": lo, "hi": hi, "choices": choices, "kind": kind}
+    if isinstance(default, list | tuple):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    """``[node]``: identity, data location and logging."""
+
+    name: str = _key("operator-node")
+    avs_name: str = _key("data-availability")
+    data_dir: Path = _key(Path("data"))
+    log_level: str = _key("info", choices=_LOG_LEVELS)
+    log_format: str = _key("auto", choices=("auto", "json", "console"))
+
+
+@dataclass(frozen=True)
+class ApiSection:
+    """``[api]``: the one HTTP port for dispersal, retrieval and the /eigen node API."""
+
+    host: str = _key("0.0.0.0")  # noqa: S104 - a node must be reachable by dispersers
+    port: int = _key(32005, lo=1, hi=65535)
+    socket: str = _key("")
+    shutdown_grace: float = _key(10.0, lo=0.0, hi=600.0)
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """``[metrics]``: Prometheus exposition on its own port."""
+
+    enabled: bool = _key(True)
+    host: str = _key("0.0.0.0")  # noqa: S104 - scraped from outside the host
+    port: int = _key(9091, lo=1, hi=65535)
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    """``[keys]``: keystore and password *file paths*; never the secrets themselves."""
+
+    bls_keystore: Path | None = _key(None)
+    bls_password_file: Path | None = _key(None)
+    ecdsa_keystore: Path | None = _key(None)
+    ecdsa_password_file: Path | None = _key(None)
+    allow_insecure_permissions: bool = _key(False)
+
+
+@dataclass(frozen=True)
+class ChainSection:
+    """``[chain]``: the RPC endpoint and the two addresses everything else is discovered from."""
+
+    rpc_url: str = _key("")
+    chain_id: int = _key(31337, lo=1)
+    registry_coordinator: str = _key("", kind="address")
+    operator_state_retriever: str = _key("", kind="address")
+    confirmations: int = _key(1, lo=0, hi=1000)
+    eigenlayer_core: str = _key("auto", choices=("auto", "slashing", "m2"))
+    quorums: tuple[int, ...] = _key((0,), lo=0, hi=191)
+    update_socket: bool = _key(False)
+    max_fee_gwei: float = _key(100.0, lo=0.0)
+    tx_timeout: float = _key(120.0, lo=1.0, hi=3600.0)
+    rpc_timeout: float = _key(10.0, lo=0.1, hi=600.0)
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """``[store]``: how long chunks are kept and how much disk the store may use."""
+
+    store_duration: float = _key(1_213_200.0, lo=1.0)
+    max_size: int = _key(64 * _GiB, lo=16 * _MiB)
+    expiry_interval: float = _key(180.0, lo=0.1, hi=86_400.0)
+
+
+@dataclass(frozen=True)
+class LimitsSection:
+    """``[limits]``: bounds that keep memory flat under load."""
+
+    max_request_bytes: int = _key(64 * _MiB, lo=1024, hi=4 * _GiB)
+    max_inflight: int = _key(8, lo=1, hi=10_000)
+
+
+@dataclass(frozen=True)
+class DispersalSection:
+    """``[dispersal]``: who may push chunks, and the replay window for their signatures."""
+
+    allowed_dispersers: tuple[str, ...] = _key((), kind="address")
+    use_chain_allowlist: bool = _key(True)
+    replay_window: float = _key(300.0, lo=1.0, hi=3600.0)
+
+
+@dataclass(frozen=True)
+class RetrievalSection:
+    """``[retrieval]``: the per-client rate limit on the public retrieval API."""
+
+    rate_limit: float = _key(20.0, lo=0.0)
+    burst: int = _key(40, lo=1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. Build it with :func:`load_config`."""
+
+    node: NodeSection = field(default_factory=NodeSection)
+    api: ApiSection = field(default_factory=ApiSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    keys: KeysSection = field(default_factory=KeysSection)
+    chain: ChainSection = field(default_factory=ChainSection)
+    store: StoreSection = field(default_factory=StoreSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)
+    dispersal: DispersalSection = field(default_factory=DispersalSection)
+    retrieval: RetrievalSection = field(default_factory=RetrievalSection)
+
+    @property
+    def advertised_socket(self) -> str:
+        """The socket registered on-chain: ``[api] socket`` or, if empty, ``host:port``."""
+        return self.api.socket or f"{self.api.host}:{self.api.port}"
+
+
+_SECTION_TYPES = typing.get_type_hints(Config)
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override from the environment, validate and freeze the configuration.
+
+    Raises :class:`ConfigError` listing every problem found, each naming its source and key.
+    """
+    environ = os.environ if environ is None else environ
+    raw = _read_toml(path)
+    errors: list[str] = []
+    overrides = _env_overrides(environ, errors)
+    sections: dict[str, Any] = {}
+    for name in raw.keys() - _SECTION_TYPES.keys():
+        errors.append(f"{path}: unknown section [{name}]")
+    for name, section_type in _SECTION_TYPES.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            errors.append(f"{path}: [{name}] must be a table")
+            table = {}
+        sections[name] = _build_section(
+            name, section_type, table, overrides.get(name, {}), path, errors
+        )
+    config = Config(**sections)
+    _check_cross_fields(config, path, errors)
+    if errors:
+        raise ConfigError("\n  ".join(["invalid configuration:", *errors]), source=str(path))
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found", source=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file", source=str(path)) from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read config file (permission denied)",
+                          source=str(path)) from None  # fmt: skip
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}", source=str(path)) from None
+
+
+def _env_overrides(environ: Mapping[str, str], errors: list[str]) -> dict[str, dict[str, str]]:
+    """``OPERATOR_NODE__API__PORT=9000`` → ``{"api": {"port": "9000"}}`` (values still text)."""
+    overrides: dict[str, dict[str, str]] = {}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = var[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2 or parts[0] not in _SECTION_TYPES:
+            errors.append(f"environment {var}: not a known OPERATOR_NODE__<SECTION>__<KEY>")
+            continue
+        overrides.setdefault(parts[0], {})[parts[1]] = value
+    return overrides
+
+
+def _build_section(
+    name: str,
+    section_type: type[Any],
+    table: dict[str, Any],
+    env: dict[str, str],
+    path: Path,
+    errors: list[str],
+) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(section_type)}
+    hints = typing.get_type_hints(section_type)
+    for key in table.keys() - fields.keys():
+        errors.append(f"{path}: unknown key {name}.{key}")
+    for key in env.keys() - fields.keys():
+        errors.append(f"environment {ENV_PREFIX}{name.upper()}__{key.upper()}: unknown key {name}.{key}")
+    values: dict[str, Any] = {}
+    for key, f in fields.items():
+        if key in env:
+            source = f"environment {ENV_PREFIX}{name.upper()}__{key.upper()}"
+            raw_value: Any = _parse_env_value(env[key], hints[key])
+        elif key in table:
+            source, raw_value = str(path), table[key]
+        else:
+            continue
+        try:
+            values[key] = _coerce(raw_value, hints[key], f.metadata, path.parent)
+        except ValueError as exc:
+            errors.append(f"{source}: {name}.{key} {exc}")
+    return section_type(**values)
+
+
+def _parse_env_value(text: str, hint: Any) -> Any:
+    """Environment values are text; lists are comma-separated, everything else one scalar."""
+    if typing.get_origin(hint) is tuple:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _coerce(value: Any, hint: Any, meta: Mapping[str, Any], base: Path) -> Any:
+    """Check (and, for text from the environment, convert) one value; raise ValueError if bad."""
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list):
+            raise ValueError(f"must be a list, got {_type_name(value)}")
+        item_hint = typing.get_args(hint)[0]
+        return tuple(_coerce(item, item_hint, meta, base) for item in value)
+    if _is_optional_path(hint):
+        return None if value == "" else _coerce(value, Path, meta, base)
+    scalar = _coerce_scalar(value, hint)
+    _check_constraints(scalar, meta)
+    if hint is Path:
+        return scalar if scalar.is_absolute() else (base / scalar).resolve()
+    return scalar
+
+
+def _coerce_scalar(value: Any, hint: Any) -> Any:
+    from_env = isinstance(value, str) and hint is not str and hint is not Path
+    if hint is bool:
+        if from_env:
+            return _parse_bool(value)
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {_type_name(value)}")
+        return value
+    if hint is int:
+        if from_env:
+            return _parse_number(value, int)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be an integer, got {_type_name(value)}")
+        return value
+    if hint is float:
+        if from_env:
+            return _parse_number(value, float)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, got {_type_name(value)}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {_type_name(value)}")
+    return Path(value) if hint is Path else value
+
+
+def _check_constraints(value: Any, meta: Mapping[str, Any]) -> None:
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    if lo is not None and value < lo:
+        raise ValueError(f"must be at least {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise ValueError(f"must be at most {hi}, got {value}")
+    if choices and value not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}; got {value!r}")
+    if meta.get("kind") == "address" and value != "" and not _ADDRESS_RE.match(value):
+        raise ValueError(f"must be a 0x-prefixed 20-byte hex address, got {value!r}")
+
+
+def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
+    if config.metrics.enabled and config.metrics.port == config.api.port:
+        errors.append(f"{path}: metrics.port must differ from api.port ({config.api.port})")
+    if config.chain.rpc_url and not config.chain.registry_coordinator:
+        errors.append(f"{path}: chain.registry_coordinator is required when chain.rpc_url is set")
+
+
+def _is_optional_path(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) and set(typing.get_args(hint)) == {Path, type(None)}
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {text!r}")
+
+
+def _parse_number(text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(text.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)

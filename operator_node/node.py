@@ -1,0 +1,117 @@
+"""The node's lifecycle: listen, announce readiness, run background services, stop in order.
+
+``Node`` owns no construction: ``cli`` builds every part and hands it in. ``run`` binds the API
+and metrics sockets (failing fast with a clear message), tells systemd it is ready, runs each
+background service as a task of one ``asyncio.TaskGroup`` and waits for the stop event. Stopping
+stops accepting connections, lets in-flight requests finish within ``shutdown_grace`` seconds and
+then closes resources (the store last, after every request that could touch it has ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from operator_node.errors import StartupError
+from operator_node.health import Health, ServiceStatus
+from operator_node.logging import get_logger
+from operator_node.systemd import SystemdNotifier
+
+API_SERVICE_ID = "api"
+
+
+class BackgroundService(Protocol):
+    """A long-running unit: ``run`` returns or is cancelled when the node stops."""
+
+    name: str
+
+    async def run(self) -> None:
+        """Do the service's work until cancelled."""
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One aiohttp application and the address it listens on."""
+
+    name: str
+    app: web.Application
+    host: str
+    port: int
+
+
+class Node:
+    """Runs the node's servers and background services until asked to stop."""
+
+    def __init__(
+        self,
+        *,
+        listeners: Sequence[Listener],
+        services: Sequence[BackgroundService],
+        health: Health,
+        notifier: SystemdNotifier,
+        shutdown_grace: float,
+        on_close: Sequence[Callable[[], Any]] = (),
+    ) -> None:
+        self._listeners = listeners
+        self._services = services
+        self._health = health
+        self._notifier = notifier
+        self._shutdown_grace = shutdown_grace
+        self._on_close = on_close
+        self._runners: list[web.AppRunner] = []
+        self._log = get_logger("node")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set; raises StartupError if a socket cannot be bound."""
+        try:
+            await self._start_listeners()
+            self._health.set_status(API_SERVICE_ID, ServiceStatus.UP)
+            self._notifier.notify("READY=1")
+            self._log.info("node_started", listeners=[f"{l.name}={l.host}:{l.port}" for l in self._listeners])
+            await self._run_services(stop)
+        finally:
+            await self._shutdown()
+
+    async def _start_listeners(self) -> None:
+        for listener in self._listeners:
+            runner = web.AppRunner(
+                listener.app, access_log=None, shutdown_timeout=self._shutdown_grace
+            )
+            await runner.setup()
+            self._runners.append(runner)
+            site = web.TCPSite(runner, listener.host, listener.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot listen on {listener.host}:{listener.port} for the {listener.name} "
+                    f"({exc.strerror or exc}); is another process using the port?"
+                ) from None
+
+    async def _run_services(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(s.run(), name=s.name) for s in self._services]
+            tasks.append(group.create_task(self._notifier.run_watchdog(), name="watchdog"))
+            await stop.wait()
+            self._log.info("node_stopping")
+            for task in tasks:
+                task.cancel()
+
+    async def _shutdown(self) -> None:
+        self._notifier.notify("STOPPING=1")
+        if self._health.get_service(API_SERVICE_ID) is not None:
+            self._health.set_status(API_SERVICE_ID, ServiceStatus.DOWN)
+        try:
+            # Stops accepting, then waits up to shutdown_grace for in-flight requests.
+            for runner in reversed(self._runners):
+                await runner.cleanup()
+        finally:
+            for close in self._on_close:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+            self._log.info("node_stopped")
