@@ -1,0 +1,512 @@
+"""The chunk store on LMDB: one durable transaction per batch, reads without blocking writes.
+
+The data directory holds LMDB's ``data.mdb`` and ``lock.mdb`` and our ``node.lock``, which one
+process holds (``flock``) for as long as the store is open. Named databases, with the key layout
+documented in :mod:`operator_node.store.layout`:
+
+- ``meta``         ``b"format_version"`` -> u32, refused on open unless it is ours;
+- ``batches``      batch hash -> expiry, blob count, stored bytes, batch header;
+- ``blob_headers`` batch hash | blob index -> blob header (for retrieval proofs);
+- ``chunks``       batch hash | blob index -> this node's chunks of the blob, with their indices;
+- ``expiry``       expiry ms | batch hash -> (empty): deletion walks this in time order.
+
+Durability: the environment keeps LMDB's defaults (``sync``, ``metasync``, no ``writemap``, no
+``map_async``), so a commit returns only after the data pages and then the meta page reach the
+disk. A batch is written by one transaction, so after any crash it is either whole or absent.
+
+Capacity: the LMDB map starts small and doubles on ``MapFullError`` (the failed transaction is
+aborted and retried) until it reaches ``max_size``; then ``put_batch`` raises
+:class:`StoreFullError`, as it does on ENOSPC. Deletions may grow the map ``DELETE_HEADROOM``
+bytes past ``max_size``, because copy-on-write needs a few fresh pages before it can free any;
+without that a store filled to the brim could never expire anything.
+
+Threads: every method may be called from any thread. Writes (put, delete, growth) are serialised
+by one lock; reads run concurrently in their own read transactions and never wait for a write,
+only for the rare remap when the map grows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mmap
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import lmdb
+import structlog
+
+from operator_node.store import layout
+from operator_node.store.errors import (
+    StoreClosedError,
+    StoreError,
+    StoreFormatError,
+    StoreFullError,
+    StoreInputError,
+    StoreLockedError,
+)
+from operator_node.store.gate import SharedExclusiveGate
+from operator_node.store.model import (
+    BytesLike,
+    ChunkSet,
+    ExpiredBatches,
+    StoredBatch,
+    StoredBlob,
+    StoreStats,
+)
+
+FORMAT_VERSION = 1
+FORMAT_KEY = b"format_version"
+DELETE_HEADROOM = 8 << 20
+INITIAL_MAP_SIZE = 64 << 20
+MIN_MAX_SIZE = 1 << 20
+_DATA_DBS = (b"batches", b"blob_headers", b"chunks", b"expiry")
+_LOCK_FILE = "node.lock"
+_T = TypeVar("_T")
+_Entry = tuple[bytes, bytes, BytesLike]  # (database name, key, value)
+
+_log = structlog.get_logger(__name__)
+
+
+class LmdbStore:
+    """The :class:`~operator_node.store.model.ChunkStore` on LMDB (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        store_duration: float,
+        max_size: int,
+        clock: Callable[[], float] = time.time,
+        initial_map_size: int = INITIAL_MAP_SIZE,
+    ) -> None:
+        """Open (creating if needed) the store in directory ``path``.
+
+        ``store_duration`` (seconds) is added to a batch's receipt time to give its expiry;
+        ``max_size`` caps the map in bytes; ``clock`` gives the receipt time when ``put_batch``
+        is not told. Raises StoreInputError for bad parameters, StoreLockedError if another
+        process holds the directory, StoreFormatError for a store of another format, and
+        StoreError if LMDB cannot open it.
+        """
+        if not store_duration > 0 or not max_size >= MIN_MAX_SIZE:
+            raise StoreInputError(
+                f"store needs store_duration > 0 and max_size >= {MIN_MAX_SIZE} bytes, "
+                f"got {store_duration!r} and {max_size!r}"
+            )
+        self._path = Path(path)
+        self._duration_ms = round(store_duration * 1000)
+        self._max_size = max_size
+        self._clock = clock
+        self._write_lock = threading.Lock()
+        self._gate = SharedExclusiveGate()
+        self._lock_fd = _lock_directory(self._path)
+        env = None
+        try:
+            env = _open_environment(self._path, min(max_size, initial_map_size))
+            self._dbs = self._open_databases(env)
+            _fsync_directory(self._path)
+        except BaseException:
+            if env is not None:
+                env.close()
+            os.close(self._lock_fd)
+            raise
+        self._env: lmdb.Environment | None = env
+        _log.info("store_opened", path=str(self._path), map_size=env.info()["map_size"])
+
+    @property
+    def path(self) -> Path:
+        """The data directory."""
+        return self._path
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def put_batch(
+        self,
+        batch_header_hash: BytesLike,
+        batch_header: BytesLike,
+        blobs: Sequence[StoredBlob],
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """Store a batch in one transaction, durable on return.
+
+        Returns True if it was written, False if a batch with this hash was already stored (and
+        nothing changed). Expiry is ``now`` (default: the clock) plus the store duration.
+        Raises StoreInputError on malformed input and StoreFullError when the store or the
+        disk is full; either way nothing is written.
+        """
+        batch_hash = layout.validate_hash(batch_header_hash)
+        if not isinstance(batch_header, bytes | bytearray | memoryview):
+            raise StoreInputError("batch header must be bytes")
+        checked = layout.validate_blobs(blobs)
+        now_ms = layout.to_ms(self._clock() if now is None else now)
+        if self.has_batch(batch_hash):
+            return False
+        expiry_ms = now_ms + self._duration_ms
+        entries = _batch_entries(batch_hash, bytes(batch_header), checked, expiry_ms)
+        with self._write_lock:
+            self._require_open()
+            written = self._write(lambda txn: _put_entries(txn, self._dbs, entries), self._max_size)
+        if written:
+            _log.debug("batch_stored", batch=batch_hash.hex(), blobs=len(checked))
+        return written
+
+    def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
+        """Delete, in one transaction, up to ``max_batches`` batches whose expiry is <= ``now``.
+
+        Oldest expiry first. Returns how many batches went and the bytes they held (keys and
+        values). Raises StoreInputError for a bad ``now`` or ``max_batches``.
+        """
+        now_ms = layout.to_ms(now)
+        if isinstance(max_batches, bool) or not isinstance(max_batches, int) or max_batches < 1:
+            raise StoreInputError(f"max_batches must be a positive integer, got {max_batches!r}")
+        with self._write_lock:
+            self._require_open()
+            return self._write(
+                lambda txn: _delete_expired(txn, self._dbs, now_ms, max_batches),
+                self._max_size + DELETE_HEADROOM,
+            )
+
+    def _write(self, work: Callable[[lmdb.Transaction[bytes]], _T], limit: int) -> _T:
+        """Run ``work`` in a write transaction, growing the map up to ``limit`` as needed."""
+        assert self._env is not None
+        while True:
+            try:
+                with self._env.begin(write=True) as txn:
+                    return work(txn)
+            except lmdb.MapFullError:
+                self._grow(limit)
+            except lmdb.DiskError as exc:
+                raise StoreFullError(f"the disk holding {self._path} is full") from exc
+            except lmdb.Error as exc:
+                raise StoreError(f"chunk store write failed in {self._path}: {exc}") from exc
+
+    def _grow(self, limit: int) -> None:
+        """Double the map (at most to ``limit``) or raise StoreFullError if already there."""
+        assert self._env is not None
+        current = self._env.info()["map_size"]
+        if current >= limit:
+            raise StoreFullError(
+                f"the chunk store in {self._path} is full ({current} bytes, "
+                f"max_size {self._max_size}); writes resume when expired batches are deleted"
+            )
+        new_size = _round_to_page(min(limit, current * 2))
+        self._gate.acquire_exclusive()
+        try:
+            self._env.set_mapsize(new_size)
+        finally:
+            self._gate.release_exclusive()
+        _log.info("store_map_grown", path=str(self._path), map_size=new_size)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[lmdb.Transaction[memoryview]]:
+        """A read transaction (buffers are views of the map, valid only inside it)."""
+        self._gate.acquire_shared()
+        try:
+            env = self._require_open()
+            with env.begin(buffers=True) as txn:
+                yield txn
+        except lmdb.Error as exc:
+            raise StoreError(f"chunk store read failed in {self._path}: {exc}") from exc
+        finally:
+            self._gate.release_shared()
+
+    def get_chunks(self, batch_header_hash: BytesLike, blob_index: int) -> ChunkSet | None:
+        """This node's chunks of blob ``blob_index`` of the batch, or None if not stored.
+
+        The stored value is copied once out of the read transaction; the chunks are views of
+        that copy. Raises StoreInputError for a malformed hash or index.
+        """
+        key = layout.blob_key(
+            layout.validate_hash(batch_header_hash), layout.validate_index(blob_index, "blob index")
+        )
+        with self._reading() as txn:
+            value = txn.get(key, db=self._dbs[b"chunks"])
+            data = None if value is None else bytes(value)
+        return None if data is None else layout.decode_chunks(data)
+
+    def get_blob_header(self, batch_header_hash: BytesLike, blob_index: int) -> bytes | None:
+        """The header bytes of blob ``blob_index`` of the batch, or None if not stored."""
+        key = layout.blob_key(
+            layout.validate_hash(batch_header_hash), layout.validate_index(blob_index, "blob index")
+        )
+        with self._reading() as txn:
+            value = txn.get(key, db=self._dbs[b"blob_headers"])
+            return None if value is None else bytes(value)
+
+    def get_batch(self, batch_header_hash: BytesLike) -> StoredBatch | None:
+        """The batch header and every blob header (in index order), or None if not stored."""
+        batch_hash = layout.validate_hash(batch_header_hash)
+        with self._reading() as txn:
+            value = txn.get(batch_hash, db=self._dbs[b"batches"])
+            if value is None:
+                return None
+            record = layout.decode_batch(value)
+            headers = [
+                txn.get(layout.blob_key(batch_hash, index), db=self._dbs[b"blob_headers"])
+                for index in range(record.blob_count)
+            ]
+            if any(header is None for header in headers):
+                raise StoreError(f"batch {batch_hash.hex()} in {self._path} lacks a blob header")
+            blob_headers = tuple(bytes(header) for header in headers if header is not None)
+        return StoredBatch(record.header, blob_headers, record.expiry_ms / 1000)
+
+    def has_batch(self, batch_header_hash: BytesLike) -> bool:
+        """Whether a batch with this header hash is stored."""
+        batch_hash = layout.validate_hash(batch_header_hash)
+        with self._reading() as txn:
+            return txn.get(batch_hash, db=self._dbs[b"batches"]) is not None
+
+    def list_batches(self) -> list[tuple[bytes, float]]:
+        """(batch header hash, expiry) of every stored batch, soonest expiry first."""
+        with self._reading() as txn:
+            cursor = txn.cursor(db=self._dbs[b"expiry"])
+            keys = [layout.split_expiry_key(key) for key in cursor.iternext(values=False)]
+        return [(batch_hash, expiry_ms / 1000) for expiry_ms, batch_hash in keys]
+
+    def stats(self) -> StoreStats:
+        """Current size figures (see :class:`StoreStats`)."""
+        with self._reading() as txn:
+            stats = [txn.stat(db) for db in self._dbs.values()] + [txn.stat()]
+            batches = txn.stat(self._dbs[b"batches"])["entries"]
+            env = self._require_open()
+            map_size = env.info()["map_size"]
+        page = stats[-1]["psize"]
+        pages = sum(s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"] for s in stats)
+        used = (pages + 2) * page  # + the two meta pages
+        entries = sum(txn_stat["entries"] for txn_stat in stats[1:-1])  # data databases only
+        file_bytes = (self._path / "data.mdb").stat().st_size
+        disk_room = max(0, file_bytes - used) + shutil.disk_usage(self._path).free
+        free = max(0, min(self._max_size - used, disk_room))
+        return StoreStats(used, entries, free, batches, map_size, file_bytes, self._max_size)
+
+    def check(self) -> list[str]:
+        """Walk the whole store and describe every inconsistency found (empty if none).
+
+        A batch must have its expiry entry and exactly its blobs' headers and chunks, and every
+        chunk value must decode to lengths that add up. Reads only; costs a full scan.
+        """
+        with self._reading() as txn:
+            return _find_inconsistencies(txn, self._dbs)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store, waiting for running reads and writes; a second call does nothing."""
+        with self._write_lock:
+            self._gate.acquire_exclusive()
+            try:
+                if self._env is None:
+                    return
+                self._env.close()
+                self._env = None
+                os.close(self._lock_fd)
+            finally:
+                self._gate.release_exclusive()
+        _log.info("store_closed", path=str(self._path))
+
+    def _require_open(self) -> lmdb.Environment:
+        if self._env is None:
+            raise StoreClosedError(f"the chunk store in {self._path} is closed")
+        return self._env
+
+    def _open_databases(self, env: lmdb.Environment) -> dict[bytes, lmdb._Database]:
+        """Open the named databases and check (or, in a new store, write) the format version."""
+        try:
+            with env.begin(write=True) as txn:
+                dbs = {name: env.open_db(name, txn=txn) for name in (b"meta", *_DATA_DBS)}
+                _check_format(txn, dbs, self._path)
+        except lmdb.IncompatibleError as exc:
+            raise StoreFormatError(f"{self._path} does not hold a chunk store: {exc}") from exc
+        except lmdb.Error as exc:
+            raise StoreError(f"cannot open the chunk store in {self._path}: {exc}") from exc
+        return dbs
+
+
+def _batch_entries(
+    batch_hash: bytes,
+    header: bytes,
+    blobs: list[tuple[bytes, dict[int, memoryview]]],
+    expiry_ms: int,
+) -> list[_Entry]:
+    """Every (database, key, value) a batch writes, the batch record last."""
+    entries: list[_Entry] = []
+    for blob_index, (blob_header, chunks) in enumerate(blobs):
+        key = layout.blob_key(batch_hash, blob_index)
+        entries.append((b"blob_headers", key, blob_header))
+        entries.append((b"chunks", key, layout.encode_chunks(chunks)))
+    expiry = layout.expiry_key(expiry_ms, batch_hash)
+    entries.append((b"expiry", expiry, b""))
+    stored = sum(len(key) + len(value) for _, key, value in entries)
+    stored += len(batch_hash) + layout.batch_value_size(len(header))
+    record = layout.BatchRecord(expiry_ms, len(blobs), stored, header)
+    entries.append((b"batches", batch_hash, layout.encode_batch(record)))
+    return entries
+
+
+def _put_entries(
+    txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], entries: list[_Entry]
+) -> bool:
+    """Write a batch's entries unless the batch is already there (checked inside the txn)."""
+    batch_hash = entries[-1][1]
+    if txn.get(batch_hash, db=dbs[b"batches"]) is not None:
+        return False
+    for name, key, value in entries:
+        txn.put(key, value, db=dbs[name])
+    return True
+
+
+def _delete_expired(
+    txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], now_ms: int, limit: int
+) -> ExpiredBatches:
+    """Delete up to ``limit`` batches expired at ``now_ms``, soonest expiry first."""
+    due: list[bytes] = []
+    for key in txn.cursor(db=dbs[b"expiry"]).iternext(values=False):
+        expiry_ms, _ = layout.split_expiry_key(key)
+        if expiry_ms > now_ms or len(due) == limit:
+            break
+        due.append(bytes(key))
+    freed = 0
+    for key in due:
+        _, batch_hash = layout.split_expiry_key(key)
+        txn.delete(key, db=dbs[b"expiry"])
+        value = txn.pop(batch_hash, db=dbs[b"batches"])
+        if value is None:  # an index entry without its batch: only the entry goes
+            continue
+        _, blob_count, stored = layout.decode_batch_expiry(value)
+        for blob_index in range(blob_count):
+            blob = layout.blob_key(batch_hash, blob_index)
+            txn.delete(blob, db=dbs[b"blob_headers"])
+            txn.delete(blob, db=dbs[b"chunks"])
+        freed += stored
+    return ExpiredBatches(len(due), freed)
+
+
+def _check_format(
+    txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], path: Path
+) -> None:
+    """Accept our format version, write it into a new store, refuse anything else."""
+    raw = txn.get(FORMAT_KEY, db=dbs[b"meta"])
+    if raw is None:
+        if any(txn.stat(dbs[name])["entries"] for name in _DATA_DBS):
+            raise StoreFormatError(
+                f"the chunk store in {path} has data but no format version; this operator-node "
+                f"reads format version {FORMAT_VERSION} only"
+            )
+        txn.put(FORMAT_KEY, FORMAT_VERSION.to_bytes(4, "big"), db=dbs[b"meta"])
+        return
+    found = int.from_bytes(raw, "big") if len(raw) == 4 else None
+    if found != FORMAT_VERSION:
+        shown = f"version {found}" if found is not None else f"an unreadable version {raw!r}"
+        newer = " (written by a newer operator-node?)" if found and found > FORMAT_VERSION else ""
+        raise StoreFormatError(
+            f"the chunk store in {path} has format {shown}{newer}; this operator-node reads "
+            f"format version {FORMAT_VERSION} only. Move the directory aside or use a matching "
+            f"release."
+        )
+
+
+def _find_inconsistencies(
+    txn: lmdb.Transaction[memoryview], dbs: dict[bytes, lmdb._Database]
+) -> list[str]:
+    """The problems :meth:`LmdbStore.check` reports."""
+    problems: list[str] = []
+    blob_counts: dict[bytes, int] = {}
+    for key, value in txn.cursor(db=dbs[b"batches"]):
+        batch_hash = bytes(key)
+        expiry_ms, blob_counts[batch_hash], _ = layout.decode_batch_expiry(value)
+        if txn.get(layout.expiry_key(expiry_ms, batch_hash), db=dbs[b"expiry"]) is None:
+            problems.append(f"batch {batch_hash.hex()} has no expiry entry")
+    for key in txn.cursor(db=dbs[b"expiry"]).iternext(values=False):
+        expiry_ms, batch_hash = layout.split_expiry_key(key)
+        if batch_hash not in blob_counts:
+            problems.append(f"expiry entry for missing batch {batch_hash.hex()}")
+    for name in (b"blob_headers", b"chunks"):
+        problems += _check_blob_db(txn, dbs[name], name.decode(), blob_counts)
+    return problems
+
+
+def _check_blob_db(
+    txn: lmdb.Transaction[memoryview],
+    db: lmdb._Database,
+    name: str,
+    blob_counts: dict[bytes, int],
+) -> list[str]:
+    """Problems of one per-blob database: orphans, gaps, and undecodable chunk values."""
+    problems: list[str] = []
+    seen: dict[bytes, int] = {}
+    for key, value in txn.cursor(db=db):
+        batch_hash, blob_index = bytes(key[: layout.HASH_SIZE]), int.from_bytes(key[-4:], "big")
+        if blob_index >= blob_counts.get(batch_hash, 0):
+            problems.append(f"{name}: orphan blob {blob_index} of batch {batch_hash.hex()}")
+            continue
+        seen[batch_hash] = seen.get(batch_hash, 0) + 1
+        if name == "chunks" and not layout.chunks_value_is_consistent(value):
+            problems.append(
+                f"chunks: undecodable value for blob {blob_index} of {batch_hash.hex()}"
+            )
+    for batch_hash, count in blob_counts.items():
+        if seen.get(batch_hash, 0) != count:
+            problems.append(
+                f"{name}: batch {batch_hash.hex()} has {seen.get(batch_hash, 0)} of {count} blobs"
+            )
+    return problems
+
+
+def _lock_directory(path: Path) -> int:
+    """Create the data directory if needed and hold its lock file; returns the lock's fd."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot use {path} as the chunk store directory: {exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise StoreLockedError(f"the chunk store in {path} is in use by another process") from exc
+    return fd
+
+
+def _open_environment(path: Path, map_size: int) -> lmdb.Environment:
+    """Open LMDB with its durable defaults spelled out, so no one "tunes" them away unseen."""
+    data_file = path / "data.mdb"
+    existing = data_file.stat().st_size if data_file.exists() else 0
+    try:
+        return lmdb.Environment(
+            str(path),
+            map_size=_round_to_page(max(map_size, existing)),
+            subdir=True,
+            max_dbs=1 + len(_DATA_DBS),
+            mode=0o600,
+            sync=True,
+            metasync=True,
+            writemap=False,
+            map_async=False,
+            max_spare_txns=4,
+        )
+    except (lmdb.InvalidError, lmdb.VersionMismatchError, lmdb.CorruptedError) as exc:
+        raise StoreFormatError(f"{path} does not hold a readable chunk store: {exc}") from exc
+    except lmdb.Error as exc:
+        raise StoreError(f"cannot open the chunk store in {path}: {exc}") from exc
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the directory entries of a new store durable (LMDB syncs only the files)."""
+    for directory in (path, path.parent):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _round_to_page(size: int) -> int:
+    return -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
