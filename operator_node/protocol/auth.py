@@ -1,0 +1,186 @@
+"""The disperser's signature on a StoreChunks request, its HTTP transport, and the replay guard.
+
+Digest (what the disperser signs, raw secp256k1 over the 32 bytes, no EIP-191 prefix):
+
+    digest = keccak256(abi.encode(bytes32 keccak256("operator-node.StoreChunks.v1"),
+                                  bytes32 operatorId, uint64 timestamp, bytes32 keccak256(body)))
+
+The operator id binds a request to one node (it cannot be replayed to another), the timestamp
+(seconds since the epoch) bounds how long it is valid, and the body hash covers every byte sent.
+The signature travels as 65 bytes r ‖ s ‖ v (v in {27, 28}), hex with ``0x``, in the
+``X-Disperser-Signature`` header; the timestamp as a decimal integer in ``X-Disperser-Timestamp``.
+A disperser that retries a request signs it again with a fresh timestamp.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature as _KeysBadSignature
+from eth_typing import Hash32
+
+from operator_node.protocol.errors import (
+    BadSignature,
+    MalformedRequest,
+    ReplayGuardFull,
+    ReplayRejected,
+)
+from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256, keccak256_parts
+
+SIGNATURE_HEADER = "X-Disperser-Signature"
+TIMESTAMP_HEADER = "X-Disperser-Timestamp"
+STORE_CHUNKS_DOMAIN = b"operator-node.StoreChunks.v1"
+STORE_CHUNKS_TAG = keccak256(STORE_CHUNKS_DOMAIN)
+SIGNATURE_BYTES = 65
+UINT64_MAX = (1 << 64) - 1
+_MAX_TIMESTAMP_DIGITS = len(str(UINT64_MAX))
+
+
+def compute_body_hash(parts: Bytes | Iterable[Bytes]) -> bytes:
+    """Return keccak256 of a body given whole or as the buffers ``encode_store_chunks`` returns."""
+    if isinstance(parts, bytes | bytearray | memoryview):
+        return keccak256(parts)
+    return keccak256_parts(parts)
+
+
+def compute_store_chunks_digest(operator_id: bytes, timestamp: int, body_hash: bytes) -> bytes:
+    """Return the digest the disperser signs (see the module docstring).
+
+    Raises :class:`MalformedRequest` for an operator id or body hash that is not 32 bytes or a
+    timestamp outside uint64.
+    """
+    if len(operator_id) != WORD_BYTES or len(body_hash) != WORD_BYTES:
+        raise MalformedRequest("operator id and body hash must be 32 bytes")
+    if not 0 <= timestamp <= UINT64_MAX:
+        raise MalformedRequest(f"timestamp {timestamp} is not a uint64")
+    encoded = abi_encode(
+        ("bytes32", "bytes32", "uint64", "bytes32"),
+        (STORE_CHUNKS_TAG, operator_id, timestamp, body_hash),
+    )
+    return keccak256(encoded)
+
+
+def sign_store_chunks(
+    signer: LocalAccount | bytes, operator_id: bytes, timestamp: int, body_hash: bytes
+) -> bytes:
+    """Sign a StoreChunks request; return the 65-byte signature r ‖ s ‖ v.
+
+    ``signer`` is an eth_account ``LocalAccount`` or a 32-byte private key.
+    """
+    digest = Hash32(compute_store_chunks_digest(operator_id, timestamp, body_hash))
+    if isinstance(signer, bytes):
+        signed = Account.unsafe_sign_hash(digest, signer)
+    else:
+        signed = signer.unsafe_sign_hash(digest)
+    return bytes(signed.signature)
+
+
+def compute_auth_headers(
+    signer: LocalAccount | bytes, operator_id: bytes, timestamp: int, body_hash: bytes
+) -> dict[str, str]:
+    """Return the HTTP headers that authenticate a StoreChunks request to one node."""
+    signature = sign_store_chunks(signer, operator_id, timestamp, body_hash)
+    return {SIGNATURE_HEADER: "0x" + signature.hex(), TIMESTAMP_HEADER: str(timestamp)}
+
+
+def parse_auth_headers(headers: Mapping[str, str]) -> tuple[bytes, int]:
+    """Return (signature, timestamp) from a request's headers.
+
+    Raises :class:`BadSignature` if either header is missing or not canonical: the signature must
+    be ``0x`` and 130 hex digits, the timestamp decimal digits without sign or leading zeros.
+    """
+    signature_text = headers.get(SIGNATURE_HEADER)
+    timestamp_text = headers.get(TIMESTAMP_HEADER)
+    if signature_text is None or timestamp_text is None:
+        raise BadSignature(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
+    hex_digits = signature_text[2:]
+    if not signature_text.startswith("0x") or len(hex_digits) != 2 * SIGNATURE_BYTES:
+        raise BadSignature(f"{SIGNATURE_HEADER} must be 0x and {2 * SIGNATURE_BYTES} hex digits")
+    try:
+        signature = bytes.fromhex(hex_digits)
+    except ValueError:
+        raise BadSignature(f"{SIGNATURE_HEADER} is not hex") from None
+    canonical = timestamp_text.isascii() and timestamp_text.isdigit()
+    canonical = canonical and len(timestamp_text) <= _MAX_TIMESTAMP_DIGITS
+    if not canonical or (len(timestamp_text) > 1 and timestamp_text[0] == "0"):
+        raise BadSignature(f"{TIMESTAMP_HEADER} must be a canonical decimal integer")
+    timestamp = int(timestamp_text)
+    if timestamp > UINT64_MAX:
+        raise BadSignature(f"{TIMESTAMP_HEADER} does not fit uint64")
+    return signature, timestamp
+
+
+def recover_disperser(
+    signature: bytes, operator_id: bytes, timestamp: int, body_hash: bytes
+) -> str:
+    """Return the checksummed address that signed this request.
+
+    Any valid signature recovers to *some* address: the caller must check it against the
+    allow-list. Raises :class:`BadSignature` if the signature is not 65 bytes with v in {27, 28}
+    or does not recover.
+    """
+    if len(signature) != SIGNATURE_BYTES or signature[64] not in (27, 28):
+        raise BadSignature("signature must be 65 bytes r || s || v with v 27 or 28")
+    digest = compute_store_chunks_digest(operator_id, timestamp, body_hash)
+    try:
+        parsed = Signature(signature[:64] + bytes([signature[64] - 27]))
+        public_key = parsed.recover_public_key_from_msg_hash(digest)
+    except (_KeysBadSignature, ValueError) as error:
+        raise BadSignature(f"signature does not recover: {error}") from None
+    return str(public_key.to_checksum_address())
+
+
+class ReplayGuard:
+    """Refuses requests whose timestamp is stale or whose digest was already admitted.
+
+    A digest is remembered until its timestamp leaves the window, so memory holds only requests
+    still valid; ``max_entries`` caps it against a flood of fresh, validly signed requests. Admit
+    only requests whose signature checked out and whose signer is allowed, or anyone could fill it.
+    """
+
+    def __init__(
+        self, window_seconds: float, clock: Callable[[], float], max_entries: int = 100_000
+    ) -> None:
+        if window_seconds <= 0 or max_entries <= 0:
+            raise ValueError("replay window and capacity must be positive")
+        self._window = window_seconds
+        self._clock = clock
+        self._max_entries = max_entries
+        self._seen: set[bytes] = set()
+        self._expiries: list[tuple[float, bytes]] = []
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _evict(self, now: float) -> None:
+        while self._expiries and self._expiries[0][0] < now:
+            _, digest = heapq.heappop(self._expiries)
+            self._seen.discard(digest)
+
+    def admit(self, digest: bytes, timestamp: int) -> None:
+        """Record ``digest`` (signed at ``timestamp``) as used, or refuse it.
+
+        Raises :class:`ReplayRejected` if ``timestamp`` is more than the window away from the clock
+        or the digest was admitted before, :class:`ReplayGuardFull` at capacity. A refusal
+        records nothing.
+        """
+        now = self._clock()
+        if abs(now - timestamp) > self._window:
+            raise ReplayRejected(
+                f"timestamp {timestamp} is {now - timestamp:+.0f} s from now, "
+                f"outside the {self._window:g} s replay window"
+            )
+        self._evict(now)
+        if digest in self._seen:
+            raise ReplayRejected("this request was already received (same digest)")
+        if len(self._seen) >= self._max_entries:
+            raise ReplayGuardFull(
+                f"replay guard holds {self._max_entries} live requests; retry shortly"
+            )
+        self._seen.add(digest)
+        heapq.heappush(self._expiries, (timestamp + self._window, digest))

@@ -1,0 +1,181 @@
+"""Blob and batch headers and the hashes the chain and the nodes agree on.
+
+Hashes (all keccak256; ABI encoding as Solidity's ``abi.encode`` with the fields as separate
+arguments, i.e. one head/tail tuple, no leading offset word):
+
+- chunk leaf = keccak256(chunk bytes); blob commitment = Merkle root over the n chunk leaves.
+- blob header hash = keccak256(abi.encode(bytes32 commitment, uint32 dataLength, uint16 k,
+  uint16 n, uint32 chunkLength, (uint8 quorumNumber, uint8 adversaryThresholdPercentage,
+  uint8 confirmationThresholdPercentage)[] quorums, address account)).
+- batch root = Merkle root over leaves keccak256(blob header hash), in blob index order.
+- batch header hash = keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber)), the
+  "reduced batch header" hash that operators sign and the service manager checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from eth_abi.abi import encode as abi_encode
+
+from operator_node.protocol.errors import BadProof, InvalidBlob, InvalidSecurityParams
+from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256
+from operator_node.protocol.merkle import MerkleTree, compute_merkle_root, compute_merkle_tree
+
+# Reed-Solomon over GF(2^8) has at most 255 distinct evaluation points, hence chunks per blob.
+MAX_CHUNKS_PER_BLOB = 255
+ADDRESS_BYTES = 20
+UINT8_MAX = 0xFF
+UINT16_MAX = 0xFFFF
+UINT32_MAX = 0xFFFF_FFFF
+
+BLOB_HEADER_ABI_TYPES = (
+    "bytes32",
+    "uint32",
+    "uint16",
+    "uint16",
+    "uint32",
+    "(uint8,uint8,uint8)[]",
+    "address",
+)
+BATCH_HEADER_ABI_TYPES = ("bytes32", "uint32")
+
+
+@dataclass(frozen=True)
+class QuorumParams:
+    """One quorum of a blob with its security thresholds in percent.
+
+    Construction raises :class:`InvalidBlob` for a quorum number outside uint8 and
+    :class:`InvalidSecurityParams` unless confirmation ≤ 100, adversary > 0 and
+    confirmation - adversary ≥ 10.
+    """
+
+    quorum_number: int
+    adversary_threshold: int
+    confirmation_threshold: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.quorum_number <= UINT8_MAX:
+            raise InvalidBlob(f"quorum number {self.quorum_number} is not a uint8")
+        adv, conf = self.adversary_threshold, self.confirmation_threshold
+        if not (adv > 0 and conf <= 100 and conf - adv >= 10):
+            raise InvalidSecurityParams(
+                f"quorum {self.quorum_number}: adversary {adv}% / confirmation {conf}% must satisfy"
+                " confirmation <= 100, adversary > 0, confirmation - adversary >= 10"
+            )
+
+    @property
+    def margin_percent(self) -> int:
+        """confirmation - adversary = 100·gamma: the stake share that must be able to rebuild."""
+        return self.confirmation_threshold - self.adversary_threshold
+
+
+@dataclass(frozen=True)
+class BlobHeader:
+    """What a blob is: its commitment, shape, quorums and paying account.
+
+    ``account`` is the raw 20-byte address. Construction raises :class:`InvalidBlob` unless
+    1 ≤ k ≤ n ≤ 255, 1 ≤ data_length ≤ k·chunk_length, every field fits its ABI type, and the
+    quorums are non-empty and strictly increasing by number.
+    """
+
+    commitment: bytes
+    data_length: int
+    k: int
+    n: int
+    chunk_length: int
+    quorums: tuple[QuorumParams, ...]
+    account: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.commitment) != WORD_BYTES or len(self.account) != ADDRESS_BYTES:
+            raise InvalidBlob("blob commitment must be 32 bytes and account 20 bytes")
+        if not 1 <= self.k <= self.n <= MAX_CHUNKS_PER_BLOB:
+            raise InvalidBlob(f"need 1 <= k <= n <= 255, got k={self.k} n={self.n}")
+        if not 1 <= self.chunk_length <= UINT32_MAX:
+            raise InvalidBlob(f"chunk length {self.chunk_length} is not in 1..2^32-1")
+        if not 1 <= self.data_length <= min(UINT32_MAX, self.k * self.chunk_length):
+            raise InvalidBlob(
+                f"data length {self.data_length} does not fit {self.k} chunks of "
+                f"{self.chunk_length} bytes"
+            )
+        numbers = [q.quorum_number for q in self.quorums]
+        if not numbers or any(a >= b for a, b in pairwise(numbers)):
+            raise InvalidBlob(f"quorums must be non-empty and strictly increasing, got {numbers}")
+
+    def compute_hash(self) -> bytes:
+        """Return the blob header hash (see the module docstring for the exact encoding)."""
+        quorums = [
+            (q.quorum_number, q.adversary_threshold, q.confirmation_threshold) for q in self.quorums
+        ]
+        values = (
+            self.commitment,
+            self.data_length,
+            self.k,
+            self.n,
+            self.chunk_length,
+            quorums,
+            self.account,
+        )
+        return keccak256(abi_encode(BLOB_HEADER_ABI_TYPES, values))
+
+
+@dataclass(frozen=True)
+class BatchHeader:
+    """The batch root over the batch's blob headers and the block whose operator state applies.
+
+    Construction raises :class:`InvalidBlob` for a root that is not 32 bytes or a block number
+    outside uint32.
+    """
+
+    batch_root: bytes
+    reference_block_number: int
+
+    def __post_init__(self) -> None:
+        if len(self.batch_root) != WORD_BYTES:
+            raise InvalidBlob("batch root must be 32 bytes")
+        if not 0 <= self.reference_block_number <= UINT32_MAX:
+            raise InvalidBlob(f"reference block {self.reference_block_number} is not a uint32")
+
+    def compute_hash(self) -> bytes:
+        """Return keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber))."""
+        values = (self.batch_root, self.reference_block_number)
+        return keccak256(abi_encode(BATCH_HEADER_ABI_TYPES, values))
+
+
+def compute_chunk_leaf(chunk: Bytes) -> bytes:
+    """Return the Merkle leaf of one chunk: keccak256 of its bytes."""
+    return keccak256(chunk)
+
+
+def compute_chunk_tree(chunks: Sequence[Bytes]) -> MerkleTree:
+    """Return the Merkle tree over all n chunks of a blob (its root is the blob commitment)."""
+    return compute_merkle_tree([compute_chunk_leaf(chunk) for chunk in chunks])
+
+
+def compute_blob_commitment(chunks: Sequence[Bytes]) -> bytes:
+    """Return the blob commitment: the Merkle root over the leaves of all n chunks, in order."""
+    return compute_chunk_tree(chunks).root
+
+
+def compute_blob_leaf(blob_header: BlobHeader) -> bytes:
+    """Return the batch-tree leaf of a blob header: keccak256(blob header hash)."""
+    return keccak256(blob_header.compute_hash())
+
+
+def compute_batch_tree(blob_headers: Sequence[BlobHeader]) -> MerkleTree:
+    """Return the batch tree over ``blob_headers`` (at least one), in blob index order."""
+    return compute_merkle_tree([compute_blob_leaf(header) for header in blob_headers])
+
+
+def compute_batch_root(blob_headers: Sequence[BlobHeader]) -> bytes:
+    """Return the batch root over ``blob_headers`` (at least one), in blob index order."""
+    return compute_merkle_root([compute_blob_leaf(header) for header in blob_headers])
+
+
+def validate_batch_root(batch_header: BatchHeader, blob_headers: Sequence[BlobHeader]) -> None:
+    """Check that ``blob_headers`` are exactly the batch's blobs; raise :class:`BadProof` if not."""
+    if compute_batch_root(blob_headers) != batch_header.batch_root:
+        raise BadProof("the blob headers sent do not hash to the batch root")

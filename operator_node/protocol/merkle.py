@@ -1,0 +1,104 @@
+"""Binary keccak Merkle trees: roots, sibling-path proofs and their verification.
+
+Leaves are 32-byte words, padded with zero words up to the next power of two; a parent is
+keccak256(left ‖ right). A proof is the list of sibling words from the leaf up to the root, so its
+length is the tree depth, which the verifier derives from the leaf count it already knows: a proof
+of any other length is refused, so an inner node can never pass for a leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from operator_node.protocol.errors import BadProof
+from operator_node.protocol.hashes import WORD_BYTES, ZERO_WORD, keccak256
+
+
+def tree_depth(leaf_count: int) -> int:
+    """Return the depth of a tree over ``leaf_count`` (≥ 1) leaves: ceil(log2(leaf_count))."""
+    if leaf_count < 1:
+        raise ValueError("a Merkle tree needs at least one leaf")
+    return (leaf_count - 1).bit_length()
+
+
+@dataclass(frozen=True)
+class MerkleTree:
+    """Every level of a tree, leaves (padded) first and the root level last."""
+
+    levels: tuple[tuple[bytes, ...], ...]
+    leaf_count: int
+
+    @property
+    def root(self) -> bytes:
+        """The root word."""
+        return self.levels[-1][0]
+
+    def get_proof(self, index: int) -> tuple[bytes, ...]:
+        """Return the sibling path of leaf ``index``, leaf level first.
+
+        Raises ``IndexError`` if ``index`` is not one of the unpadded leaves.
+        """
+        if not 0 <= index < self.leaf_count:
+            raise IndexError(f"leaf {index} is not in a tree of {self.leaf_count} leaves")
+        path = []
+        for level in self.levels[:-1]:
+            path.append(level[index ^ 1])
+            index >>= 1
+        return tuple(path)
+
+
+def compute_merkle_tree(leaves: Sequence[bytes]) -> MerkleTree:
+    """Build the whole tree over ``leaves`` (32-byte words, at least one).
+
+    Raises ``ValueError`` for no leaves or a leaf that is not 32 bytes.
+    """
+    if any(len(leaf) != WORD_BYTES for leaf in leaves):
+        raise ValueError("every Merkle leaf must be a 32-byte word")
+    width = 1 << tree_depth(len(leaves))
+    level = tuple(leaves) + (ZERO_WORD,) * (width - len(leaves))
+    levels = [level]
+    while len(level) > 1:
+        level = tuple(keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2))
+        levels.append(level)
+    return MerkleTree(levels=tuple(levels), leaf_count=len(leaves))
+
+
+def compute_merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Return the root over ``leaves``; see :func:`compute_merkle_tree` for the errors."""
+    return compute_merkle_tree(leaves).root
+
+
+def compute_root_from_proof(leaf: bytes, index: int, proof: Sequence[bytes]) -> bytes:
+    """Fold ``proof`` (sibling path, leaf level first) onto ``leaf`` at ``index``; return the root.
+
+    Raises :class:`BadProof` if ``index`` does not fit a tree of ``len(proof)`` levels or a word
+    is not 32 bytes.
+    """
+    if not 0 <= index < (1 << len(proof)):
+        raise BadProof(f"leaf index {index} does not fit a proof of depth {len(proof)}")
+    node = leaf
+    for sibling in proof:
+        if len(sibling) != WORD_BYTES:
+            raise BadProof("a Merkle proof word is not 32 bytes")
+        node = keccak256(sibling + node) if index & 1 else keccak256(node + sibling)
+        index >>= 1
+    return node
+
+
+def validate_merkle_proof(
+    leaf: bytes, index: int, proof: Sequence[bytes], root: bytes, leaf_count: int
+) -> None:
+    """Check that ``leaf`` sits at ``index`` of the ``leaf_count``-leaf tree with ``root``.
+
+    Returns None; raises :class:`BadProof` naming what failed (index, proof length, root).
+    """
+    if not 0 <= index < leaf_count:
+        raise BadProof(f"leaf index {index} is outside a tree of {leaf_count} leaves")
+    depth = tree_depth(leaf_count)
+    if len(proof) != depth:
+        raise BadProof(
+            f"Merkle proof has {len(proof)} words, a tree of {leaf_count} leaves needs {depth}"
+        )
+    if compute_root_from_proof(leaf, index, proof) != root:
+        raise BadProof(f"Merkle proof of leaf {index} does not lead to the root")

@@ -1,0 +1,166 @@
+"""The messages the node and its clients exchange, and the checks that need hashing.
+
+Shape rules (checked on construction, :class:`MalformedRequest` otherwise) hold for every message
+object, whether built by a client or decoded from the wire: for each blob the chunk indices are
+strictly increasing and below n, there is one proof and one chunk per index, every proof has
+exactly depth(n) 32-byte words and every chunk is exactly chunk_length bytes. Cryptographic checks
+(proofs against the commitment, headers against the batch root) are separate ``validate_``
+functions because they cost CPU and the node runs them after the cheap checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from operator_node.protocol.errors import BadProof, MalformedRequest
+from operator_node.protocol.hashes import WORD_BYTES, Bytes
+from operator_node.protocol.headers import (
+    BatchHeader,
+    BlobHeader,
+    compute_blob_leaf,
+    compute_chunk_leaf,
+    validate_batch_root,
+)
+from operator_node.protocol.merkle import (
+    MerkleTree,
+    compute_root_from_proof,
+    tree_depth,
+    validate_merkle_proof,
+)
+
+
+def validate_chunk_index_order(indices: Sequence[int], n: int) -> None:
+    """Check indices are strictly increasing and in [0, n); raise :class:`MalformedRequest`."""
+    if any(a >= b for a, b in pairwise(indices)):
+        raise MalformedRequest("chunk indices must be strictly increasing (no duplicates)")
+    if indices and not (indices[0] >= 0 and indices[-1] < n):
+        raise MalformedRequest(f"chunk index out of range for a blob of n={n} chunks")
+
+
+@dataclass(frozen=True)
+class BlobChunks:
+    """Some chunks of one blob, each with its index and its Merkle proof to the commitment.
+
+    ``chunks`` are buffers (memoryview slices of a request body when decoded: nothing is copied).
+    """
+
+    header: BlobHeader
+    indices: tuple[int, ...]
+    proofs: tuple[tuple[bytes, ...], ...]
+    chunks: tuple[Bytes, ...]
+
+    def __post_init__(self) -> None:
+        count = len(self.indices)
+        if len(self.proofs) != count or len(self.chunks) != count:
+            raise MalformedRequest("chunk indices, proofs and chunks differ in number")
+        validate_chunk_index_order(self.indices, self.header.n)
+        depth = tree_depth(self.header.n)
+        for proof in self.proofs:
+            if len(proof) != depth or any(len(word) != WORD_BYTES for word in proof):
+                raise MalformedRequest(f"every chunk proof must be {depth} words of 32 bytes")
+        if any(len(chunk) != self.header.chunk_length for chunk in self.chunks):
+            raise MalformedRequest(f"every chunk must be {self.header.chunk_length} bytes")
+
+    @property
+    def chunk_bytes(self) -> int:
+        """Total bytes of chunk data carried."""
+        return len(self.indices) * self.header.chunk_length
+
+
+@dataclass(frozen=True)
+class StoreChunksRequest:
+    """One StoreChunks request: a batch header and, for every blob of the batch in blob index
+    order, its header and the chunks meant for the receiving node (possibly none)."""
+
+    batch_header: BatchHeader
+    blobs: tuple[BlobChunks, ...]
+
+    def __post_init__(self) -> None:
+        if not self.blobs:
+            raise MalformedRequest("a batch must have at least one blob")
+
+
+@dataclass(frozen=True)
+class RetrievalReply:
+    """A node's answer to a retrieval: the chunks it holds of one blob, the blob header and its
+    Merkle proof to the batch root, and the batch header that root belongs to."""
+
+    batch_header: BatchHeader
+    blob_index: int
+    blob_header_proof: tuple[bytes, ...]
+    blob: BlobChunks
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.blob_index < (1 << len(self.blob_header_proof)):
+            raise MalformedRequest(
+                f"blob index {self.blob_index} does not fit a batch proof of "
+                f"{len(self.blob_header_proof)} words"
+            )
+        if any(len(word) != WORD_BYTES for word in self.blob_header_proof):
+            raise MalformedRequest("blob header proof words must be 32 bytes")
+
+
+def select_blob_chunks(
+    header: BlobHeader, tree: MerkleTree, chunks: Sequence[Bytes], indices: Sequence[int]
+) -> BlobChunks:
+    """Return the chunks at ``indices`` (sorted, distinct) of a blob with their proofs.
+
+    ``chunks`` are all n chunks of the blob and ``tree`` their chunk tree (its root is
+    ``header.commitment``). Raises :class:`MalformedRequest` for bad indices or shapes.
+    """
+    validate_chunk_index_order(indices, len(chunks))
+    return BlobChunks(
+        header=header,
+        indices=tuple(indices),
+        proofs=tuple(tree.get_proof(i) for i in indices),
+        chunks=tuple(chunks[i] for i in indices),
+    )
+
+
+def validate_blob_chunks(blob: BlobChunks) -> None:
+    """Check every chunk against the blob's commitment; raise :class:`BadProof` at the first bad.
+
+    Hashes every chunk: run it off the event loop for big requests.
+    """
+    header = blob.header
+    for index, proof, chunk in zip(blob.indices, blob.proofs, blob.chunks, strict=True):
+        leaf = compute_chunk_leaf(chunk)
+        try:
+            validate_merkle_proof(leaf, index, proof, header.commitment, header.n)
+        except BadProof:
+            raise BadProof(f"chunk {index} does not match the blob commitment") from None
+
+
+def validate_store_chunks(request: StoreChunksRequest) -> None:
+    """Check the blob headers against the batch root, then every chunk against its commitment.
+
+    Returns None; raises :class:`BadProof`. Assignment is checked separately (it needs chain state).
+    """
+    validate_batch_root(request.batch_header, [blob.header for blob in request.blobs])
+    for blob_index, blob in enumerate(request.blobs):
+        try:
+            validate_blob_chunks(blob)
+        except BadProof as error:
+            raise BadProof(f"blob {blob_index}: {error}") from None
+
+
+def validate_retrieval_reply(
+    reply: RetrievalReply, batch_header_hash: bytes, blob_index: int
+) -> None:
+    """Check a retrieval reply answers what was asked and that every part of it is proven.
+
+    The batch header must hash to ``batch_header_hash``, the reply must be for ``blob_index``, the
+    blob header must be proven at that index against the batch root, and every chunk against the
+    commitment. Returns None; raises :class:`BadProof`.
+    """
+    if reply.batch_header.compute_hash() != batch_header_hash:
+        raise BadProof("the reply's batch header does not hash to the requested batch")
+    if reply.blob_index != blob_index:
+        raise BadProof(f"asked for blob {blob_index}, the reply is for blob {reply.blob_index}")
+    leaf = compute_blob_leaf(reply.blob.header)
+    root = compute_root_from_proof(leaf, blob_index, reply.blob_header_proof)
+    if root != reply.batch_header.batch_root:
+        raise BadProof(f"blob header {blob_index} is not proven against the batch root")
+    validate_blob_chunks(reply.blob)

@@ -1,0 +1,270 @@
+"""Binary encodings of the StoreChunks request body and the retrieval reply.
+
+Both messages are a fixed prefix, a small canonical header, then raw chunk bytes (no JSON, no
+base64). All integers are unsigned big-endian; a "word" is 32 bytes.
+
+Prefix (9 bytes): magic (4: ``ONSC`` for StoreChunks, ``ONRR`` for a retrieval reply), version (u8,
+1), header length H (u32: the bytes between the prefix and the first chunk byte).
+
+Header pieces:
+
+- batch header: batch root (word), reference block number (u32).
+- blob header: commitment (word), data length (u32), k (u16), n (u16), chunk length (u32),
+  quorum count q (u8), q x (quorum number u8, adversary % u8, confirmation % u8), account (20).
+- chunk set: count c (u16), c x index (u16, strictly increasing, < n), then c proofs of depth(n)
+  words each (sibling path, leaf level first), depth(n) = ceil(log2 n).
+
+StoreChunks header: batch header, blob count b (u16, ≥ 1), then b x (blob header, chunk set).
+Retrieval reply header: batch header, blob index (u32), blob header, batch proof depth d (u8),
+d words (proof of leaf keccak256(blob header hash) to the batch root), chunk set.
+
+After the header: every chunk of every chunk set in order, each exactly chunk length bytes, and
+nothing else. Decoding is zero-copy for chunk data (memoryview slices of the body) and checks
+every declared count and length against :class:`WireLimits` and the bytes present before
+allocating anything proportional to it; the encoding is canonical, so decode then encode gives
+back the same bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from operator_node.protocol._binary import U8, U16, U32, Reader
+from operator_node.protocol.errors import MalformedRequest, RequestTooLarge
+from operator_node.protocol.hashes import Bytes
+from operator_node.protocol.headers import UINT16_MAX, BatchHeader, BlobHeader, QuorumParams
+from operator_node.protocol.merkle import tree_depth
+from operator_node.protocol.messages import (
+    BlobChunks,
+    RetrievalReply,
+    StoreChunksRequest,
+    validate_chunk_index_order,
+)
+
+MAGIC_STORE_CHUNKS = b"ONSC"
+MAGIC_RETRIEVAL_REPLY = b"ONRR"
+WIRE_VERSION = 1
+CONTENT_TYPE = "application/octet-stream"
+
+_PREFIX = struct.Struct(">4sBI")
+_BATCH = struct.Struct(">32sI")
+_BLOB_FIXED = struct.Struct(">32sIHHIB")
+_QUORUM = struct.Struct(">BBB")
+_ADDRESS = 20
+# Smallest possible blob section: one quorum and no chunks.
+_MIN_BLOB_SECTION = _BLOB_FIXED.size + _QUORUM.size + _ADDRESS + U16.size
+
+
+@dataclass(frozen=True)
+class WireLimits:
+    """Upper bounds a decoder enforces before trusting any declared size.
+
+    ``max_chunks`` counts chunks over the whole message; ``max_proof_depth`` bounds every Merkle
+    proof (chunk proofs are at most 8 deep since n ≤ 255; batch proofs grow with blob count).
+    """
+
+    max_body_bytes: int = 64 << 20
+    max_header_bytes: int = 1 << 20
+    max_blobs: int = 256
+    max_chunks: int = 8192
+    max_proof_depth: int = 16
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+
+def _encode_batch_header(header: BatchHeader) -> bytes:
+    return _BATCH.pack(header.batch_root, header.reference_block_number)
+
+
+def _encode_blob_header(header: BlobHeader) -> bytes:
+    fixed = _BLOB_FIXED.pack(
+        header.commitment,
+        header.data_length,
+        header.k,
+        header.n,
+        header.chunk_length,
+        len(header.quorums),
+    )
+    quorums = b"".join(
+        _QUORUM.pack(q.quorum_number, q.adversary_threshold, q.confirmation_threshold)
+        for q in header.quorums
+    )
+    return fixed + quorums + header.account
+
+
+def _encode_chunk_set(blob: BlobChunks) -> bytes:
+    indices = struct.pack(f">{len(blob.indices)}H", *blob.indices)
+    proofs = b"".join(word for proof in blob.proofs for word in proof)
+    return U16.pack(len(blob.indices)) + indices + proofs
+
+
+def _frame(magic: bytes, header: bytes, blobs: Sequence[BlobChunks]) -> list[Bytes]:
+    prefix = _PREFIX.pack(magic, WIRE_VERSION, len(header))
+    return [prefix, header, *(chunk for blob in blobs for chunk in blob.chunks)]
+
+
+def encode_store_chunks(request: StoreChunksRequest) -> list[Bytes]:
+    """Encode a StoreChunks body as a list of buffers whose concatenation is the body.
+
+    The chunk buffers are the request's own (not copied); ``b"".join`` the list for one ``bytes``.
+    Raises :class:`MalformedRequest` if the batch has more blobs than the format can count.
+    """
+    if len(request.blobs) > UINT16_MAX:
+        raise MalformedRequest(f"{len(request.blobs)} blobs do not fit one StoreChunks body")
+    parts = [_encode_batch_header(request.batch_header), U16.pack(len(request.blobs))]
+    for blob in request.blobs:
+        parts += [_encode_blob_header(blob.header), _encode_chunk_set(blob)]
+    return _frame(MAGIC_STORE_CHUNKS, b"".join(parts), request.blobs)
+
+
+def encode_retrieval_reply(reply: RetrievalReply) -> list[Bytes]:
+    """Encode a retrieval reply as a list of buffers (chunks not copied); see the module doc."""
+    header = b"".join(
+        [
+            _encode_batch_header(reply.batch_header),
+            U32.pack(reply.blob_index),
+            _encode_blob_header(reply.blob.header),
+            U8.pack(len(reply.blob_header_proof)),
+            *reply.blob_header_proof,
+            _encode_chunk_set(reply.blob),
+        ]
+    )
+    return _frame(MAGIC_RETRIEVAL_REPLY, header, [reply.blob])
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def _open(body: Bytes, magic: bytes, limits: WireLimits) -> tuple[memoryview, Reader]:
+    view = memoryview(body)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    if len(view) > limits.max_body_bytes:
+        raise RequestTooLarge(f"body of {len(view)} bytes exceeds {limits.max_body_bytes}")
+    found, version, header_length = Reader(view, 0, len(view)).unpack(_PREFIX, "prefix")
+    if found != magic:
+        raise MalformedRequest(f"bad magic {bytes(found)!r}, expected {magic!r}")
+    if version != WIRE_VERSION:
+        raise MalformedRequest(f"unsupported version {version}, this node speaks {WIRE_VERSION}")
+    if header_length > limits.max_header_bytes:
+        raise RequestTooLarge(f"header of {header_length} bytes exceeds {limits.max_header_bytes}")
+    if header_length > len(view) - _PREFIX.size:
+        raise MalformedRequest(f"header length {header_length} runs past the end of the body")
+    return view, Reader(view, _PREFIX.size, _PREFIX.size + header_length)
+
+
+def _read_batch_header(reader: Reader) -> BatchHeader:
+    root, reference_block = reader.unpack(_BATCH, "batch header")
+    return BatchHeader(batch_root=bytes(root), reference_block_number=reference_block)
+
+
+def _read_blob_header(reader: Reader) -> BlobHeader:
+    fields = reader.unpack(_BLOB_FIXED, "blob header")
+    commitment, data_length, k, n, chunk_length, quorum_count = fields
+    block = reader.take(_QUORUM.size * quorum_count, "blob quorums")
+    quorums = tuple(QuorumParams(*triple) for triple in _QUORUM.iter_unpack(block))
+    account = bytes(reader.take(_ADDRESS, "blob account"))
+    return BlobHeader(bytes(commitment), data_length, k, n, chunk_length, quorums, account)
+
+
+def _read_chunk_set(
+    reader: Reader, header: BlobHeader, limits: WireLimits, chunks_left: int
+) -> tuple[tuple[int, ...], tuple[tuple[bytes, ...], ...]]:
+    count = reader.uint(U16, "chunk count")
+    if count > chunks_left:
+        raise RequestTooLarge(f"more than {limits.max_chunks} chunks in one message")
+    if count > header.n:
+        raise MalformedRequest(f"{count} chunks sent of a blob that has only {header.n}")
+    depth = tree_depth(header.n)
+    if depth > limits.max_proof_depth:
+        raise RequestTooLarge(f"proof depth {depth} exceeds {limits.max_proof_depth}")
+    if count * (U16.size + 32 * depth) > reader.remaining:
+        raise MalformedRequest(f"truncated chunk set: {count} indices and proofs declared")
+    indices = struct.unpack(f">{count}H", reader.take(U16.size * count, "chunk indices"))
+    validate_chunk_index_order(indices, header.n)
+    proofs = tuple(reader.words(depth, "chunk proof") for _ in range(count))
+    return indices, proofs
+
+
+def _read_chunks(
+    view: memoryview, start: int, sets: Sequence[tuple[BlobHeader, int]]
+) -> list[tuple[memoryview, ...]]:
+    declared = sum(header.chunk_length * count for header, count in sets)
+    present = len(view) - start
+    if present != declared:
+        what = "truncated" if present < declared else "trailing bytes after"
+        raise MalformedRequest(
+            f"chunk data {what}: the header declares {declared} bytes, {present} present"
+        )
+    out, position = [], start
+    for header, count in sets:
+        size = header.chunk_length
+        out.append(
+            tuple(view[position + i * size : position + (i + 1) * size] for i in range(count))
+        )
+        position += size * count
+    return out
+
+
+def _read_blob_sections(
+    reader: Reader, limits: WireLimits
+) -> list[tuple[BlobHeader, tuple[int, ...], tuple[tuple[bytes, ...], ...]]]:
+    blob_count = reader.uint(U16, "blob count")
+    if blob_count == 0:
+        raise MalformedRequest("a batch must have at least one blob")
+    if blob_count > limits.max_blobs:
+        raise RequestTooLarge(f"{blob_count} blobs exceed the limit of {limits.max_blobs}")
+    if blob_count * _MIN_BLOB_SECTION > reader.remaining:
+        raise MalformedRequest(f"truncated header: {blob_count} blobs declared")
+    sections = []
+    chunks_left = limits.max_chunks
+    for _ in range(blob_count):
+        header = _read_blob_header(reader)
+        indices, proofs = _read_chunk_set(reader, header, limits, chunks_left)
+        chunks_left -= len(indices)
+        sections.append((header, indices, proofs))
+    return sections
+
+
+def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:
+    """Parse a StoreChunks body; chunks are memoryview slices of ``body`` (keep it alive).
+
+    Raises :class:`RequestTooLarge` for anything over ``limits``, :class:`MalformedRequest` for
+    any non-canonical or inconsistent encoding (truncation, trailing bytes, lying lengths, bad
+    magic or version, duplicate or unsorted indices), and :class:`InvalidBlob` (or
+    :class:`InvalidSecurityParams`) for a header that parses but describes no valid blob.
+    """
+    view, reader = _open(body, MAGIC_STORE_CHUNKS, limits)
+    batch_header = _read_batch_header(reader)
+    sections = _read_blob_sections(reader, limits)
+    reader.expect_end("StoreChunks header")
+    chunk_lists = _read_chunks(view, reader.position, [(h, len(i)) for h, i, _ in sections])
+    blobs = tuple(
+        BlobChunks(header=header, indices=indices, proofs=proofs, chunks=chunks)
+        for (header, indices, proofs), chunks in zip(sections, chunk_lists, strict=True)
+    )
+    return StoreChunksRequest(batch_header=batch_header, blobs=blobs)
+
+
+def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:
+    """Parse a retrieval reply; chunks are memoryview slices of ``body``.
+
+    Raises like :func:`decode_store_chunks`. The proofs are not checked here: call
+    :func:`~operator_node.protocol.messages.validate_retrieval_reply`.
+    """
+    view, reader = _open(body, MAGIC_RETRIEVAL_REPLY, limits)
+    batch_header = _read_batch_header(reader)
+    blob_index = reader.uint(U32, "blob index")
+    header = _read_blob_header(reader)
+    depth = reader.uint(U8, "batch proof depth")
+    if depth > limits.max_proof_depth:
+        raise RequestTooLarge(f"batch proof depth {depth} exceeds {limits.max_proof_depth}")
+    batch_proof = reader.words(depth, "batch proof")
+    indices, proofs = _read_chunk_set(reader, header, limits, limits.max_chunks)
+    reader.expect_end("retrieval reply header")
+    (chunks,) = _read_chunks(view, reader.position, [(header, len(indices))])
+    blob = BlobChunks(header=header, indices=indices, proofs=proofs, chunks=chunks)
+    return RetrievalReply(batch_header, blob_index, batch_proof, blob)

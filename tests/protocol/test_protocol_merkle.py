@@ -1,0 +1,84 @@
+"""Merkle trees: hand-computed roots, proofs for every leaf, and refusal of bad proofs."""
+
+from __future__ import annotations
+
+import pytest
+from eth_hash.auto import keccak
+
+from operator_node.protocol import BadProof, compute_merkle_root, keccak256, validate_merkle_proof
+from operator_node.protocol.merkle import compute_merkle_tree, compute_root_from_proof, tree_depth
+
+ZERO = bytes(32)
+
+
+def _leaves(count: int) -> list[bytes]:
+    return [keccak(bytes([i])) for i in range(count)]
+
+
+def test_keccak256_is_keccak_not_sha3() -> None:
+    assert keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    )
+    assert keccak256(memoryview(b"abc")) == keccak(b"abc")
+
+
+def test_tree_depth_is_ceil_log2() -> None:
+    assert [tree_depth(c) for c in (1, 2, 3, 4, 5, 8, 9, 255, 256)] == [0, 1, 2, 2, 3, 3, 4, 8, 8]
+    with pytest.raises(ValueError):
+        tree_depth(0)
+
+
+def test_merkle_root_matches_hand_computation_with_zero_padding() -> None:
+    a, b, c = _leaves(3)
+    assert compute_merkle_root([a]) == a
+    assert compute_merkle_root([a, b]) == keccak(a + b)
+    expected = keccak(keccak(a + b) + keccak(c + ZERO))
+    assert compute_merkle_root([a, b, c]) == expected
+
+
+def test_merkle_proof_verifies_for_every_leaf_of_every_size() -> None:
+    for count in range(1, 18):
+        leaves = _leaves(count)
+        tree = compute_merkle_tree(leaves)
+        for index, leaf in enumerate(leaves):
+            proof = tree.get_proof(index)
+            assert len(proof) == tree_depth(count)
+            validate_merkle_proof(leaf, index, proof, tree.root, count)
+
+
+def test_merkle_proof_refuses_tampering() -> None:
+    leaves = _leaves(5)
+    tree = compute_merkle_tree(leaves)
+    proof = tree.get_proof(2)
+    bad_word = (proof[0][:-1] + bytes([proof[0][-1] ^ 1]), *proof[1:])
+    cases = [
+        (leaves[3], 2, proof, 5),  # another leaf
+        (leaves[2], 3, proof, 5),  # wrong position
+        (leaves[2], 2, bad_word, 5),  # altered sibling
+        (leaves[2], 2, proof[:-1], 5),  # too short
+        (leaves[2], 2, (*proof, ZERO), 5),  # too long
+        (leaves[2], 5, proof, 5),  # index past the leaves
+        (leaves[2], 2, proof, 16),  # leaf count of another depth
+    ]
+    for leaf, index, candidate, count in cases:
+        with pytest.raises(BadProof):
+            validate_merkle_proof(leaf, index, candidate, tree.root, count)
+
+
+def test_merkle_inner_node_cannot_pass_as_leaf() -> None:
+    leaves = _leaves(4)
+    tree = compute_merkle_tree(leaves)
+    inner = tree.levels[1][0]
+    # The shortened proof does fold to the root, so only the depth check stops it.
+    assert compute_root_from_proof(inner, 0, tree.levels[1][1:]) == tree.root
+    with pytest.raises(BadProof):
+        validate_merkle_proof(inner, 0, tree.levels[1][1:], tree.root, 4)
+
+
+def test_merkle_tree_refuses_bad_input() -> None:
+    with pytest.raises(ValueError):
+        compute_merkle_tree([])
+    with pytest.raises(ValueError):
+        compute_merkle_tree([b"short"])
+    with pytest.raises(IndexError):
+        compute_merkle_tree(_leaves(3)).get_proof(3)
