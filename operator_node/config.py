@@ -31,8 +31,14 @@ _MiB = 1024 * 1024
 _GiB = 1024 * _MiB
 
 
-def _key(default: Any, *, lo: float | None = None, hi: float | None = None,
-         choices: tuple[str, ...] = (), kind: str = "") -> Any:  # fmt: skip
+def _key(
+    default: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] = (),
+    kind: str = "",
+) -> Any:
     """A config key with its default and constraints (kept in the dataclass field's metadata)."""
     meta = {"lo": lo, "hi": hi, "choices": choices, "kind": kind}
     if isinstance(default, list | tuple):
@@ -191,8 +197,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a config file", source=str(path)) from None
     except PermissionError:
-        raise ConfigError(f"{path}: cannot read config file (permission denied)",
-                          source=str(path)) from None  # fmt: skip
+        raise ConfigError(
+            f"{path}: cannot read config file (permission denied)", source=str(path)
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}", source=str(path)) from None
 
@@ -224,18 +231,24 @@ def _build_section(
     for key in table.keys() - fields.keys():
         errors.append(f"{path}: unknown key {name}.{key}")
     for key in env.keys() - fields.keys():
-        errors.append(f"environment {ENV_PREFIX}{name.upper()}__{key.upper()}: unknown key {name}.{key}")
+        errors.append(
+            f"environment {ENV_PREFIX}{name.upper()}__{key.upper()}: unknown key {name}.{key}"
+        )
     values: dict[str, Any] = {}
     for key, f in fields.items():
-        if key in env:
+        from_env = key in env
+        if from_env:
             source = f"environment {ENV_PREFIX}{name.upper()}__{key.upper()}"
             raw_value: Any = _parse_env_value(env[key], hints[key])
         elif key in table:
             source, raw_value = str(path), table[key]
+        elif isinstance(f.default, Path) and not f.default.is_absolute():
+            values[key] = (path.parent / f.default).resolve()
+            continue
         else:
             continue
         try:
-            values[key] = _coerce(raw_value, hints[key], f.metadata, path.parent)
+            values[key] = _coerce(raw_value, hints[key], f.metadata, path.parent, from_env)
         except ValueError as exc:
             errors.append(f"{source}: {name}.{key} {exc}")
     return section_type(**values)
@@ -248,24 +261,23 @@ def _parse_env_value(text: str, hint: Any) -> Any:
     return text
 
 
-def _coerce(value: Any, hint: Any, meta: Mapping[str, Any], base: Path) -> Any:
+def _coerce(value: Any, hint: Any, meta: Mapping[str, Any], base: Path, from_env: bool) -> Any:
     """Check (and, for text from the environment, convert) one value; raise ValueError if bad."""
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list):
             raise ValueError(f"must be a list, got {_type_name(value)}")
         item_hint = typing.get_args(hint)[0]
-        return tuple(_coerce(item, item_hint, meta, base) for item in value)
+        return tuple(_coerce(item, item_hint, meta, base, from_env) for item in value)
     if _is_optional_path(hint):
-        return None if value == "" else _coerce(value, Path, meta, base)
-    scalar = _coerce_scalar(value, hint)
+        return None if value == "" else _coerce(value, Path, meta, base, from_env)
+    scalar = _coerce_scalar(value, hint, from_env)
     _check_constraints(scalar, meta)
     if hint is Path:
         return scalar if scalar.is_absolute() else (base / scalar).resolve()
     return scalar
 
 
-def _coerce_scalar(value: Any, hint: Any) -> Any:
-    from_env = isinstance(value, str) and hint is not str and hint is not Path
+def _coerce_scalar(value: Any, hint: Any, from_env: bool) -> Any:
     if hint is bool:
         if from_env:
             return _parse_bool(value)
@@ -325,10 +337,18 @@ def _parse_number(text: str, kind: type[int] | type[float]) -> int | float:
     try:
         return kind(text.strip().replace("_", ""))
     except ValueError:
-        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        raise ValueError(
+            f"must be {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
 
 
 def _type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}  # fmt: skip
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)

@@ -16,15 +16,14 @@ class OperatorNodeError(Exception):
 class ConfigError(OperatorNodeError):
     """The configuration could not be read or is invalid.
 
-    ``source`` is the file (or environment variable) and ``key`` the dotted key at fault, when known;
-    the message already names both so it can be printed as is.
+    ``source`` is the file (or environment variable) at fault, when known; the message already
+    names it and every key at fault, so it can be printed as is.
     """
 
-    def __init__(self, message: str, *, source: str = "", key: str = "") -> None:
+    def __init__(self, message: str, *, source: str = "") -> None:
         super().__init__(message)
         self.source = source
-        self.key = key
 
 
 class StartupError(OperatorNodeError):
-    """The node could not start: a port in use, a key that does not load, a store that will not open."""
+    """The node could not start: a port in use, a key that won't load, a store that won't open."""

@@ -1,4 +1,4 @@
-"""Health of the node's services, shared between the components that know it and the API that reports it.
+"""Health of the node's services: set by the components that know it, read by the API.
 
 Each component registers a service once and then updates its status as it learns it (the store
 when it opens, the chain reader when an RPC call succeeds or fails). The node-spec API reads it.
@@ -71,6 +71,13 @@ class Health:
     def get_services(self) -> list[Service]:
         """Every registered service, in registration order."""
         return list(self._services.values())
+
+    def compute_up_fraction(self) -> float:
+        """Share of registered services that are Up (1.0 when none are registered)."""
+        if not self._services:
+            return 1.0
+        up = sum(s.status is ServiceStatus.UP for s in self._services.values())
+        return up / len(self._services)
 
     def get_overall(self) -> NodeHealth:
         """UNHEALTHY if a critical service is down, PARTIAL if any service is not up."""

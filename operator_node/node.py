@@ -71,7 +71,9 @@ class Node:
             await self._start_listeners()
             self._health.set_status(API_SERVICE_ID, ServiceStatus.UP)
             self._notifier.notify("READY=1")
-            self._log.info("node_started", listeners=[f"{l.name}={l.host}:{l.port}" for l in self._listeners])
+            self._log.info(
+                "node_started", listeners=[f"{x.name}={x.host}:{x.port}" for x in self._listeners]
+            )
             await self._run_services(stop)
         finally:
             await self._shutdown()

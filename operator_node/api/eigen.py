@@ -35,11 +35,13 @@ class EigenApi:
         """``GET /eigen/node``: name and versions."""
         if unsupported := _check_version(request):
             return unsupported
-        return web.json_response({
-            "node_name": self._node_name,
-            "spec_version": SPEC_VERSION,
-            "node_version": self._node_version,
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "node_name": self._node_name,
+                "spec_version": SPEC_VERSION,
+                "node_version": self._node_version,
+            }
+        )
 
     async def node_health(self, request: web.Request) -> web.StreamResponse:
         """``GET /eigen/node/health``: 200 healthy, 206 partially healthy, 503 unhealthy."""
@@ -51,12 +53,19 @@ class EigenApi:
         """``GET /eigen/node/services``: every service with its status."""
         if unsupported := _check_version(request):
             return unsupported
-        return web.json_response({
-            "services": [
-                {"id": s.id, "name": s.name, "description": s.description, "status": str(s.status)}
-                for s in self._health.get_services()
-            ]
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "services": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "description": s.description,
+                        "status": str(s.status),
+                    }
+                    for s in self._health.get_services()
+                ]
+            }
+        )
 
     async def service_health(self, request: web.Request) -> web.StreamResponse:
         """``GET /eigen/node/services/{id}/health``: 200 Up, 206 Initializing, 503 Down, 404."""

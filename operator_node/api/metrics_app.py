@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 
-def make_metrics_app(registry: CollectorRegistry) -> web.Application:
-    """An app serving ``GET /metrics`` (and ``/`` for a quick look) from ``registry``."""
+def make_metrics_app(
+    registry: CollectorRegistry, before_scrape: Callable[[], None] = lambda: None
+) -> web.Application:
+    """An app serving ``GET /metrics`` (and ``/`` for a quick look) from ``registry``.
+
+    ``before_scrape`` refreshes values that are computed rather than counted (e.g. the
+    performance score from the services' health) right before each collection.
+    """
 
     async def metrics(request: web.Request) -> web.Response:
+        before_scrape()
         # Collection reads /proc and walks every collector: keep it off the event loop.
         body = await asyncio.to_thread(generate_latest, registry)
         response = web.Response(body=body)

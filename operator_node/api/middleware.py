@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from operator_node.api.responses import error_response
 from operator_node.metrics import Metrics
@@ -19,7 +20,7 @@ def _route_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def make_observe_middleware(metrics: Metrics) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_observe_middleware(metrics: Metrics) -> Middleware:
     """Count, time and JSON-ify every request's outcome."""
 
     @web.middleware
@@ -39,7 +40,8 @@ def make_observe_middleware(metrics: Metrics) -> Callable[[web.Request, Handler]
             return error_response(exc.status, code, exc.text or exc.reason)
         finally:
             metrics.http_request_finished()
-            metrics.observe_http(_route_label(request), request.method, status,
-                                 time.perf_counter() - start)  # fmt: skip
+            metrics.observe_http(
+                _route_label(request), request.method, status, time.perf_counter() - start
+            )
 
     return observe

@@ -23,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    print(f"{args.config}: configuration is valid (node {config.node.name!r}, "
-          f"api {config.api.host}:{config.api.port}, data_dir {config.node.data_dir})")  # fmt: skip
+    print(
+        f"{args.config}: configuration is valid (node {config.node.name!r}, "
+        f"api {config.api.host}:{config.api.port}, data_dir {config.node.data_dir})"
+    )
     return 0
