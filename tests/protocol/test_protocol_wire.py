@@ -1,0 +1,300 @@
+"""StoreChunks and retrieval-reply encodings: round trips, zero copy, and every malformed body."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import struct
+import tracemalloc
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from operator_node.protocol import (
+    BadProof,
+    BatchHeader,
+    BlobChunks,
+    BlobHeader,
+    InvalidBlob,
+    InvalidSecurityParams,
+    MalformedRequest,
+    ProtocolError,
+    QuorumParams,
+    RequestTooLarge,
+    RetrievalReply,
+    StoreChunksRequest,
+    WireLimits,
+    compute_batch_root,
+    compute_batch_tree,
+    compute_chunk_tree,
+    decode_retrieval_reply,
+    decode_store_chunks,
+    encode_retrieval_reply,
+    encode_store_chunks,
+    select_blob_chunks,
+    validate_retrieval_reply,
+    validate_store_chunks,
+)
+
+DEFAULT_QUORUMS = (QuorumParams(0, 33, 55), QuorumParams(1, 40, 60))
+
+
+def make_blob(
+    rng: random.Random,
+    *,
+    k: int = 3,
+    n: int = 6,
+    chunk_length: int = 16,
+    indices: tuple[int, ...] = (1, 4),
+    quorums: tuple[QuorumParams, ...] = DEFAULT_QUORUMS,
+) -> BlobChunks:
+    """Return the chunks at ``indices``, with proofs, of a blob made of random chunks."""
+    chunks = [rng.randbytes(chunk_length) for _ in range(n)]
+    tree = compute_chunk_tree(chunks)
+    header = BlobHeader(
+        commitment=tree.root,
+        data_length=k * chunk_length - 5,
+        k=k,
+        n=n,
+        chunk_length=chunk_length,
+        quorums=quorums,
+        account=rng.randbytes(20),
+    )
+    return select_blob_chunks(header, tree, chunks, indices)
+
+
+def make_request(rng: random.Random, *blob_indices: tuple[int, ...]) -> StoreChunksRequest:
+    """Return a valid request with one blob per entry of ``blob_indices`` (default two blobs)."""
+    blobs = tuple(make_blob(rng, indices=ix) for ix in (blob_indices or ((1, 4), (0, 2, 5))))
+    root = compute_batch_root([blob.header for blob in blobs])
+    return StoreChunksRequest(BatchHeader(root, 1234), blobs)
+
+
+def make_reply(rng: random.Random, blob_index: int = 1) -> RetrievalReply:
+    """Return a valid reply for ``blob_index`` of a three-blob batch."""
+    blobs = [make_blob(rng, indices=(0, 3, 5)) for _ in range(3)]
+    tree = compute_batch_tree([blob.header for blob in blobs])
+    batch = BatchHeader(tree.root, 99)
+    return RetrievalReply(batch, blob_index, tree.get_proof(blob_index), blobs[blob_index])
+
+
+LIMITS = WireLimits()
+# Offsets in a StoreChunks body (see the layout in operator_node.protocol.wire).
+HEADER_LENGTH = 5
+BLOB_COUNT = 9 + 36
+BLOB0 = BLOB_COUNT + 2
+BLOB0_K, BLOB0_N, BLOB0_QUORUMS = BLOB0 + 36, BLOB0 + 38, BLOB0 + 45
+BLOB0_CHUNK_COUNT = BLOB0_QUORUMS + 2 * 3 + 20
+BLOB0_INDICES = BLOB0_CHUNK_COUNT + 2
+
+
+def _body(seed: int = 0) -> bytes:
+    return b"".join(encode_store_chunks(make_request(random.Random(seed))))
+
+
+def _patch(body: bytes, offset: int, value: bytes) -> bytes:
+    return body[:offset] + value + body[offset + len(value) :]
+
+
+def _as_bytes(request: StoreChunksRequest) -> list[list[bytes]]:
+    return [[bytes(c) for c in blob.chunks] for blob in request.blobs]
+
+
+def test_store_chunks_round_trip_is_exact_and_zero_copy() -> None:
+    request = make_request(random.Random(1))
+    parts = encode_store_chunks(request)
+    assert parts[2] is request.blobs[0].chunks[0]  # chunk buffers are passed through
+    body = b"".join(parts)
+    decoded = decode_store_chunks(body, LIMITS)
+    assert decoded.batch_header == request.batch_header
+    assert [b.header for b in decoded.blobs] == [b.header for b in request.blobs]
+    assert [b.indices for b in decoded.blobs] == [b.indices for b in request.blobs]
+    assert [b.proofs for b in decoded.blobs] == [b.proofs for b in request.blobs]
+    assert _as_bytes(decoded) == _as_bytes(request)
+    chunk = decoded.blobs[0].chunks[0]
+    assert isinstance(chunk, memoryview) and chunk.obj is body
+    assert b"".join(encode_store_chunks(decoded)) == body
+    validate_store_chunks(decoded)
+
+
+def test_blob_chunks_refuse_inconsistent_shapes() -> None:
+    blob = make_blob(random.Random(6), indices=(0, 2, 5))
+    bad_shapes = [
+        {"indices": (0, 2)},  # fewer indices than chunks
+        {"indices": (0, 2, 2)},  # duplicate
+        {"indices": (2, 0, 5)},  # unsorted
+        {"indices": (0, 2, 6)},  # past n
+        {"proofs": (blob.proofs[0][:-1], *blob.proofs[1:])},  # short proof
+        {"chunks": (blob.chunks[0][:-1], *blob.chunks[1:])},  # short chunk
+    ]
+    for changes in bad_shapes:
+        with pytest.raises(MalformedRequest):
+            dataclasses.replace(blob, **changes)  # type: ignore[arg-type]
+    with pytest.raises(MalformedRequest):
+        StoreChunksRequest(BatchHeader(bytes(32), 1), ())
+
+
+def test_store_chunks_allows_a_blob_with_no_chunks() -> None:
+    request = make_request(random.Random(2), (), (0, 1, 2, 3, 4, 5))
+    body = b"".join(encode_store_chunks(request))
+    decoded = decode_store_chunks(memoryview(body), LIMITS)
+    assert decoded.blobs[0].indices == () and len(decoded.blobs[1].chunks) == 6
+    validate_store_chunks(decoded)
+
+
+def test_store_chunks_truncated_at_every_offset_is_malformed() -> None:
+    body = _body()
+    for cut in range(len(body)):
+        with pytest.raises(MalformedRequest):
+            decode_store_chunks(body[:cut], LIMITS)
+
+
+def test_store_chunks_refuses_trailing_bytes() -> None:
+    with pytest.raises(MalformedRequest, match="trailing"):
+        decode_store_chunks(_body() + b"\x00", LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "message"),
+    [
+        (0, b"XXXX", "bad magic"),
+        (4, b"\x02", "unsupported version"),
+        (HEADER_LENGTH, struct.pack(">I", 10**6), "runs past the end"),
+        (BLOB_COUNT, b"\x00\x00", "at least one blob"),
+        (BLOB_COUNT, b"\x00\x03", "truncated"),
+        (BLOB0_CHUNK_COUNT, b"\x00\x07", "only 6"),
+        (BLOB0_CHUNK_COUNT, b"\x00\x06", "truncated chunk set"),
+        (BLOB0_INDICES, b"\x00\x04", "strictly increasing"),  # indices (4, 4)
+        (BLOB0_INDICES, b"\x00\x05", "strictly increasing"),  # indices (5, 4)
+        (BLOB0_INDICES + 2, b"\x00\x06", "out of range"),  # indices (1, 6), n = 6
+    ],
+)
+def test_store_chunks_refuses_lying_or_noncanonical_fields(
+    offset: int, value: bytes, message: str
+) -> None:
+    with pytest.raises(MalformedRequest, match=message):
+        decode_store_chunks(_patch(_body(), offset, value), LIMITS)
+
+
+def test_store_chunks_refuses_header_length_off_by_one() -> None:
+    body = _body()
+    (length,) = struct.unpack_from(">I", body, HEADER_LENGTH)
+    for wrong in (length - 1, length + 1):
+        with pytest.raises(MalformedRequest):
+            decode_store_chunks(_patch(body, HEADER_LENGTH, struct.pack(">I", wrong)), LIMITS)
+
+
+def test_store_chunks_refuses_invalid_blob_headers() -> None:
+    body = _body()
+    with pytest.raises(InvalidBlob, match="k <= n"):
+        decode_store_chunks(_patch(body, BLOB0_K, b"\x00\x07"), LIMITS)
+    with pytest.raises(InvalidSecurityParams):
+        decode_store_chunks(_patch(body, BLOB0_QUORUMS + 1, b"\x00"), LIMITS)
+    with pytest.raises(InvalidBlob, match="strictly increasing"):
+        decode_store_chunks(_patch(body, BLOB0_QUORUMS + 3, b"\x00"), LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (WireLimits(max_body_bytes=100), "body of"),
+        (WireLimits(max_header_bytes=100), "header of"),
+        (WireLimits(max_blobs=1), "2 blobs"),
+        (WireLimits(max_chunks=4), "more than 4 chunks"),
+        (WireLimits(max_proof_depth=2), "proof depth 3"),
+    ],
+)
+def test_store_chunks_enforces_limits(limits: WireLimits, message: str) -> None:
+    body = _body()
+    decode_store_chunks(body, WireLimits(max_chunks=5))  # exactly at the chunk limit
+    with pytest.raises(RequestTooLarge, match=message):
+        decode_store_chunks(body, limits)
+
+
+def test_store_chunks_huge_declared_counts_fail_without_allocating() -> None:
+    body = _body()
+    generous = WireLimits(max_blobs=1 << 16, max_chunks=1 << 20, max_header_bytes=1 << 32)
+    lying = [
+        _patch(body, BLOB_COUNT, b"\xff\xff"),
+        _patch(body, BLOB0_CHUNK_COUNT, b"\xff\xff"),
+        _patch(body, HEADER_LENGTH, b"\xff\xff\xff\xff"),
+        _patch(body, BLOB0 + 32, b"\xff\xff\xff\xff"),  # data length
+        _patch(body, BLOB0 + 40, b"\xff\xff\xff\xff"),  # chunk length
+    ]
+    tracemalloc.start()
+    try:
+        for candidate in lying:
+            tracemalloc.reset_peak()
+            with pytest.raises(ProtocolError):
+                decode_store_chunks(candidate, generous)
+            assert tracemalloc.get_traced_memory()[1] < 64 * 1024
+    finally:
+        tracemalloc.stop()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_store_chunks_mutated_bodies_decode_or_raise_protocol_errors(data: st.DataObject) -> None:
+    body = bytearray(_body())
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(body) - 1))
+        body[position] = data.draw(st.integers(0, 255))
+    try:
+        decoded = decode_store_chunks(bytes(body), LIMITS)
+    except ProtocolError:
+        return
+    assert b"".join(encode_store_chunks(decoded)) == bytes(body)  # canonical: nothing else parses
+
+
+def test_store_chunks_validation_refuses_altered_chunk_or_header() -> None:
+    body = _body()
+    chunk_start = len(body) - 5 * 16
+    flipped = _patch(body, chunk_start + 3, bytes([body[chunk_start + 3] ^ 1]))
+    with pytest.raises(BadProof, match="blob 0: chunk 1"):
+        validate_store_chunks(decode_store_chunks(flipped, LIMITS))
+    moved = _patch(body, BLOB0 + 32, struct.pack(">I", 1))  # data length: another blob header
+    with pytest.raises(BadProof, match="batch root"):
+        validate_store_chunks(decode_store_chunks(moved, LIMITS))
+
+
+def test_retrieval_reply_round_trip_and_validation() -> None:
+    reply = make_reply(random.Random(3), blob_index=2)
+    body = b"".join(encode_retrieval_reply(reply))
+    decoded = decode_retrieval_reply(body, LIMITS)
+    assert decoded.batch_header == reply.batch_header and decoded.blob_index == 2
+    assert decoded.blob_header_proof == reply.blob_header_proof
+    assert decoded.blob.header == reply.blob.header and decoded.blob.indices == (0, 3, 5)
+    assert [bytes(c) for c in decoded.blob.chunks] == [bytes(c) for c in reply.blob.chunks]
+    assert b"".join(encode_retrieval_reply(decoded)) == body
+    validate_retrieval_reply(decoded, reply.batch_header.compute_hash(), 2)
+
+
+def test_retrieval_reply_validation_refuses_mismatches() -> None:
+    reply = make_reply(random.Random(4), blob_index=1)
+    asked = reply.batch_header.compute_hash()
+    other_batch = BatchHeader(reply.batch_header.batch_root, 100)
+    proof = reply.blob_header_proof
+    cases = [
+        (reply, other_batch.compute_hash(), 1, "does not hash"),
+        (reply, asked, 0, "asked for blob 0"),
+        (RetrievalReply(reply.batch_header, 0, proof, reply.blob), asked, 0, "not proven"),
+        (RetrievalReply(reply.batch_header, 1, proof[:1], reply.blob), asked, 1, "not proven"),
+    ]
+    for candidate, batch_hash, index, message in cases:
+        with pytest.raises(BadProof, match=message):
+            validate_retrieval_reply(candidate, batch_hash, index)
+
+
+def test_retrieval_reply_refuses_malformed_bodies() -> None:
+    reply = make_reply(random.Random(5))
+    body = b"".join(encode_retrieval_reply(reply))
+    for cut in range(len(body)):
+        with pytest.raises(MalformedRequest):
+            decode_retrieval_reply(body[:cut], LIMITS)
+    with pytest.raises(MalformedRequest, match="trailing"):
+        decode_retrieval_reply(body + b"\x00", LIMITS)
+    with pytest.raises(MalformedRequest, match="bad magic"):
+        decode_retrieval_reply(_body(), LIMITS)
+    with pytest.raises(RequestTooLarge, match="batch proof depth 2"):
+        decode_retrieval_reply(body, WireLimits(max_proof_depth=1))
