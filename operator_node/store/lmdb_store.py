@@ -103,6 +103,7 @@ class LmdbStore:
         self._max_size = max_size
         self._clock = clock
         self._write_lock = threading.Lock()
+        self._scratch = _Scratch()  # used under the write lock only
         self._gate = SharedExclusiveGate()
         self._lock_fd = _lock_directory(self._path)
         env = None
@@ -148,13 +149,12 @@ class LmdbStore:
         if self.has_batch(batch_hash):
             return False
         expiry_ms = now_ms + self._duration_ms
-        entries = _batch_entries(batch_hash, bytes(batch_header), checked, expiry_ms)
         with self._write_lock:
             self._require_open()
-            written = self._write(lambda txn: _put_entries(txn, self._dbs, entries), self._max_size)
-        if written:
-            _log.debug("batch_stored", batch=batch_hash.hex(), blobs=len(checked))
-        return written
+            entries = _batch_entries(
+                batch_hash, bytes(batch_header), checked, expiry_ms, self._scratch
+            )
+            return self._write(lambda txn: _put_entries(txn, self._dbs, entries), self._max_size)
 
     def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
         """Delete, in one transaction, up to ``max_batches`` batches whose expiry is <= ``now``.
@@ -330,18 +330,46 @@ class LmdbStore:
         return dbs
 
 
+class _Scratch:
+    """A reused anonymous mapping in which a batch's chunk values are laid out before writing."""
+
+    _KEEP_LIMIT = 64 << 20  # larger one-off batches get a throwaway buffer instead
+
+    def __init__(self) -> None:
+        self._map = mmap.mmap(-1, 1 << 20)
+
+    def take(self, size: int) -> memoryview:
+        """A writable view of at least ``size`` bytes, valid until the next call."""
+        if size > self._KEEP_LIMIT:
+            return memoryview(bytearray(size))
+        if size > len(self._map):
+            # Dropped, not closed: a view still held elsewhere keeps the old one alive.
+            self._map = mmap.mmap(-1, 1 << (size - 1).bit_length())
+        return memoryview(self._map)
+
+
 def _batch_entries(
     batch_hash: bytes,
     header: bytes,
     blobs: list[tuple[bytes, dict[int, memoryview]]],
     expiry_ms: int,
+    scratch: _Scratch,
 ) -> list[_Entry]:
-    """Every (database, key, value) a batch writes, the batch record last."""
+    """Every (database, key, value) a batch writes, the batch record last.
+
+    Chunk values are views of ``scratch``: valid until the next call.
+    """
+    sizes = [layout.chunks_value_size(chunks) for _, chunks in blobs]
+    space = scratch.take(sum(sizes))
     entries: list[_Entry] = []
-    for blob_index, (blob_header, chunks) in enumerate(blobs):
+    offset = 0
+    for blob_index, ((blob_header, chunks), size) in enumerate(zip(blobs, sizes, strict=True)):
         key = layout.blob_key(batch_hash, blob_index)
+        value = space[offset : offset + size]
+        layout.encode_chunks_into(value, chunks)
+        offset += size
         entries.append((b"blob_headers", key, blob_header))
-        entries.append((b"chunks", key, layout.encode_chunks(chunks)))
+        entries.append((b"chunks", key, value))
     expiry = layout.expiry_key(expiry_ms, batch_hash)
     entries.append((b"expiry", expiry, b""))
     stored = sum(len(key) + len(value) for _, key, value in entries)
