@@ -195,9 +195,9 @@ def _read_chunks(
     declared = sum(header.chunk_length * count for header, count in sets)
     present = len(view) - start
     if present != declared:
-        what = "truncated" if present < declared else "trailing bytes after"
+        what = "truncated chunk data" if present < declared else "trailing bytes after the chunks"
         raise MalformedRequest(
-            f"chunk data {what}: the header declares {declared} bytes, {present} present"
+            f"{what}: the header declares {declared} bytes of chunks, the body has {present}"
         )
     out, position = [], start
     for header, count in sets:
