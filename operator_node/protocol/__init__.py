@@ -18,6 +18,7 @@ from operator_node.protocol.assignment import (
 )
 from operator_node.protocol.auth import (
     SIGNATURE_HEADER,
+    STORE_CHUNKS_TAG,
     TIMESTAMP_HEADER,
     ReplayGuard,
     compute_auth_headers,
@@ -75,6 +76,7 @@ from operator_node.protocol.wire import (
 __all__ = [
     "CONTENT_TYPE",
     "SIGNATURE_HEADER",
+    "STORE_CHUNKS_TAG",
     "TIMESTAMP_HEADER",
     "BadProof",
     "BadSignature",

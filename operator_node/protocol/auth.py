@@ -35,7 +35,8 @@ from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256, keccak25
 SIGNATURE_HEADER = "X-Disperser-Signature"
 TIMESTAMP_HEADER = "X-Disperser-Timestamp"
 STORE_CHUNKS_DOMAIN = b"operator-node.StoreChunks.v1"
-STORE_CHUNKS_TAG = keccak256(STORE_CHUNKS_DOMAIN)
+# keccak256(STORE_CHUNKS_DOMAIN), written out so that importing does no work (a test checks it).
+STORE_CHUNKS_TAG = bytes.fromhex("8d719eb7264b8a63ffbe503046c553f23d0f1623a1e7330d141e311d1784842d")
 SIGNATURE_BYTES = 65
 UINT64_MAX = (1 << 64) - 1
 _MAX_TIMESTAMP_DIGITS = len(str(UINT64_MAX))

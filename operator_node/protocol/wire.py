@@ -268,3 +268,41 @@ def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:
     (chunks,) = _read_chunks(view, reader.position, [(header, len(indices))])
     blob = BlobChunks(header=header, indices=indices, proofs=proofs, chunks=chunks)
     return RetrievalReply(batch_header, blob_index, batch_proof, blob)
+
+
+# --- pieces the node stores ----------------------------------------------------------------------
+
+
+def encode_batch_header(header: BatchHeader) -> bytes:
+    """The wire encoding of a batch header alone (36 bytes)."""
+    return _encode_batch_header(header)
+
+
+def decode_batch_header(data: Bytes) -> BatchHeader:
+    """Inverse of :func:`encode_batch_header`; raises :class:`MalformedRequest` on bad input."""
+    view = memoryview(data).cast("B")
+    reader = Reader(view, 0, len(view))
+    header = _read_batch_header(reader)
+    reader.expect_end("batch header")
+    return header
+
+
+def encode_blob_section(blob: BlobChunks) -> bytes:
+    """A blob's section of a StoreChunks header: blob header, chunk indices and proofs."""
+    return _encode_blob_header(blob.header) + _encode_chunk_set(blob)
+
+
+def decode_blob_section(
+    data: Bytes, limits: WireLimits | None = None
+) -> tuple[BlobHeader, tuple[int, ...], tuple[tuple[bytes, ...], ...]]:
+    """Inverse of :func:`encode_blob_section`: (blob header, indices, proofs).
+
+    Raises :class:`MalformedRequest` (or a subclass) on anything but one exact section.
+    """
+    limits = limits or WireLimits()
+    view = memoryview(data).cast("B")
+    reader = Reader(view, 0, len(view))
+    header = _read_blob_header(reader)
+    indices, proofs = _read_chunk_set(reader, header, limits, limits.max_chunks)
+    reader.expect_end("blob section")
+    return header, indices, proofs

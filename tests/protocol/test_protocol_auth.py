@@ -8,6 +8,7 @@ from eth_hash.auto import keccak
 
 from operator_node.protocol import (
     SIGNATURE_HEADER,
+    STORE_CHUNKS_TAG,
     TIMESTAMP_HEADER,
     BadSignature,
     ReplayGuard,
@@ -37,6 +38,7 @@ def _recovered_or_none(signature: bytes, operator_id: bytes, timestamp: int, bod
 
 def test_store_chunks_digest_matches_hand_computation() -> None:
     tag = keccak(b"operator-node.StoreChunks.v1")
+    assert tag == STORE_CHUNKS_TAG
     body_hash = keccak(BODY)
     expected = keccak(tag + OPERATOR + NOW.to_bytes(32, "big") + body_hash)
     assert compute_store_chunks_digest(OPERATOR, NOW, body_hash) == expected
