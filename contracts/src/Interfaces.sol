@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {BN254} from "./BN254.sol";
+
+/// @notice An operator's ECDSA signature over an EIP-712 digest, with its salt and expiry.
+struct SignatureWithSaltAndExpiry {
+    bytes signature;
+    bytes32 salt;
+    uint256 expiry;
+}
+
+/// @notice The BLS key material an operator registers: the proof of possession and both keys.
+struct PubkeyRegistrationParams {
+    BN254.G1Point pubkeyRegistrationSignature;
+    BN254.G1Point pubkeyG1;
+    BN254.G2Point pubkeyG2;
+}
+
+/// @notice Parameters of one quorum of operators.
+struct OperatorSetParam {
+    uint32 maxOperatorCount;
+    uint16 kickBIPsOfOperatorStake;
+    uint16 kickBIPsOfTotalStake;
+}
+
+/// @notice A strategy counted towards a quorum's stake, with its weight multiplier.
+struct StrategyParams {
+    address strategy;
+    uint96 multiplier;
+}
+
+/// @notice What the AVS directory needs from either form of the DelegationManager.
+interface IOperatorRegistry {
+    function isOperator(address operator) external view returns (bool);
+}
+
+interface IAVSDirectory {
+    function registerOperatorToAVS(address operator, SignatureWithSaltAndExpiry memory sig) external;
+    function deregisterOperatorFromAVS(address operator) external;
+}
+
+interface IServiceManager {
+    function registerOperatorToAVS(address operator, SignatureWithSaltAndExpiry memory sig) external;
+    function deregisterOperatorFromAVS(address operator) external;
+}
+
+interface IBLSApkRegistry {
+    function registerBLSPublicKey(
+        address operator,
+        PubkeyRegistrationParams calldata params,
+        BN254.G1Point calldata pubkeyRegistrationMessageHash
+    ) external returns (bytes32);
+    function registerOperator(address operator, bytes calldata quorumNumbers) external;
+    function deregisterOperator(address operator, bytes calldata quorumNumbers) external;
+    function initializeQuorum(uint8 quorumNumber) external;
+    function getOperatorId(address operator) external view returns (bytes32);
+    function getOperatorFromPubkeyHash(bytes32 pubkeyHash) external view returns (address);
+    function getApkHashAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
+        external
+        view
+        returns (bytes24);
+}
+
+interface IStakeRegistry {
+    function registerOperator(address operator, bytes32 operatorId, bytes calldata quorumNumbers)
+        external
+        returns (uint96[] memory, uint96[] memory);
+    function deregisterOperator(bytes32 operatorId, bytes calldata quorumNumbers) external;
+    function initializeQuorum(
+        uint8 quorumNumber,
+        uint96 minimumStake,
+        StrategyParams[] memory strategyParams
+    ) external;
+    function getStakeAtBlockNumber(bytes32 operatorId, uint8 quorumNumber, uint32 blockNumber)
+        external
+        view
+        returns (uint96);
+    function getTotalStakeAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
+        external
+        view
+        returns (uint96);
+}
+
+interface IIndexRegistry {
+    function registerOperator(bytes32 operatorId, bytes calldata quorumNumbers)
+        external
+        returns (uint32[] memory);
+    function deregisterOperator(bytes32 operatorId, bytes calldata quorumNumbers) external;
+    function initializeQuorum(uint8 quorumNumber) external;
+    function getOperatorListAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
+        external
+        view
+        returns (bytes32[] memory);
+}
+
+interface ISocketRegistry {
+    function setOperatorSocket(bytes32 operatorId, string memory socket) external;
+    function getOperatorSocket(bytes32 operatorId) external view returns (string memory);
+}
+
+interface IRegistryCoordinator {
+    function owner() external view returns (address);
+    function quorumCount() external view returns (uint8);
+    function getOperatorId(address operator) external view returns (bytes32);
+    function getOperatorFromId(bytes32 operatorId) external view returns (address);
+    function getCurrentQuorumBitmap(bytes32 operatorId) external view returns (uint192);
+    function getQuorumBitmapAtBlockNumber(bytes32 operatorId, uint32 blockNumber)
+        external
+        view
+        returns (uint192);
+    function blsApkRegistry() external view returns (IBLSApkRegistry);
+    function stakeRegistry() external view returns (IStakeRegistry);
+    function indexRegistry() external view returns (IIndexRegistry);
+}
+
+/// @notice Quorum numbers are one byte each; the bitmap has bit q set for quorum q.
+library QuorumBitmaps {
+    /// @notice The bitmap of a strictly ascending list of quorum numbers below `quorumCount`.
+    function fromBytes(bytes memory quorumNumbers, uint8 quorumCount)
+        internal
+        pure
+        returns (uint192 bitmap)
+    {
+        require(quorumNumbers.length > 0, "QuorumBitmaps: no quorums given");
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            uint8 q = uint8(quorumNumbers[i]);
+            require(q < quorumCount, "QuorumBitmaps: quorum does not exist");
+            uint192 bit = uint192(1) << q;
+            require(bitmap < bit, "QuorumBitmaps: quorums not strictly ascending");
+            bitmap |= bit;
+        }
+    }
+
+    /// @notice The quorum numbers set in `bitmap`, ascending.
+    function toBytes(uint192 bitmap) internal pure returns (bytes memory out) {
+        out = new bytes(countOnes(bitmap));
+        uint256 n = 0;
+        for (uint256 q = 0; q < 192 && bitmap >> q != 0; q++) {
+            if ((bitmap >> q) & 1 == 1) {
+                out[n++] = bytes1(uint8(q));
+            }
+        }
+    }
+
+    /// @notice The number of quorums in `bitmap`.
+    function countOnes(uint192 bitmap) internal pure returns (uint256 count) {
+        while (bitmap != 0) {
+            bitmap &= bitmap - 1;
+            count++;
+        }
+    }
+}

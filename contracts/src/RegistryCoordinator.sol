@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {BN254} from "./BN254.sol";
+import {
+    IBLSApkRegistry,
+    IIndexRegistry,
+    IServiceManager,
+    ISocketRegistry,
+    IStakeRegistry,
+    OperatorSetParam,
+    PubkeyRegistrationParams,
+    QuorumBitmaps,
+    SignatureWithSaltAndExpiry,
+    StrategyParams
+} from "./Interfaces.sol";
+
+/// @title The AVS's entry point for operators: registration into quorums, sockets, history.
+contract RegistryCoordinator {
+    enum OperatorStatus {
+        NEVER_REGISTERED,
+        REGISTERED,
+        DEREGISTERED
+    }
+
+    struct OperatorInfo {
+        bytes32 operatorId;
+        OperatorStatus status;
+    }
+
+    struct QuorumBitmapUpdate {
+        uint32 updateBlockNumber;
+        uint32 nextUpdateBlockNumber;
+        uint192 quorumBitmap;
+    }
+
+    bytes32 public constant PUBKEY_REGISTRATION_TYPEHASH =
+        keccak256("BN254PubkeyRegistration(address operator)");
+    bytes32 internal constant EIP712_DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    uint8 internal constant MAX_QUORUM_COUNT = 192;
+
+    address public owner;
+    IServiceManager public serviceManager;
+    IBLSApkRegistry public blsApkRegistry;
+    IStakeRegistry public stakeRegistry;
+    IIndexRegistry public indexRegistry;
+    ISocketRegistry public socketRegistry;
+    uint8 public quorumCount;
+
+    mapping(uint8 quorumNumber => OperatorSetParam) internal _quorumParams;
+    mapping(bytes32 operatorId => QuorumBitmapUpdate[]) internal _operatorBitmapHistory;
+    mapping(address operator => OperatorInfo) internal _operatorInfo;
+
+    event OperatorRegistered(address indexed operator, bytes32 indexed operatorId);
+    event OperatorDeregistered(address indexed operator, bytes32 indexed operatorId);
+    event OperatorSocketUpdate(bytes32 indexed operatorId, string socket);
+    event OperatorSetParamsUpdated(uint8 indexed quorumNumber, OperatorSetParam operatorSetParams);
+
+    modifier onlyOwner() {
+        require(msg.sender == owner, "RegistryCoordinator: caller is not the owner");
+        _;
+    }
+
+    constructor(address initialOwner) {
+        owner = initialOwner;
+    }
+
+    /// @notice Wire the AVS's contracts together once (they all point back at this contract).
+    function initialize(
+        IServiceManager serviceManager_,
+        IBLSApkRegistry blsApkRegistry_,
+        IStakeRegistry stakeRegistry_,
+        IIndexRegistry indexRegistry_,
+        ISocketRegistry socketRegistry_
+    ) external onlyOwner {
+        require(address(serviceManager) == address(0), "RegistryCoordinator.initialize: already initialized");
+        serviceManager = serviceManager_;
+        blsApkRegistry = blsApkRegistry_;
+        stakeRegistry = stakeRegistry_;
+        indexRegistry = indexRegistry_;
+        socketRegistry = socketRegistry_;
+    }
+
+    /// @notice Create a quorum with its parameters, minimum stake and strategies.
+    function createQuorum(
+        OperatorSetParam memory operatorSetParams,
+        uint96 minimumStake,
+        StrategyParams[] memory strategyParams
+    ) external onlyOwner {
+        uint8 quorumNumber = quorumCount;
+        require(quorumNumber < MAX_QUORUM_COUNT, "RegistryCoordinator.createQuorum: max quorums reached");
+        quorumCount = quorumNumber + 1;
+        _quorumParams[quorumNumber] = operatorSetParams;
+        emit OperatorSetParamsUpdated(quorumNumber, operatorSetParams);
+        stakeRegistry.initializeQuorum(quorumNumber, minimumStake, strategyParams);
+        indexRegistry.initializeQuorum(quorumNumber);
+        blsApkRegistry.initializeQuorum(quorumNumber);
+    }
+
+    /// @notice Register the caller into `quorumNumbers`, registering its BLS key first if needed.
+    function registerOperator(
+        bytes calldata quorumNumbers,
+        string calldata socket,
+        PubkeyRegistrationParams calldata params,
+        SignatureWithSaltAndExpiry memory operatorSignature
+    ) external {
+        bytes32 operatorId = blsApkRegistry.getOperatorId(msg.sender);
+        if (operatorId == bytes32(0)) {
+            operatorId = blsApkRegistry.registerBLSPublicKey(
+                msg.sender, params, pubkeyRegistrationMessageHash(msg.sender)
+            );
+        }
+        uint192 toAdd = QuorumBitmaps.fromBytes(quorumNumbers, quorumCount);
+        uint192 current = getCurrentQuorumBitmap(operatorId);
+        require(
+            current & toAdd == 0,
+            "RegistryCoordinator._registerOperator: operator already registered for some quorums being registered for"
+        );
+        _recordBitmap(operatorId, current | toAdd);
+        OperatorInfo storage info = _operatorInfo[msg.sender];
+        if (info.status != OperatorStatus.REGISTERED) {
+            serviceManager.registerOperatorToAVS(msg.sender, operatorSignature);
+            _operatorInfo[msg.sender] = OperatorInfo(operatorId, OperatorStatus.REGISTERED);
+            emit OperatorRegistered(msg.sender, operatorId);
+        }
+        _setSocket(operatorId, socket);
+        blsApkRegistry.registerOperator(msg.sender, quorumNumbers);
+        stakeRegistry.registerOperator(msg.sender, operatorId, quorumNumbers);
+        uint32[] memory counts = indexRegistry.registerOperator(operatorId, quorumNumbers);
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            require(
+                counts[i] <= _quorumParams[uint8(quorumNumbers[i])].maxOperatorCount,
+                "RegistryCoordinator.registerOperator: operator count exceeds maximum"
+            );
+        }
+    }
+
+    /// @notice Remove the caller from `quorumNumbers`; leaving every quorum leaves the AVS.
+    function deregisterOperator(bytes calldata quorumNumbers) external {
+        OperatorInfo memory info = _operatorInfo[msg.sender];
+        require(
+            info.status == OperatorStatus.REGISTERED,
+            "RegistryCoordinator._deregisterOperator: operator is not registered"
+        );
+        uint192 toRemove = QuorumBitmaps.fromBytes(quorumNumbers, quorumCount);
+        uint192 current = getCurrentQuorumBitmap(info.operatorId);
+        require(
+            current & toRemove == toRemove,
+            "RegistryCoordinator._deregisterOperator: operator is not registered for specified quorums"
+        );
+        uint192 remaining = current & ~toRemove;
+        _recordBitmap(info.operatorId, remaining);
+        if (remaining == 0) {
+            _operatorInfo[msg.sender].status = OperatorStatus.DEREGISTERED;
+            serviceManager.deregisterOperatorFromAVS(msg.sender);
+            emit OperatorDeregistered(msg.sender, info.operatorId);
+        }
+        blsApkRegistry.deregisterOperator(msg.sender, quorumNumbers);
+        stakeRegistry.deregisterOperator(info.operatorId, quorumNumbers);
+        indexRegistry.deregisterOperator(info.operatorId, quorumNumbers);
+    }
+
+    /// @notice Change the caller's socket.
+    function updateSocket(string memory socket) external {
+        require(
+            _operatorInfo[msg.sender].status == OperatorStatus.REGISTERED,
+            "RegistryCoordinator.updateSocket: operator is not registered"
+        );
+        _setSocket(_operatorInfo[msg.sender].operatorId, socket);
+    }
+
+    function _setSocket(bytes32 operatorId, string memory socket) internal {
+        socketRegistry.setOperatorSocket(operatorId, socket);
+        emit OperatorSocketUpdate(operatorId, socket);
+    }
+
+    /// @dev Append a bitmap to an operator's history; updates within one block collapse.
+    function _recordBitmap(bytes32 operatorId, uint192 bitmap) internal {
+        QuorumBitmapUpdate[] storage history = _operatorBitmapHistory[operatorId];
+        if (history.length > 0) {
+            QuorumBitmapUpdate storage last = history[history.length - 1];
+            if (last.updateBlockNumber == uint32(block.number)) {
+                last.quorumBitmap = bitmap;
+                return;
+            }
+            last.nextUpdateBlockNumber = uint32(block.number);
+        }
+        history.push(QuorumBitmapUpdate(uint32(block.number), 0, bitmap));
+    }
+
+    /// @notice The G1 point an operator signs with its BLS key to prove possession of it.
+    function pubkeyRegistrationMessageHash(address operator)
+        public
+        view
+        returns (BN254.G1Point memory)
+    {
+        return BN254.hashToG1(calculatePubkeyRegistrationMessageHash(operator));
+    }
+
+    /// @notice The EIP-712 digest behind `pubkeyRegistrationMessageHash`.
+    function calculatePubkeyRegistrationMessageHash(address operator) public view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                EIP712_DOMAIN_TYPEHASH,
+                keccak256("AVSRegistryCoordinator"),
+                keccak256("v0.0.1"),
+                block.chainid,
+                address(this)
+            )
+        );
+        bytes32 structHash = keccak256(abi.encode(PUBKEY_REGISTRATION_TYPEHASH, operator));
+        return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
+    }
+
+    /// @notice The parameters of a quorum.
+    function getOperatorSetParams(uint8 quorumNumber) external view returns (OperatorSetParam memory) {
+        return _quorumParams[quorumNumber];
+    }
+
+    /// @notice An operator's id and status.
+    function getOperator(address operator) external view returns (OperatorInfo memory) {
+        return _operatorInfo[operator];
+    }
+
+    /// @notice An operator's id (zero if it never registered).
+    function getOperatorId(address operator) external view returns (bytes32) {
+        return _operatorInfo[operator].operatorId;
+    }
+
+    /// @notice An operator's registration status.
+    function getOperatorStatus(address operator) external view returns (OperatorStatus) {
+        return _operatorInfo[operator].status;
+    }
+
+    /// @notice The operator address with this id (zero if none).
+    function getOperatorFromId(bytes32 operatorId) external view returns (address) {
+        return blsApkRegistry.getOperatorFromPubkeyHash(operatorId);
+    }
+
+    /// @notice The quorums an operator is registered in now, as a bitmap.
+    function getCurrentQuorumBitmap(bytes32 operatorId) public view returns (uint192) {
+        QuorumBitmapUpdate[] storage history = _operatorBitmapHistory[operatorId];
+        return history.length == 0 ? 0 : history[history.length - 1].quorumBitmap;
+    }
+
+    /// @notice The quorums an operator was registered in at the end of `blockNumber`.
+    function getQuorumBitmapAtBlockNumber(bytes32 operatorId, uint32 blockNumber)
+        public
+        view
+        returns (uint192)
+    {
+        QuorumBitmapUpdate[] storage history = _operatorBitmapHistory[operatorId];
+        for (uint256 i = history.length; i > 0; i--) {
+            if (history[i - 1].updateBlockNumber <= blockNumber) {
+                return history[i - 1].quorumBitmap;
+            }
+        }
+        return 0;
+    }
+
+    /// @notice The number of entries in an operator's quorum-bitmap history.
+    function getQuorumBitmapHistoryLength(bytes32 operatorId) external view returns (uint256) {
+        return _operatorBitmapHistory[operatorId].length;
+    }
+
+    /// @notice One entry of an operator's quorum-bitmap history.
+    function getQuorumBitmapUpdateByIndex(bytes32 operatorId, uint256 index)
+        external
+        view
+        returns (QuorumBitmapUpdate memory)
+    {
+        return _operatorBitmapHistory[operatorId][index];
+    }
+}

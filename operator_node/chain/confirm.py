@@ -1,0 +1,125 @@
+"""Batch confirmation data: the on-chain batch header and the aggregate-signature witness.
+
+``ServiceManager.confirmBatch`` checks e(sigma + gamma·apk, -G2) · e(H(m) + gamma·G1, apkG2) == 1
+over m = keccak256(abi.encode(batchRoot, uint32 referenceBlock)), where apk is the sum of the
+quorums' aggregate keys minus the non-signers' keys (each counted once per quorum it is in), and
+then that signers hold the header's threshold percentage of each quorum's stake.
+:func:`build_signature_witness` assembles that witness from operator state at the reference block
+and the signatures collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_hash.auto import keccak
+
+from operator_node.chain.errors import ChainError
+from operator_node.chain.reader import ChainReader
+from operator_node.crypto.bn254 import (
+    G1_INFINITY,
+    G1Point,
+    G2Point,
+    g1_multiply,
+    g1_sum,
+    g2_multiply,
+    g2_sum,
+)
+
+
+@dataclass(frozen=True)
+class ChainBatchHeader:
+    """``ServiceManager.BatchHeader``: what a disperser confirms on chain."""
+
+    batch_root: bytes
+    quorums: tuple[int, ...]
+    threshold_percentages: tuple[int, ...]
+    reference_block_number: int
+
+    def to_abi(self) -> tuple[bytes, bytes, bytes, int]:
+        """The struct tuple for ABI encoding."""
+        return (
+            self.batch_root,
+            bytes(self.quorums),
+            bytes(self.threshold_percentages),
+            self.reference_block_number,
+        )
+
+    def compute_signed_hash(self) -> bytes:
+        """keccak256(abi.encode(batchRoot, uint32 referenceBlockNumber)): what operators sign."""
+        return compute_reduced_batch_header_hash(self.batch_root, self.reference_block_number)
+
+
+def compute_reduced_batch_header_hash(batch_root: bytes, reference_block_number: int) -> bytes:
+    """keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber))."""
+    return keccak(abi_encode(["bytes32", "uint32"], [batch_root, reference_block_number]))
+
+
+@dataclass(frozen=True)
+class SignatureWitness:
+    """``NonSignerStakesAndSignature`` (the index hints are left empty: our registries search
+    their histories by block number themselves)."""
+
+    non_signer_pubkeys: tuple[G1Point, ...]
+    quorum_apks: tuple[G1Point, ...]
+    apk_g2: G2Point
+    sigma: G1Point
+
+    def to_abi(self) -> tuple[Any, ...]:
+        """The struct tuple for ABI encoding."""
+        n = len(self.quorum_apks)
+        return (
+            [0] * len(self.non_signer_pubkeys),
+            [p.to_abi() for p in self.non_signer_pubkeys],
+            [p.to_abi() for p in self.quorum_apks],
+            self.apk_g2.to_abi(),
+            self.sigma.to_abi(),
+            [0] * n,
+            [0] * n,
+            [[] for _ in range(n)],
+        )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One operator's signature on the batch and its G2 public key."""
+
+    sigma: G1Point
+    pubkey_g2: G2Point
+
+
+async def build_signature_witness(
+    reader: ChainReader,
+    quorums: Sequence[int],
+    reference_block_number: int,
+    signatures: Mapping[bytes, Signature],
+) -> SignatureWitness:
+    """The witness for ``quorums`` at the reference block given signatures by operator id.
+
+    Operators of those quorums without a signature become non-signers. Signatures from ids not in
+    any of the quorums are ignored. Raises :class:`ChainError` when nobody in the quorums signed.
+    Signatures are not verified here (that costs pairings); the contract verifies the aggregate.
+    """
+    state = await reader.get_operator_state(quorums, reference_block_number)
+    members = {op.operator_id: op.address for ops in state.values() for op in ops}
+    signers = [i for i in members if i in signatures]
+    if not signers:
+        raise ChainError("no operator of the batch's quorums signed it")
+    keys = {i: await reader.get_operator_pubkey_g1(members[i]) for i in members}
+    quorum_apks = tuple(
+        g1_sum(keys[op.operator_id] for op in state[q]) if state[q] else G1_INFINITY
+        for q in quorums
+    )
+    # The contract wants non-signers by ascending id; equal-length bytes sort like the integers.
+    non_signers = sorted(i for i in members if i not in signatures)
+    # The contract sums quorum apks, so a signer in c of the quorums counts c times: its
+    # signature and G2 key must too.
+    counts = {
+        i: sum(1 for q in quorums if any(op.operator_id == i for op in state[q])) for i in signers
+    }
+    sigma = g1_sum(g1_multiply(signatures[i].sigma, counts[i]) for i in signers)
+    apk_g2 = g2_sum(g2_multiply(signatures[i].pubkey_g2, counts[i]) for i in signers)
+    return SignatureWitness(tuple(keys[i] for i in non_signers), quorum_apks, apk_g2, sigma)
