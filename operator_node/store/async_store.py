@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from operator_node.health import Health, ServiceStatus
-from operator_node.store.errors import StoreError
+from operator_node.store.errors import StoreClosedError, StoreError
 from operator_node.store.lmdb_store import LmdbStore
 from operator_node.store.model import (
     BytesLike,
@@ -42,6 +42,7 @@ class AsyncStore:
         self._store = store
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="store-read")
+        self._closed = False
 
     @property
     def store(self) -> ChunkStore:
@@ -49,6 +50,8 @@ class AsyncStore:
         return self._store
 
     async def _run(self, pool: ThreadPoolExecutor, call: Callable[[], _T]) -> _T:
+        if self._closed:
+            raise StoreClosedError("the chunk store is closed")
         return await asyncio.get_running_loop().run_in_executor(pool, call)
 
     async def put_batch(
@@ -96,7 +99,8 @@ class AsyncStore:
         return await self._run(self._readers, self._store.stats)
 
     async def close(self) -> None:
-        """Let queued calls finish, then close the store. Later calls raise."""
+        """Let queued calls finish, then close the store. Later calls raise StoreClosedError."""
+        self._closed = True
 
         def shut_down() -> None:
             self._writer.shutdown(wait=True)

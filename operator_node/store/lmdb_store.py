@@ -173,28 +173,38 @@ class LmdbStore:
             )
 
     def _write(self, work: Callable[[lmdb.Transaction[bytes]], _T], limit: int) -> _T:
-        """Run ``work`` in a write transaction, growing the map up to ``limit`` as needed."""
+        """Run ``work`` in a write transaction, growing the map up to ``limit`` as needed.
+
+        At the limit, one retry follows a small "release" commit: LMDB reuses pages freed by a
+        transaction only once a later one has committed, so right after expiry the freed space
+        is not yet usable. Then StoreFullError.
+        """
         assert self._env is not None
+        released = False
         while True:
             try:
                 with self._env.begin(write=True) as txn:
                     return work(txn)
             except lmdb.MapFullError:
-                self._grow(limit)
+                if self._grow(limit):
+                    continue
+                if released or not self._release_freed_pages():
+                    raise StoreFullError(
+                        f"the chunk store in {self._path} is full (max_size {self._max_size} "
+                        f"bytes); writes resume when expired batches are deleted"
+                    ) from None
+                released = True
             except lmdb.DiskError as exc:
                 raise StoreFullError(f"the disk holding {self._path} is full") from exc
             except lmdb.Error as exc:
                 raise StoreError(f"chunk store write failed in {self._path}: {exc}") from exc
 
-    def _grow(self, limit: int) -> None:
-        """Double the map (at most to ``limit``) or raise StoreFullError if already there."""
+    def _grow(self, limit: int) -> bool:
+        """Double the map, at most to ``limit``; False if it is already there."""
         assert self._env is not None
         current = self._env.info()["map_size"]
         if current >= limit:
-            raise StoreFullError(
-                f"the chunk store in {self._path} is full ({current} bytes, "
-                f"max_size {self._max_size}); writes resume when expired batches are deleted"
-            )
+            return False
         new_size = _round_to_page(min(limit, current * 2))
         self._gate.acquire_exclusive()
         try:
@@ -202,6 +212,17 @@ class LmdbStore:
         finally:
             self._gate.release_exclusive()
         _log.info("store_map_grown", path=str(self._path), map_size=new_size)
+        return True
+
+    def _release_freed_pages(self) -> bool:
+        """Commit a one-key rewrite so pages freed by the last commit become reusable."""
+        assert self._env is not None
+        try:
+            with self._env.begin(write=True) as txn:
+                txn.put(FORMAT_KEY, FORMAT_VERSION.to_bytes(4, "big"), db=self._dbs[b"meta"])
+        except lmdb.MapFullError:
+            return False
+        return True
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""AsyncStore and open_store: off-loop calls, reads during writes, health reporting."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import lmdb
+import pytest
+from store.store_testdata import make_batch
+
+from operator_node.health import Health, ServiceStatus
+from operator_node.store import (
+    STORE_SERVICE_ID,
+    AsyncStore,
+    LmdbStore,
+    StoreClosedError,
+    StoreFormatError,
+    open_store,
+)
+
+
+async def test_open_store_reports_up_and_round_trips(tmp_path: Path) -> None:
+    health = Health()
+    store = await open_store(
+        tmp_path / "chunks", store_duration=60.0, max_size=64 << 20, health=health
+    )
+    service = health.get_service(STORE_SERVICE_ID)
+    assert service is not None and service.critical and service.status is ServiceStatus.UP
+    batch = make_batch(1)
+    assert await store.put_batch(batch.hash, batch.header, batch.blobs, now=10.0)
+    assert await store.has_batch(batch.hash)
+    stored = await store.get_batch(batch.hash)
+    assert stored is not None and stored.header == batch.header
+    assert await store.get_blob_header(batch.hash, 0) == bytes(batch.blobs[0].header)
+    chunks = await store.get_chunks(batch.hash, 0)
+    assert chunks is not None and chunks.indices == tuple(sorted(batch.blobs[0].chunks))
+    assert (await store.delete_expired(70.0, 5)).batches == 1
+    assert (await store.stats()).batches == 0
+    await store.close()
+    with pytest.raises(StoreClosedError):
+        await store.has_batch(batch.hash)
+
+
+async def test_open_store_reports_down_when_refused(tmp_path: Path) -> None:
+    path = tmp_path / "chunks"
+    LmdbStore(path, store_duration=60.0, max_size=64 << 20).close()
+    env = lmdb.Environment(str(path), max_dbs=8)
+    with env.begin(write=True) as txn:
+        txn.put(b"format_version", (99).to_bytes(4, "big"), db=env.open_db(b"meta", txn=txn))
+    env.close()
+    health = Health()
+    with pytest.raises(StoreFormatError):
+        await open_store(path, store_duration=60.0, max_size=64 << 20, health=health)
+    service = health.get_service(STORE_SERVICE_ID)
+    assert service is not None and service.status is ServiceStatus.DOWN
+
+
+async def test_async_store_serves_reads_while_writing(tmp_path: Path) -> None:
+    store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=1 << 30))
+    resident = make_batch(1000)
+    await store.put_batch(resident.hash, resident.header, resident.blobs)
+    expected = {i: bytes(c) for i, c in resident.blobs[0].chunks.items()}
+    incoming = [make_batch(n, blobs=2, max_chunks=12, chunk_size=64 << 10) for n in range(12)]
+
+    async def write_all() -> None:
+        for batch in incoming:
+            assert await store.put_batch(batch.hash, batch.header, batch.blobs)
+
+    writer = asyncio.create_task(write_all())
+    reads_during_writes = 0
+    while not writer.done():
+        chunks = await store.get_chunks(resident.hash, 0)
+        assert chunks is not None and {i: bytes(c) for i, c in chunks.items()} == expected
+        reads_during_writes += not writer.done()
+    await writer
+    assert reads_during_writes > len(incoming)  # reads did not queue behind the fsyncs
+    for batch in incoming:
+        assert await store.has_batch(batch.hash)
+    await store.close()
+
+
+async def test_async_store_concurrent_puts_of_one_batch_write_once(tmp_path: Path) -> None:
+    store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
+    batch = make_batch(7)
+    others = [make_batch(n) for n in range(20, 26)]
+    results = await asyncio.gather(
+        *(store.put_batch(batch.hash, batch.header, batch.blobs) for _ in range(8)),
+        *(store.put_batch(b.hash, b.header, b.blobs) for b in others),
+    )
+    assert results[:8].count(True) == 1
+    assert all(results[8:])
+    assert (await store.stats()).batches == 1 + len(others)
+    assert store.store.check() == []  # type: ignore[attr-defined]
+    await store.close()

@@ -1,0 +1,63 @@
+"""Capacity: the map grows up to max_size, then put_batch refuses and reads keep working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from store.store_testdata import Batch, assert_stored, make_batch
+
+from operator_node.store import LmdbStore, StoreFullError
+
+MAX_SIZE = 4 << 20
+INITIAL_MAP = 1 << 20
+
+
+def big_batch(number: int) -> Batch:
+    return make_batch(number, blobs=2, max_chunks=6, chunk_size=64 << 10)
+
+
+def fill(store: LmdbStore) -> tuple[list[Batch], Batch]:
+    """Write batches until the store refuses one; returns the stored ones and the refused one."""
+    stored: list[Batch] = []
+    for number in range(100):
+        batch = big_batch(number)
+        try:
+            store.put_batch(batch.hash, batch.header, batch.blobs, now=1000.0)
+        except StoreFullError:
+            return stored, batch
+        stored.append(batch)
+    raise AssertionError("a 4 MiB store took 100 batches of hundreds of KiB")
+
+
+def test_lmdb_store_full_refuses_and_keeps_serving(tmp_path: Path) -> None:
+    store = LmdbStore(
+        tmp_path / "chunks", store_duration=100.0, max_size=MAX_SIZE, initial_map_size=INITIAL_MAP
+    )
+    assert store.stats().map_size == INITIAL_MAP
+    stored, refused = fill(store)
+    assert len(stored) >= 2
+    stats = store.stats()
+    assert INITIAL_MAP < stats.map_size <= MAX_SIZE  # it grew, and only up to the cap
+    assert stats.free_bytes < 2 * refused.chunk_bytes
+    assert not store.has_batch(refused.hash)
+    for batch in stored:
+        assert_stored(store, batch)
+    assert store.check() == []
+    with pytest.raises(StoreFullError, match="full"):
+        store.put_batch(refused.hash, refused.header, refused.blobs, now=1000.0)
+    store.close()
+
+
+def test_lmdb_store_accepts_writes_again_after_expiry(tmp_path: Path) -> None:
+    store = LmdbStore(
+        tmp_path / "chunks", store_duration=100.0, max_size=MAX_SIZE, initial_map_size=INITIAL_MAP
+    )
+    stored, refused = fill(store)
+    deleted = store.delete_expired(1100.0, max_batches=len(stored) + 1)
+    assert deleted.batches == len(stored)
+    assert deleted.freed_bytes >= sum(batch.chunk_bytes for batch in stored)
+    assert store.put_batch(refused.hash, refused.header, refused.blobs, now=2000.0)
+    assert_stored(store, refused)
+    assert store.check() == []
+    store.close()
