@@ -44,3 +44,7 @@ class FutureBlockError(ChainError):
 
 class NotRegisteredError(ChainError):
     """The operator is not registered where an action needs it to be."""
+
+
+class RegistrationConflictError(ChainError):
+    """The operator address is already registered with a different BLS key than the one loaded."""

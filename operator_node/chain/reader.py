@@ -152,6 +152,12 @@ class ChainReader:
         fn = self.contracts.registry_coordinator.functions.getOperatorId(address)
         return bytes(await fn.call())
 
+    async def get_operator_address(self, operator_id: bytes) -> str | None:
+        """The address registered with ``operator_id``, or None."""
+        fn = self.contracts.registry_coordinator.functions.getOperatorFromId(operator_id)
+        address = str(await fn.call())
+        return None if int(address, 16) == 0 else address
+
     async def get_operator_status(self, address: str) -> OperatorStatus:
         """The registry coordinator's status for ``address``."""
         fn = self.contracts.registry_coordinator.functions.getOperatorStatus(address)

@@ -39,6 +39,9 @@ class RetryPolicy:
         return float(min(self.max_backoff, self.backoff * 2**attempt))
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
 class InstrumentedProvider(AsyncHTTPProvider):
     """``AsyncHTTPProvider`` with metrics, bounded retries and a reachability callback."""
 
@@ -48,7 +51,7 @@ class InstrumentedProvider(AsyncHTTPProvider):
         *,
         metrics: Metrics | None,
         timeout: float,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         on_reachable: Callable[[bool], None] | None = None,
     ) -> None:
         # web3's own retry is off: ours also covers HTTP error statuses and reports to metrics.
@@ -108,7 +111,7 @@ def connect(
     *,
     metrics: Metrics | None,
     timeout: float = 10.0,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DEFAULT_RETRY,
     on_reachable: Callable[[bool], None] | None = None,
 ) -> AsyncWeb3[InstrumentedProvider]:
     """An ``AsyncWeb3`` over :class:`InstrumentedProvider`. No request is sent until first use;

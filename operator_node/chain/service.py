@@ -1,0 +1,114 @@
+"""The chain service the node runs: registration and socket check, stake metrics, chain health.
+
+At start it finds the operator by its BLS operator id, checks that it is registered in the
+configured quorums and that the on-chain socket is the configured one (sending ``updateSocket``
+only when ``[chain] update_socket`` is true and an ECDSA key is loaded). Then, every
+``refresh_interval`` seconds, it refreshes ``eigen_registered_stakes``. The "chain" service of the
+node's health is Up while the RPC answers and the operator is registered in every configured
+quorum, Down otherwise (non-critical: the node keeps serving retrieval and answers 206). RPC
+failures never end the loop: it retries with exponential backoff, capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from web3.exceptions import Web3Exception
+
+from operator_node.chain.client import ChainConnection
+from operator_node.chain.errors import ChainConfigError, ChainError
+from operator_node.chain.reader import Registration
+from operator_node.health import Health, ServiceStatus
+from operator_node.metrics import Metrics
+
+SERVICE_ID = "chain"
+
+
+class ChainService:
+    """Keeps the operator's registration, socket, stake metrics and chain health current."""
+
+    def __init__(
+        self,
+        connection: ChainConnection,
+        *,
+        operator_id: bytes,
+        socket: str,
+        quorums: Sequence[int],
+        update_socket: bool,
+        health: Health,
+        metrics: Metrics,
+        logger: Any,
+        refresh_interval: float = 60.0,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        self._connection = connection
+        self._operator_id = operator_id
+        self._socket = socket
+        self._quorums = tuple(quorums)
+        self._update_socket = update_socket
+        self._health = health
+        self._metrics = metrics
+        self._log = logger
+        self._refresh_interval = refresh_interval
+        self._retry_backoff = retry_backoff
+        self._socket_checked = False
+        health.register(
+            SERVICE_ID, "chain", "JSON-RPC endpoint and on-chain registration", critical=False
+        )
+
+    async def run(self) -> None:
+        """Check, then refresh forever; errors mark the service Down and back off, capped."""
+        failures = 0
+        while True:
+            try:
+                await self.check_once()
+                failures = 0
+                delay = self._refresh_interval
+            except (ChainError, Web3Exception) as exc:
+                self._health.set_status(SERVICE_ID, ServiceStatus.DOWN)
+                delay = min(self._refresh_interval, self._retry_backoff * 2**failures)
+                failures += 1
+                self._log.warning("chain_check_failed", error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+
+    async def check_once(self) -> Registration | None:
+        """One pass: registration, socket (first successful pass only), stakes, health.
+
+        Returns the registration, or None when the operator id is not registered at all.
+        Raises :class:`ChainError` (or a web3 error) when the chain cannot be read.
+        """
+        reader = await self._connection.get_reader()
+        address = await reader.get_operator_address(self._operator_id)
+        if address is None:
+            self._set_registered(False, "operator id not registered; run `operator-node register`")
+            return None
+        reg = await reader.get_registration(address)
+        if not self._socket_checked:
+            await self._check_socket(reg)
+            self._socket_checked = True
+        for quorum in sorted(set(self._quorums) | set(reg.quorums)):
+            self._metrics.set_registered_stake(quorum, str(quorum), reg.stakes.get(quorum, 0))
+        missing = sorted(set(self._quorums) - set(reg.quorums))
+        self._set_registered(not missing, f"not registered in quorum(s) {missing}")
+        return reg
+
+    async def _check_socket(self, reg: Registration) -> None:
+        if not reg.registered or reg.socket == self._socket:
+            return
+        if not self._update_socket:
+            self._log.warning("chain_socket_mismatch", onchain=reg.socket, configured=self._socket)
+            return
+        try:
+            writer = await self._connection.get_writer()
+        except ChainConfigError as exc:
+            self._log.warning("chain_socket_not_updated", reason=str(exc))
+            return
+        await writer.update_socket(self._socket)
+        self._log.info("chain_socket_updated", old=reg.socket, new=self._socket)
+
+    def _set_registered(self, registered: bool, why_not: str) -> None:
+        self._health.set_status(SERVICE_ID, ServiceStatus.UP if registered else ServiceStatus.DOWN)
+        if not registered:
+            self._log.warning("chain_not_registered", reason=why_not)
