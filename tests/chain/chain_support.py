@@ -1,0 +1,71 @@
+"""Helpers for the chain tests: the devnet's accounts and keys, and raw JSON-RPC calls."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from operator_node.chain.client import ChainConnection
+from operator_node.chain.deploy import Deployment
+from operator_node.chain.rpc import RetryPolicy
+from operator_node.config import ChainSection
+from operator_node.crypto.bls import BlsKeyPair
+from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil
+
+DEPLOYER: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
+OPERATORS: tuple[LocalAccount, ...] = tuple(Account.from_key(k) for k in DEV_PRIVATE_KEYS[1:5])
+OUTSIDER: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[9])
+# Fixed BLS secrets, one per operator, so failures reproduce.
+BLS_KEYS = tuple(BlsKeyPair(0x5EC2E7 + 7919 * i) for i in range(len(OPERATORS)))
+WEIGHTS = (100, 200, 300, 400)  # operator i's stake in every quorum
+QUORUMS = (0, 1)
+SOCKET = "127.0.0.1:32005"
+FAST_RETRY = RetryPolicy(retries=2, backoff=0.01, max_backoff=0.05)
+
+
+@dataclass(frozen=True)
+class Devnet:
+    """A running anvil with the contracts deployed."""
+
+    anvil: Anvil
+    deployment: Deployment
+
+    @property
+    def rpc_url(self) -> str:
+        """anvil's endpoint."""
+        return self.anvil.rpc_url
+
+    def chain_config(self, **overrides: Any) -> ChainSection:
+        """A ``[chain]`` section for this devnet."""
+        base = ChainSection(
+            rpc_url=self.rpc_url,
+            chain_id=self.anvil.chain_id,
+            registry_coordinator=self.deployment.registry_coordinator,
+            operator_state_retriever=self.deployment.operator_state_retriever,
+            confirmations=1,
+            tx_timeout=30.0,
+            rpc_timeout=5.0,
+        )
+        return replace(base, **overrides)
+
+    def connection(self, account: LocalAccount | None = None, **overrides: Any) -> ChainConnection:
+        """A connection as ``account`` (read-only when None)."""
+        return ChainConnection(
+            self.chain_config(**overrides), metrics=None, account=account, retry=FAST_RETRY
+        )
+
+
+def rpc_call(url: str, method: str, params: list[Any] | None = None) -> Any:
+    """One synchronous JSON-RPC call (for snapshot/revert around async tests)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+    request = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
