@@ -27,8 +27,6 @@ API_SERVICE_ID = "api"
 class BackgroundService(Protocol):
     """A long-running unit: ``run`` returns or is cancelled when the node stops."""
 
-    name: str
-
     async def run(self) -> None:
         """Do the service's work until cancelled."""
 
@@ -96,7 +94,7 @@ class Node:
 
     async def _run_services(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(s.run(), name=s.name) for s in self._services]
+            tasks = [group.create_task(s.run(), name=type(s).__name__) for s in self._services]
             tasks.append(group.create_task(self._notifier.run_watchdog(), name="watchdog"))
             await stop.wait()
             self._log.info("node_stopping")

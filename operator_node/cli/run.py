@@ -14,16 +14,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from operator_node import __version__
-from operator_node.api.app import make_api_app
-from operator_node.api.eigen import EigenApi
-from operator_node.api.metrics_app import make_metrics_app
+from operator_node.cli.build import build_node
 from operator_node.config import Config, load_config
 from operator_node.errors import StartupError
-from operator_node.health import Health
 from operator_node.logging import configure_logging, get_logger
-from operator_node.metrics import Metrics
-from operator_node.node import API_SERVICE_ID, BackgroundService, Listener, Node
-from operator_node.systemd import SystemdNotifier
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,44 +45,11 @@ async def run_node(config: Config) -> int:
     # *_created series double the exposition for no operational value.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
-    metrics = Metrics(registry, avs_name=config.node.avs_name, version=__version__)
-    health = Health()
-    health.register(API_SERVICE_ID, "api", "Dispersal, retrieval and node API", critical=True)
-    eigen = EigenApi(health, node_name=config.node.name, node_version=__version__)
-    listeners = [
-        Listener(
-            "api",
-            make_api_app(
-                eigen=eigen, metrics=metrics, max_request_bytes=config.limits.max_request_bytes
-            ),
-            config.api.host,
-            config.api.port,
-        ),
-    ]
-    if config.metrics.enabled:
-        listeners.append(
-            Listener(
-                "metrics",
-                make_metrics_app(
-                    registry,
-                    lambda: metrics.set_performance_score(100 * health.compute_up_fraction()),
-                ),
-                config.metrics.host,
-                config.metrics.port,
-            )
-        )
-    services: list[BackgroundService] = []
-    node = Node(
-        listeners=listeners,
-        services=services,
-        health=health,
-        notifier=SystemdNotifier(),
-        shutdown_grace=config.api.shutdown_grace,
-    )
     stop = asyncio.Event()
     _install_signal_handlers(stop, log)
     log.info("node_starting", version=__version__, data_dir=str(config.node.data_dir))
-    await node.run(stop)
+    parts = await build_node(config, registry)
+    await parts.node.run(stop)
     return 0
 
 

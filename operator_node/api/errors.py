@@ -1,0 +1,57 @@
+"""The one table that turns the node's exceptions into HTTP status codes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from operator_node.api.responses import error_response
+from operator_node.dispersal.errors import ChainUnavailable, StaleReferenceBlock
+from operator_node.errors import OperatorNodeError
+from operator_node.protocol.errors import (
+    BadProof,
+    BadSignature,
+    DisperserNotAllowed,
+    InvalidBlob,
+    InvalidOperatorState,
+    MalformedRequest,
+    ProtocolError,
+    ReplayGuardFull,
+    ReplayRejected,
+    RequestTooLarge,
+    WrongAssignment,
+)
+from operator_node.store.errors import StoreError, StoreFullError
+
+# Most specific first: the first matching class wins. Protocol errors bring their own machine
+# code (``exc.code``); the others get the code written here.
+_STATUS: tuple[tuple[type[OperatorNodeError], int, str], ...] = (
+    (RequestTooLarge, 413, ""),
+    (MalformedRequest, 400, ""),
+    (BadSignature, 401, ""),
+    (DisperserNotAllowed, 403, ""),
+    (ReplayRejected, 409, ""),
+    (ReplayGuardFull, 503, ""),
+    (WrongAssignment, 422, ""),
+    (BadProof, 422, ""),
+    (StaleReferenceBlock, 422, ""),
+    (InvalidOperatorState, 503, ""),
+    (InvalidBlob, 422, ""),
+    (ChainUnavailable, 503, ""),
+    (ProtocolError, 400, ""),
+    (StoreFullError, 507, "store_full"),
+    (StoreError, 503, "store_unavailable"),
+)
+
+
+def classify(exc: OperatorNodeError) -> tuple[int, str]:
+    """The HTTP status and error code for ``exc``; an unlisted class is a 500 (a bug)."""
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            return status, code or str(getattr(exc, "code", "error"))
+    return 500, "internal_error"
+
+
+def to_http_error(exc: OperatorNodeError) -> web.Response:
+    """The JSON refusal for ``exc`` (the message of a 500 is not echoed to the client)."""
+    status, code = classify(exc)
+    return error_response(status, code, str(exc) if status != 500 else "internal error")

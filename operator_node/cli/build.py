@@ -1,0 +1,202 @@
+"""Build the node's parts from the configuration: the one place where things are constructed.
+
+Each ``build_``/``load_`` function takes what it needs and returns a ready part; ``build_node``
+puts them together. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from operator_node import __version__
+from operator_node.api.app import make_api_app
+from operator_node.api.dispersal import StoreChunksHandler
+from operator_node.api.eigen import EigenApi
+from operator_node.api.metrics_app import make_metrics_app
+from operator_node.api.ratelimit import RateLimiter
+from operator_node.api.retrieval import RetrievalHandler
+from operator_node.config import Config
+from operator_node.crypto.keystore import load_bls_keystore, read_password_file
+from operator_node.crypto.signer import LocalSigner, Signer
+from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
+from operator_node.errors import StartupError
+from operator_node.health import Health, ServiceStatus
+from operator_node.logging import get_logger
+from operator_node.metrics import Metrics
+from operator_node.node import API_SERVICE_ID, BackgroundService, Listener, Node
+from operator_node.protocol.auth import ReplayGuard
+from operator_node.protocol.wire import WireLimits
+from operator_node.store import AsyncStore, ExpiryService, open_store
+from operator_node.systemd import SystemdNotifier
+
+BLS_PASSWORD_ENV = "OPERATOR_NODE_BLS_KEY_PASSWORD"  # noqa: S105 - a variable name, not a secret
+DISPERSAL_SERVICE_ID = "dispersal"
+
+
+@dataclass
+class NodeParts:
+    """Everything ``build_node`` made, for the caller to run and for tests to inspect."""
+
+    node: Node
+    store: AsyncStore
+    health: Health
+    metrics: Metrics
+    signer: Signer | None
+    services: list[BackgroundService] = field(default_factory=list)
+
+
+async def load_signer(config: Config) -> Signer | None:
+    """The BLS signer from ``[keys]``, or None when no BLS keystore is configured.
+
+    The password comes from ``bls_password_file`` or the environment variable
+    ``OPERATOR_NODE_BLS_KEY_PASSWORD``. Raises a keystore error (wrong password, bad file,
+    unsafe permissions) that stops start-up with its message.
+    """
+    keys = config.keys
+    if keys.bls_keystore is None:
+        return None
+    if keys.bls_password_file is not None:
+        password = read_password_file(
+            keys.bls_password_file, allow_insecure_permissions=keys.allow_insecure_permissions
+        )
+    elif BLS_PASSWORD_ENV in os.environ:
+        password = os.environ[BLS_PASSWORD_ENV]
+    else:
+        raise StartupError(
+            f"keys.bls_keystore is set but neither keys.bls_password_file nor {BLS_PASSWORD_ENV} "
+            "gives its password"
+        )
+    # scrypt at the standard strength takes about a second: not on the event loop.
+    keypair = await asyncio.to_thread(
+        load_bls_keystore,
+        keys.bls_keystore,
+        password,
+        allow_insecure_permissions=keys.allow_insecure_permissions,
+    )
+    return LocalSigner(keypair)
+
+
+def build_dispersal(
+    config: Config,
+    *,
+    signer: Signer,
+    store: AsyncStore,
+    chain: ChainView | None,
+    metrics: Metrics,
+) -> StoreChunksHandler:
+    """The StoreChunks handler with its pipeline."""
+    pipeline = StoreChunksPipeline(
+        signer=signer,
+        store=store,
+        chain=chain,
+        allowlist=DisperserAllowlist(
+            config.dispersal.allowed_dispersers,
+            chain if config.dispersal.use_chain_allowlist else None,
+        ),
+        replay_guard=ReplayGuard(config.dispersal.replay_window, time.time),
+        metrics=metrics,
+        wire_limits=WireLimits(max_body_bytes=config.limits.max_request_bytes),
+        clock=time.time,
+    )
+    return StoreChunksHandler(
+        pipeline,
+        metrics,
+        max_inflight=config.limits.max_inflight,
+        max_request_bytes=config.limits.max_request_bytes,
+    )
+
+
+def build_api_app(
+    config: Config,
+    *,
+    health: Health,
+    metrics: Metrics,
+    store: AsyncStore,
+    dispersal: StoreChunksHandler | None,
+) -> web.Application:
+    """The public API: node-spec routes, retrieval, and StoreChunks when the node can sign."""
+    eigen = EigenApi(health, node_name=config.node.name, node_version=__version__)
+    app = make_api_app(
+        eigen=eigen, metrics=metrics, max_request_bytes=config.limits.max_request_bytes
+    )
+    limiter = RateLimiter(config.retrieval.rate_limit, config.retrieval.burst)
+    RetrievalHandler(store, limiter, metrics).add_routes(app)
+    if dispersal is not None:
+        dispersal.add_routes(app)
+    return app
+
+
+async def build_node(
+    config: Config, registry: CollectorRegistry, *, chain: ChainView | None = None
+) -> NodeParts:
+    """Open the store, load the key and assemble the node (not yet listening)."""
+    log = get_logger("build")
+    metrics = Metrics(registry, avs_name=config.node.avs_name, version=__version__)
+    health = Health()
+    health.register(API_SERVICE_ID, "api", "Dispersal, retrieval and node API", critical=True)
+    health.register(
+        DISPERSAL_SERVICE_ID,
+        "dispersal",
+        "Accepts, checks, stores and attests to dispersed chunks",
+        critical=False,
+    )
+    signer = await load_signer(config)
+    store = await open_store(
+        _store_path(config.node.data_dir),
+        store_duration=config.store.store_duration,
+        max_size=config.store.max_size,
+        health=health,
+    )
+    dispersal = None
+    if signer is None:
+        log.warning("dispersal_disabled", reason="no BLS keystore configured ([keys] bls_keystore)")
+    else:
+        dispersal = build_dispersal(
+            config, signer=signer, store=store, chain=chain, metrics=metrics
+        )
+    health.set_status(
+        DISPERSAL_SERVICE_ID, ServiceStatus.UP if dispersal and chain else ServiceStatus.DOWN
+    )
+    services: list[BackgroundService] = [
+        ExpiryService(store, metrics, time.time, interval=config.store.expiry_interval)
+    ]
+    listeners = [
+        Listener(
+            "api",
+            build_api_app(config, health=health, metrics=metrics, store=store, dispersal=dispersal),
+            config.api.host,
+            config.api.port,
+        )
+    ]
+    if config.metrics.enabled:
+        listeners.append(
+            Listener(
+                "metrics",
+                make_metrics_app(
+                    registry,
+                    lambda: metrics.set_performance_score(100 * health.compute_up_fraction()),
+                ),
+                config.metrics.host,
+                config.metrics.port,
+            )
+        )
+    node = Node(
+        listeners=listeners,
+        services=services,
+        health=health,
+        notifier=SystemdNotifier(),
+        shutdown_grace=config.api.shutdown_grace,
+        on_close=[store.close],
+    )
+    return NodeParts(node, store, health, metrics, signer, services)
+
+
+def _store_path(data_dir: Path) -> Path:
+    return data_dir / "chunks"
