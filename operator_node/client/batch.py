@@ -1,0 +1,97 @@
+"""Assemble a batch on the disperser's side: blobs → batch header → one request per operator.
+
+Pure functions over the protocol layer, shared by the disperser client, the tests and the
+benchmarks. Erasure coding happens before this (see :mod:`operator_node.client.disperser`): here a
+blob is already its n chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from operator_node.protocol.assignment import OperatorStakes, compute_blob_assignment
+from operator_node.protocol.hashes import Bytes
+from operator_node.protocol.headers import (
+    BatchHeader,
+    BlobHeader,
+    QuorumParams,
+    compute_batch_root,
+    compute_chunk_tree,
+)
+from operator_node.protocol.merkle import MerkleTree
+from operator_node.protocol.messages import BlobChunks, StoreChunksRequest, select_blob_chunks
+
+
+@dataclass(frozen=True)
+class EncodedBlob:
+    """One blob as n equal chunks, with its chunk tree and header."""
+
+    header: BlobHeader
+    chunks: tuple[Bytes, ...]
+    tree: MerkleTree
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: Sequence[Bytes],
+        *,
+        data_length: int,
+        k: int,
+        quorums: Sequence[QuorumParams],
+        account: bytes,
+    ) -> EncodedBlob:
+        """Commit to ``chunks`` (all n of them) and build the header; hashes every chunk."""
+        tree = compute_chunk_tree(chunks)
+        header = BlobHeader(
+            commitment=tree.root,
+            data_length=data_length,
+            k=k,
+            n=len(chunks),
+            chunk_length=len(chunks[0]),
+            quorums=tuple(quorums),
+            account=account,
+        )
+        return cls(header, tuple(chunks), tree)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch ready to send: its header, hash, and the request each operator receives."""
+
+    header: BatchHeader
+    header_hash: bytes
+    blobs: tuple[EncodedBlob, ...]
+    assignments: tuple[dict[bytes, tuple[int, ...]], ...]
+    requests: dict[bytes, StoreChunksRequest]
+
+
+def prepare_batch(
+    blobs: Sequence[EncodedBlob],
+    states: Mapping[int, OperatorStakes],
+    reference_block: int,
+) -> PreparedBatch:
+    """Assign every blob's chunks by stake and build each operator's StoreChunks request.
+
+    Every operator in the states of any blob's quorums gets a request carrying all blob headers
+    and its own chunks (possibly none for some blobs). Raises the protocol's UnassignableBlob if
+    a blob cannot be assigned within its n.
+    """
+    header = BatchHeader(compute_batch_root([b.header for b in blobs]), reference_block)
+    assignments = tuple(compute_blob_assignment(b.header, states) for b in blobs)
+    operators = sorted({op for assignment in assignments for op in assignment})
+    requests = {
+        operator_id: StoreChunksRequest(
+            batch_header=header,
+            blobs=tuple(
+                _select(blob, assignment.get(operator_id, ()))
+                for blob, assignment in zip(blobs, assignments, strict=True)
+            ),
+        )
+        for operator_id in operators
+    }
+    return PreparedBatch(header, header.compute_hash(), tuple(blobs), assignments, requests)
+
+
+def _select(blob: EncodedBlob, indices: Sequence[int]) -> BlobChunks:
+    return select_blob_chunks(blob.header, blob.tree, blob.chunks, indices)

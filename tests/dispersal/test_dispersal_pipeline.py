@@ -1,0 +1,308 @@
+"""The StoreChunks pipeline with a real LMDB store, real BLS keys and real disperser signatures.
+
+The chain is a small in-memory ChainView (the anvil end-to-end tests exercise the real one).
+Every refusal asserts that nothing was stored and nothing was signed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from prometheus_client import CollectorRegistry
+
+from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
+from operator_node.crypto.bls import BlsKeyPair, verify
+from operator_node.crypto.signer import LocalSigner
+from operator_node.dispersal import (
+    ChainUnavailable,
+    DisperserAllowlist,
+    StaleReferenceBlock,
+    StoreChunksPipeline,
+)
+from operator_node.health import Health
+from operator_node.metrics import Metrics
+from operator_node.protocol.assignment import OperatorStakes
+from operator_node.protocol.auth import ReplayGuard, compute_auth_headers, compute_body_hash
+from operator_node.protocol.errors import (
+    BadProof,
+    BadSignature,
+    DisperserNotAllowed,
+    MalformedRequest,
+    ReplayRejected,
+    WrongAssignment,
+)
+from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.messages import StoreChunksRequest
+from operator_node.protocol.wire import WireLimits, encode_store_chunks
+from operator_node.store import AsyncStore, open_store
+
+DISPERSER = Account.from_key(b"\x11" * 32)
+STRANGER = Account.from_key(b"\x22" * 32)
+OPERATORS = [BlsKeyPair.from_secret(1000 + i) for i in range(4)]
+STAKES = [10, 20, 30, 40]
+QUORUM = QuorumParams(0, 25, 50)
+REFERENCE_BLOCK = 100
+
+
+@dataclass
+class FakeChain:
+    """An in-memory ChainView: fixed operator state and disperser allow-list."""
+
+    states: Mapping[int, OperatorStakes]
+    head: int = REFERENCE_BLOCK + 5
+    dispersers: set[str] = field(default_factory=set)
+
+    async def get_operator_state(
+        self, quorums: Sequence[int], block_number: int
+    ) -> Mapping[int, OperatorStakes]:
+        return {q: self.states[q] for q in quorums}
+
+    async def get_block_number(self) -> int:
+        return self.head
+
+    async def is_disperser(self, address: str) -> bool:
+        return address.lower() in self.dispersers
+
+
+class CountingSigner(LocalSigner):
+    """The real local signer, counting how often it signs."""
+
+    signed = 0
+
+    async def sign(self, msg_hash: bytes) -> bytes:
+        self.signed += 1
+        return await super().sign(msg_hash)
+
+
+def _states() -> dict[int, OperatorStakes]:
+    return {0: [(kp.operator_id, stake) for kp, stake in zip(OPERATORS, STAKES, strict=True)]}
+
+
+def _batch(seed: int = 0, blobs: int = 2) -> PreparedBatch:
+    rng = __import__("random").Random(seed)
+    encoded = [
+        EncodedBlob.from_chunks(
+            [rng.randbytes(64) for _ in range(24)],
+            data_length=64 * 4,
+            k=4,
+            quorums=[QUORUM],
+            account=b"\xaa" * 20,
+        )
+        for _ in range(blobs)
+    ]
+    return prepare_batch(encoded, _states(), REFERENCE_BLOCK)
+
+
+def _body(request: StoreChunksRequest) -> bytes:
+    return b"".join(encode_store_chunks(request))
+
+
+def _headers(body: bytes, operator_id: bytes, *, signer: object = DISPERSER,
+             timestamp: int | None = None) -> dict[str, str]:  # fmt: skip
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return compute_auth_headers(signer, operator_id, stamp, compute_body_hash(body))  # type: ignore[arg-type]
+
+
+@dataclass
+class Node:
+    pipeline: StoreChunksPipeline
+    store: AsyncStore
+    signer: CountingSigner
+    chain: FakeChain | None
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    yield await _make_node(tmp_path, FakeChain(_states()))
+
+
+async def _make_node(tmp_path: Path, chain: FakeChain | None) -> Node:
+    store = await open_store(tmp_path / "chunks", store_duration=3600, max_size=64 << 20,
+                             health=Health())  # fmt: skip
+    signer = CountingSigner(OPERATORS[0])
+    pipeline = StoreChunksPipeline(
+        signer=signer,
+        store=store,
+        chain=chain,
+        allowlist=DisperserAllowlist([DISPERSER.address], chain),
+        replay_guard=ReplayGuard(300, time.time),
+        metrics=Metrics(CollectorRegistry(), avs_name="test", version="0"),
+        wire_limits=WireLimits(),
+        clock=time.time,
+    )
+    return Node(pipeline, store, signer, chain)
+
+
+async def _assert_untouched(node: Node, batch: PreparedBatch) -> None:
+    assert not await node.store.has_batch(batch.header_hash)
+    assert node.signer.signed == 0
+
+
+async def test_pipeline_stores_and_signs_own_chunks(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    result = await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+
+    assert result.newly_stored and result.operator_id == me
+    assert result.batch_header_hash == batch.header_hash
+    assert result.disperser == DISPERSER.address
+    assert verify(result.signature, batch.header_hash, OPERATORS[0].pubkey_g2)
+    for blob_index, assignment in enumerate(batch.assignments):
+        stored = await node.store.get_chunks(batch.header_hash, blob_index)
+        assert stored is not None
+        assert stored.indices == assignment[me]
+        blob = batch.blobs[blob_index]
+        assert [bytes(c) for c in stored.chunks] == [bytes(blob.chunks[i]) for i in assignment[me]]
+
+
+async def test_pipeline_repeat_batch_is_noop_and_signs_again(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    first = await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    again = await node.pipeline.store_chunks(
+        memoryview(body), _headers(body, me, timestamp=int(time.time()) - 1)
+    )
+    assert first.newly_stored and not again.newly_stored
+    assert again.signature == first.signature
+
+
+async def test_pipeline_refuses_replayed_request(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    headers = _headers(body, me)
+    await node.pipeline.store_chunks(memoryview(body), headers)
+    with pytest.raises(ReplayRejected):
+        await node.pipeline.store_chunks(memoryview(body), headers)
+
+
+async def test_pipeline_refuses_stale_timestamp(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(ReplayRejected):
+        await node.pipeline.store_chunks(
+            memoryview(body), _headers(body, me, timestamp=int(time.time()) - 3600)
+        )
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_refuses_unknown_disperser(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(DisperserNotAllowed):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me, signer=STRANGER))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_accepts_disperser_allowed_on_chain(node: Node) -> None:
+    assert node.chain is not None
+    node.chain.dispersers.add(STRANGER.address.lower())
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    result = await node.pipeline.store_chunks(memoryview(body), _headers(body, me, signer=STRANGER))
+    assert result.disperser == STRANGER.address
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda h: {},
+        lambda h: {**h, "X-Disperser-Signature": "0x" + "00" * 65},
+        lambda h: {**h, "X-Disperser-Timestamp": "01"},
+    ],
+    ids=["missing", "zero_signature", "non_canonical_timestamp"],
+)
+async def test_pipeline_refuses_bad_auth_headers(node: Node, mutate: object) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(BadSignature):
+        await node.pipeline.store_chunks(memoryview(body), mutate(_headers(body, me)))  # type: ignore[operator]
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_signature_binds_the_body(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    headers = _headers(body, me)
+    tampered = bytearray(body)
+    tampered[-1] ^= 1
+    # A changed body recovers to some other address, which is not allowed.
+    with pytest.raises(DisperserNotAllowed):
+        await node.pipeline.store_chunks(memoryview(bytes(tampered)), headers)
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_refuses_another_operators_chunks(node: Node) -> None:
+    batch = _batch()
+    me, other = OPERATORS[0].operator_id, OPERATORS[3].operator_id
+    body = _body(batch.requests[other])
+    with pytest.raises(WrongAssignment):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_refuses_chunk_that_fails_its_proof(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    request = batch.requests[me]
+    blob = request.blobs[1]
+    bad_chunk = bytes([blob.chunks[0][0] ^ 0xFF]) + bytes(blob.chunks[0][1:])
+    bad_blob = replace(blob, chunks=(bad_chunk, *blob.chunks[1:]))
+    body = _body(replace(request, blobs=(request.blobs[0], bad_blob)))
+    with pytest.raises(BadProof, match="does not match the blob commitment"):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_refuses_batch_root_mismatch(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    request = batch.requests[me]
+    forged = replace(request, batch_header=replace(request.batch_header, batch_root=b"\x01" * 32))
+    body = _body(forged)
+    with pytest.raises(BadProof):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+    assert not await node.store.has_batch(forged.batch_header.compute_hash())
+
+
+async def test_pipeline_refuses_reference_block_ahead_of_chain(node: Node) -> None:
+    assert node.chain is not None
+    node.chain.head = REFERENCE_BLOCK - 1
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(StaleReferenceBlock):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_refuses_malformed_body(node: Node) -> None:
+    me = OPERATORS[0].operator_id
+    body = b"ONSC" + os.urandom(100)
+    with pytest.raises(MalformedRequest):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    assert node.signer.signed == 0
+
+
+async def test_pipeline_without_chain_refuses_with_chain_unavailable(tmp_path: Path) -> None:
+    node = await _make_node(tmp_path, None)
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(ChainUnavailable):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
