@@ -7,14 +7,16 @@ Every refusal asserts that nothing was stored and nothing was signed.
 from __future__ import annotations
 
 import os
+import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 from prometheus_client import CollectorRegistry
+from support.fake_chain import FakeChain
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import BlsKeyPair, verify
@@ -50,26 +52,6 @@ QUORUM = QuorumParams(0, 25, 50)
 REFERENCE_BLOCK = 100
 
 
-@dataclass
-class FakeChain:
-    """An in-memory ChainView: fixed operator state and disperser allow-list."""
-
-    states: Mapping[int, OperatorStakes]
-    head: int = REFERENCE_BLOCK + 5
-    dispersers: set[str] = field(default_factory=set)
-
-    async def get_operator_state(
-        self, quorums: Sequence[int], block_number: int
-    ) -> Mapping[int, OperatorStakes]:
-        return {q: self.states[q] for q in quorums}
-
-    async def get_block_number(self) -> int:
-        return self.head
-
-    async def is_disperser(self, address: str) -> bool:
-        return address.lower() in self.dispersers
-
-
 class CountingSigner(LocalSigner):
     """The real local signer, counting how often it signs."""
 
@@ -85,7 +67,7 @@ def _states() -> dict[int, OperatorStakes]:
 
 
 def _batch(seed: int = 0, blobs: int = 2) -> PreparedBatch:
-    rng = __import__("random").Random(seed)
+    rng = random.Random(seed)
     encoded = [
         EncodedBlob.from_chunks(
             [rng.randbytes(64) for _ in range(24)],
@@ -103,8 +85,9 @@ def _body(request: StoreChunksRequest) -> bytes:
     return b"".join(encode_store_chunks(request))
 
 
-def _headers(body: bytes, operator_id: bytes, *, signer: object = DISPERSER,
-             timestamp: int | None = None) -> dict[str, str]:  # fmt: skip
+def _headers(
+    body: bytes, operator_id: bytes, *, signer: object = DISPERSER, timestamp: int | None = None
+) -> dict[str, str]:
     stamp = int(time.time()) if timestamp is None else timestamp
     return compute_auth_headers(signer, operator_id, stamp, compute_body_hash(body))  # type: ignore[arg-type]
 
@@ -119,12 +102,13 @@ class Node:
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    yield await _make_node(tmp_path, FakeChain(_states()))
+    yield await _make_node(tmp_path, FakeChain(_states(), head=REFERENCE_BLOCK + 5))
 
 
 async def _make_node(tmp_path: Path, chain: FakeChain | None) -> Node:
-    store = await open_store(tmp_path / "chunks", store_duration=3600, max_size=64 << 20,
-                             health=Health())  # fmt: skip
+    store = await open_store(
+        tmp_path / "chunks", store_duration=3600, max_size=64 << 20, health=Health()
+    )
     signer = CountingSigner(OPERATORS[0])
     pipeline = StoreChunksPipeline(
         signer=signer,

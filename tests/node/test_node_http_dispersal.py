@@ -1,0 +1,224 @@
+"""StoreChunks and retrieval over real HTTP against the real daemon (no chain here).
+
+Refusals that happen before the chain is consulted are checked end to end; retrieval is checked
+on a batch stored by the pipeline into the daemon's data directory beforehand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from support.daemon import NodeProcess, http_get, node_config
+from support.fake_chain import FakeChain
+
+from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
+from operator_node.crypto.bls import BlsKeyPair
+from operator_node.crypto.keystore import save_bls_keystore
+from operator_node.crypto.signer import LocalSigner
+from operator_node.dispersal import DisperserAllowlist, StoreChunksPipeline
+from operator_node.health import Health
+from operator_node.metrics import Metrics
+from operator_node.protocol.auth import ReplayGuard, compute_auth_headers, compute_body_hash
+from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.messages import validate_retrieval_reply
+from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
+from operator_node.store import open_store
+
+NodeFactory = Callable[..., NodeProcess]
+DISPERSER = Account.from_key(b"\x11" * 32)
+STRANGER = Account.from_key(b"\x22" * 32)
+KEYPAIR = BlsKeyPair.from_secret(4242)
+OTHERS = [BlsKeyPair.from_secret(4243 + i) for i in range(3)]
+PASSWORD = "correct horse battery staple"
+
+
+def _write_key(tmp_path: Path, mode: int = 0o600) -> dict[str, Any]:
+    keys = tmp_path / "keys"
+    keys.mkdir(exist_ok=True)
+    keystore = keys / "op.bls.key.json"
+    if not keystore.exists():
+        save_bls_keystore(keystore, KEYPAIR, PASSWORD, scrypt_n=1024)
+    password_file = keys / "bls.password"
+    password_file.write_text(PASSWORD + "\n")
+    os.chmod(password_file, mode)
+    return {"bls_keystore": str(keystore), "bls_password_file": str(password_file)}
+
+
+def _config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return node_config(
+        tmp_path,
+        keys=_write_key(tmp_path),
+        dispersal={"allowed_dispersers": [DISPERSER.address]},
+        **overrides,
+    )
+
+
+def _batch() -> PreparedBatch:
+    rng = random.Random(7)
+    blob = EncodedBlob.from_chunks(
+        [rng.randbytes(64) for _ in range(16)],
+        data_length=200,
+        k=4,
+        quorums=[QuorumParams(0, 25, 50)],
+        account=b"\xaa" * 20,
+    )
+    pairs = [KEYPAIR, *OTHERS]
+    states = {0: [(kp.operator_id, 25) for kp in pairs]}
+    return prepare_batch([blob, blob], states, 10)
+
+
+def _post(node: NodeProcess, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        node.url("/v1/store-chunks"), data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _signed(body: bytes, signer: Any = DISPERSER) -> dict[str, str]:
+    return compute_auth_headers(
+        signer, KEYPAIR.operator_id, int(time.time()), compute_body_hash(body)
+    )
+
+
+def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -> None:
+    node = node_factory(_config(tmp_path, limits={"max_request_bytes": 4096}))
+    node.wait_ready()
+    batch = _batch()
+    body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
+    assert len(body) < 4096
+
+    status, reply = _post(node, b"x" * 5000, _signed(b"x" * 5000))
+    assert (status, reply["error"]) == (413, "too_large")
+    status, reply = _post(node, body, {})
+    assert (status, reply["error"]) == (401, "bad_signature")
+    status, reply = _post(node, body, _signed(body, STRANGER))
+    assert (status, reply["error"]) == (403, "forbidden")
+    garbage = b"ONSC" + bytes(60)
+    status, reply = _post(node, garbage, _signed(garbage))
+    assert (status, reply["error"]) == (400, "malformed")
+    # A well-formed, well-signed batch still needs the chain to check the assignment.
+    status, reply = _post(node, body, _signed(body))
+    assert (status, reply["error"]) == (503, "chain_unavailable")
+    assert set(reply) == {"error", "message"}
+
+    assert http_get(node.url(f"/v1/chunks/0x{batch.header_hash.hex()}/0"))[0] == 404
+    families = {
+        f.name: f for f in text_string_to_metric_families(http_get(node.metrics_url())[1].decode())
+    }
+    outcomes = {
+        s.labels["outcome"]: s.value
+        for s in families["operator_node_store_chunks_requests"].samples
+    }
+    assert outcomes == {
+        "too_large": 1,
+        "bad_signature": 1,
+        "forbidden": 1,
+        "malformed": 1,
+        "chain_unavailable": 1,
+    }
+
+
+def test_http_node_with_key_reports_dispersal_down_without_chain(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    node = node_factory(_config(tmp_path))
+    node.wait_ready()
+    assert http_get(node.url("/eigen/node/services/dispersal/health"))[0] == 503
+    assert http_get(node.url("/eigen/node/health"))[0] == 206
+
+
+async def _store_batch_offline(data_dir: Path, batch: PreparedBatch) -> None:
+    """Store ``batch`` for KEYPAIR through the real pipeline, as a running node would."""
+    store = await open_store(
+        data_dir / "chunks", store_duration=3600, max_size=64 << 20, health=Health()
+    )
+    states = {0: [(kp.operator_id, 25) for kp in [KEYPAIR, *OTHERS]]}
+    chain = FakeChain(states, head=20)
+    pipeline = StoreChunksPipeline(
+        signer=LocalSigner(KEYPAIR),
+        store=store,
+        chain=chain,
+        allowlist=DisperserAllowlist([DISPERSER.address], None),
+        replay_guard=ReplayGuard(300, time.time),
+        metrics=Metrics(CollectorRegistry(), avs_name="t", version="0"),
+        wire_limits=WireLimits(),
+        clock=time.time,
+    )
+    body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
+    await pipeline.store_chunks(memoryview(body), _signed(body))
+    await store.close()
+
+
+def test_http_retrieval_serves_stored_chunks_with_valid_proofs(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    sections = _config(tmp_path)
+    batch = _batch()
+    asyncio.run(_store_batch_offline(Path(sections["node"]["data_dir"]), batch))
+    node = node_factory(sections)
+    node.wait_ready()
+
+    for blob_index in (0, 1):
+        status, body = http_get(node.url(f"/v1/chunks/0x{batch.header_hash.hex()}/{blob_index}"))
+        assert status == 200
+        reply = decode_retrieval_reply(body, WireLimits())
+        validate_retrieval_reply(reply, batch.header_hash, blob_index)
+        expected = batch.assignments[blob_index][KEYPAIR.operator_id]
+        assert reply.blob.indices == expected
+        blob = batch.blobs[blob_index]
+        assert [bytes(c) for c in reply.blob.chunks] == [bytes(blob.chunks[i]) for i in expected]
+
+    assert http_get(node.url(f"/v1/chunks/0x{batch.header_hash.hex()}/2"))[0] == 404
+    assert http_get(node.url("/v1/chunks/0x1234/0"))[0] == 400
+    assert http_get(node.url(f"/v1/chunks/0x{batch.header_hash.hex()}/x"))[0] == 400
+
+
+def test_http_retrieval_is_rate_limited_per_client(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    node = node_factory(_config(tmp_path, retrieval={"rate_limit": 0.5, "burst": 3}))
+    node.wait_ready()
+    path = f"/v1/chunks/0x{'ab' * 32}/0"
+    statuses = [http_get(node.url(path))[0] for _ in range(5)]
+    assert statuses[:3] == [404, 404, 404]
+    assert statuses[3:] == [429, 429]
+    status, body = http_get(node.url(path))
+    assert (status, json.loads(body)["error"]) == (429, "rate_limited")
+
+
+@pytest.mark.parametrize("problem", ["wrong_password", "open_permissions", "missing_password"])
+def test_http_bad_key_setup_stops_startup_clearly(
+    tmp_path: Path, node_factory: NodeFactory, problem: str
+) -> None:
+    keys = _write_key(tmp_path, mode=0o644 if problem == "open_permissions" else 0o600)
+    if problem == "wrong_password":
+        Path(keys["bls_password_file"]).write_text("not the password\n")
+    if problem == "missing_password":
+        keys["bls_password_file"] = ""
+    node = node_factory(node_config(tmp_path, keys=keys))
+    assert node.wait_exit(timeout=60) == 1
+    log = node.log()
+    assert "not the password" not in log and PASSWORD not in log
+    expected = {
+        "wrong_password": "password",
+        "open_permissions": "chmod 600",
+        "missing_password": "OPERATOR_NODE_BLS_KEY_PASSWORD",
+    }[problem]
+    assert expected in log, log
