@@ -34,8 +34,15 @@ $(STAMPS)/node: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Benchmark peers. creedsolo is reedsolo's own Cython build: reinstall the pinned reedsolo from
+# source with it (same version, so the node's dependency is unchanged). cython and wheel come from
+# bench/requirements.txt, setuptools from the venv; no cache, or pip reuses a wheel built without.
 $(STAMPS)/bench: $(STAMPS)/python bench/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	    --no-cache-dir --no-binary reedsolo --no-build-isolation --use-pep517 \
+	    --config-settings="--build-option=--cythonize" reedsolo==1.7.0
+	$(BIN)/python -c "import creedsolo"
 	@touch $@
 
 devnet: setup
