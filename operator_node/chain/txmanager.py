@@ -19,7 +19,7 @@ from eth_hash.auto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import Nonce, TxParams, TxReceipt, Wei
+from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt, Wei
 
 from operator_node.chain.errors import (
     ContractRevertError,
@@ -35,7 +35,9 @@ _NONCE_ERRORS = ("nonce too low", "nonce too high", "replacement transaction und
 class Transactable(Protocol):
     """What web3 contract calls and constructors have in common."""
 
-    async def estimate_gas(self, transaction: TxParams | None = None) -> int:
+    async def estimate_gas(
+        self, transaction: TxParams | None = None, block_identifier: BlockIdentifier | None = None
+    ) -> int:
         """Simulate and return the gas used."""
         ...
 
@@ -87,7 +89,9 @@ class TxManager:
         :class:`RpcUnavailableError`.
         """
         try:
-            gas = await call.estimate_gas({"from": self.account.address})
+            # "pending": the transaction runs in the next block, and gas can depend on the block
+            # (histories append an entry per block but overwrite within one).
+            gas = await call.estimate_gas({"from": self.account.address}, "pending")
         except ContractLogicError as exc:
             raise ContractRevertError(action, revert_reason(exc)) from exc
         fees = await self._fees()

@@ -6,6 +6,7 @@ import secrets
 
 import pytest
 from chain.chain_support import BLS_KEYS, OPERATORS, OUTSIDER, QUORUMS, SOCKET, WEIGHTS, Devnet
+from eth_typing import Hash32
 
 from operator_node.chain.errors import ContractRevertError, NotRegisteredError
 from operator_node.chain.reader import OperatorStatus
@@ -42,10 +43,10 @@ async def test_registration_twice_sends_nothing(devnet: Devnet) -> None:
     try:
         writer = await connection.get_writer()
         await ensure_registered(writer, BLS_KEYS[1], QUORUMS, SOCKET)
-        nonce = await connection.w3.eth.get_transaction_count(writer.address)
+        nonce = await connection.w3.eth.get_transaction_count(OPERATORS[1].address)
         again = await ensure_registered(writer, BLS_KEYS[1], QUORUMS, SOCKET)
         assert again.already_registered and again.gas_used == 0
-        assert await connection.w3.eth.get_transaction_count(writer.address) == nonce
+        assert await connection.w3.eth.get_transaction_count(OPERATORS[1].address) == nonce
         # A quorum added to the config later is the only thing a rerun registers.
         await deregister(writer, [1])
         third = await ensure_registered(writer, BLS_KEYS[1], QUORUMS, SOCKET)
@@ -87,7 +88,7 @@ async def test_registration_contract_rejects_wrong_ecdsa_signature(devnet: Devne
         params = BLS_KEYS[2].registration_params(message).to_abi()
         salt, expiry = secrets.token_bytes(32), 2**40
         digest = await writer.reader.get_avs_registration_digest(writer.address, salt, expiry)
-        wrong = bytes(OUTSIDER.unsafe_sign_hash(digest).signature)
+        wrong = bytes(OUTSIDER.unsafe_sign_hash(Hash32(digest)).signature)
         with pytest.raises(ContractRevertError, match="signature not from operator"):
             await _register_call(writer, params, (wrong, salt, expiry))
         assert (await writer.reader.get_registration(writer.address)).quorums == ()

@@ -1,0 +1,83 @@
+"""``operator-node register``, ``status`` and ``deregister`` against anvil, in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chain.chain_support import BLS_KEYS, OPERATORS, WEIGHTS, Devnet
+
+from operator_node.cli import main
+from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
+
+_FAST_SCRYPT = 1 << 10  # test keystores only; real ones use the standard 2^18
+
+
+def _write_config(tmp_path: Path, devnet: Devnet, *, rpc_url: str | None = None) -> Path:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    for name in ("ecdsa", "bls"):
+        (keys / f"{name}.pw").write_text("correct horse")
+        (keys / f"{name}.pw").chmod(0o600)
+    key = EcdsaKey.from_secret(bytes(OPERATORS[2].key))
+    save_ecdsa_keystore(keys / "op.ecdsa.key.json", key, "correct horse", scrypt_n=_FAST_SCRYPT)
+    save_bls_keystore(keys / "op.bls.key.json", BLS_KEYS[2], "correct horse", scrypt_n=_FAST_SCRYPT)
+    d = devnet.deployment
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f"""
+[api]
+socket = "203.0.113.7:32005"
+
+[chain]
+rpc_url = "{rpc_url or devnet.rpc_url}"
+chain_id = {devnet.anvil.chain_id}
+registry_coordinator = "{d.registry_coordinator}"
+operator_state_retriever = "{d.operator_state_retriever}"
+quorums = [0, 1]
+tx_timeout = 30.0
+rpc_timeout = 2.0
+
+[keys]
+ecdsa_keystore = "{keys / "op.ecdsa.key.json"}"
+ecdsa_password_file = "{keys / "ecdsa.pw"}"
+bls_keystore = "{keys / "op.bls.key.json"}"
+bls_password_file = "{keys / "bls.pw"}"
+"""
+    )
+    return config
+
+
+def test_cli_register_twice_status_deregister(
+    tmp_path: Path, devnet: Devnet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(_write_config(tmp_path, devnet))
+    assert main(["register", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "registered as an EigenLayer operator" in out and "registered in quorums [0, 1]" in out
+    assert main(["register", "--config", config]) == 0
+    assert "already registered" in capsys.readouterr().out
+
+    assert main(["status", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert f"0x{BLS_KEYS[2].operator_id.hex()}" in out
+    assert f"0: {WEIGHTS[2]}, 1: {WEIGHTS[2]}" in out
+    assert "203.0.113.7:32005 (matches config)" in out
+
+    assert main(["deregister", "--config", config, "--quorums", "1"]) == 0
+    assert "deregistered from quorums [1]" in capsys.readouterr().out
+    assert main(["deregister", "--config", config, "--quorums", "1"]) == 1
+    assert "not registered in quorum(s) [1]" in capsys.readouterr().err
+
+
+def test_cli_reports_unreachable_rpc_and_wrong_password(
+    tmp_path: Path, devnet: Devnet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = _write_config(tmp_path, devnet, rpc_url="http://127.0.0.1:9")
+    assert main(["status", "--config", str(dead)]) == 1
+    assert "unreachable after" in capsys.readouterr().err
+    (tmp_path / "keys" / "bls.pw").write_text("guess-7f3a")
+    assert main(["register", "--config", str(dead)]) == 1
+    err = capsys.readouterr().err
+    assert "op.bls.key.json" in err and "wrong password" in err
+    assert "guess-7f3a" not in err

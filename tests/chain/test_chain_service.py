@@ -1,0 +1,121 @@
+"""RPC failures, metrics, the chain service's health and socket handling, the tx fee cap."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import structlog
+from chain.chain_support import BLS_KEYS, FAST_RETRY, OPERATORS, QUORUMS, SOCKET, WEIGHTS, Devnet
+from prometheus_client import CollectorRegistry
+
+from operator_node.chain.client import ChainConnection
+from operator_node.chain.errors import FeeCapError, RpcUnavailableError
+from operator_node.chain.registration import ensure_registered
+from operator_node.chain.service import SERVICE_ID, ChainService
+from operator_node.config import ChainSection
+from operator_node.devnet.anvil import free_port
+from operator_node.health import Health, ServiceStatus
+from operator_node.metrics import Metrics
+
+
+def _metrics() -> Metrics:
+    return Metrics(CollectorRegistry(), avs_name="test", version="0")
+
+
+def _service(
+    connection: ChainConnection, health: Health, metrics: Metrics, **kw: object
+) -> ChainService:
+    args: dict[str, object] = {
+        "operator_id": BLS_KEYS[0].operator_id,
+        "socket": SOCKET,
+        "quorums": QUORUMS,
+        "update_socket": False,
+        "refresh_interval": 0.05,
+        "retry_backoff": 0.01,
+    }
+    args.update(kw)
+    return ChainService(
+        connection,
+        health=health,
+        metrics=metrics,
+        logger=structlog.get_logger(),
+        **args,  # type: ignore[arg-type]
+    )
+
+
+async def test_service_rpc_unreachable_retries_bounded_and_reports_down() -> None:
+    metrics, health = _metrics(), Health()
+    url = f"http://127.0.0.1:{free_port()}"
+    connection = ChainConnection(
+        ChainSection(
+            rpc_url=url,
+            registry_coordinator="0x" + "11" * 20,
+            operator_state_retriever="0x" + "22" * 20,
+        ),
+        metrics=metrics,
+        retry=FAST_RETRY,
+    )
+    try:
+        with pytest.raises(RpcUnavailableError, match="unreachable after 3 attempts"):
+            await connection.get_reader()
+        attempts = metrics.registry.get_sample_value(
+            "eigen_rpc_request_total",
+            {"avs_name": "test", "method": "web3_clientVersion", "client_version": "unknown"},
+        )
+        assert attempts == 1 + FAST_RETRY.retries
+        service = _service(connection, health, metrics)
+        task = asyncio.create_task(service.run())
+        await asyncio.sleep(0.3)
+        assert not task.done()  # the loop survives RPC failures
+        assert health.get_service(SERVICE_ID).status is ServiceStatus.DOWN  # type: ignore[union-attr]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await connection.close()
+
+
+async def test_service_reports_registration_stakes_and_health(devnet: Devnet) -> None:
+    metrics, health = _metrics(), Health()
+    connection = devnet.connection(OPERATORS[0])
+    try:
+        service = _service(connection, health, metrics)
+        assert await service.check_once() is None
+        assert health.get_service(SERVICE_ID).status is ServiceStatus.DOWN  # type: ignore[union-attr]
+        writer = await connection.get_writer()
+        await ensure_registered(writer, BLS_KEYS[0], QUORUMS, "10.1.1.1:9000")
+        reg = await service.check_once()
+        assert reg is not None and reg.socket == "10.1.1.1:9000"  # update_socket is off
+        assert health.get_service(SERVICE_ID).status is ServiceStatus.UP  # type: ignore[union-attr]
+        stake = metrics.registry.get_sample_value(
+            "eigen_registered_stakes",
+            {"avs_name": "test", "quorum_number": "1", "quorum_name": "1"},
+        )
+        assert stake == WEIGHTS[0]
+    finally:
+        await connection.close()
+
+
+async def test_service_updates_socket_when_enabled(devnet: Devnet) -> None:
+    connection = devnet.connection(OPERATORS[0])
+    try:
+        writer = await connection.get_writer()
+        await ensure_registered(writer, BLS_KEYS[0], QUORUMS, "10.1.1.1:9000")
+        service = _service(connection, Health(), _metrics(), update_socket=True)
+        await service.check_once()
+        assert (await writer.reader.get_registration(writer.address)).socket == SOCKET
+    finally:
+        await connection.close()
+
+
+async def test_txmanager_refuses_base_fee_above_cap(devnet: Devnet) -> None:
+    connection = devnet.connection(OPERATORS[0], max_fee_gwei=0.0)
+    try:
+        writer = await connection.get_writer()
+        with pytest.raises(FeeCapError, match="above max_fee_gwei"):
+            await writer.register_as_operator()
+        assert not await writer.reader.is_eigenlayer_operator(writer.address)
+    finally:
+        await connection.close()
