@@ -148,8 +148,9 @@ def decrypt_v3(crypto: Mapping[str, Any], password: str, *, path: str = "") -> b
         mac = bytes.fromhex(crypto["mac"])
         key = _derive_key(crypto["kdf"], crypto["kdfparams"], password, where, path)
     except (KeyError, TypeError, ValueError) as exc:
+        # Only the exception's type: its text could quote the input.
         raise KeystoreFormatError(
-            f"{where}malformed keystore crypto section ({exc!r})", path=path
+            f"{where}malformed keystore crypto section ({type(exc).__name__})", path=path
         ) from None
     if len(iv) != 16:
         raise KeystoreFormatError(f"{where}the AES-CTR iv must be 16 bytes", path=path)
@@ -175,12 +176,18 @@ def _derive_key(kdf: str, params: Mapping[str, Any], password: str, where: str, 
         rounds = int(params["c"])
         if params["prf"] != "hmac-sha256" or not 0 < rounds <= _MAX_PBKDF2_ROUNDS:
             raise KeystoreFormatError(f"{where}unsupported pbkdf2 parameters", path=path)
-        return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds, _DKLEN)
+        return hashlib.pbkdf2_hmac("sha256", _password_bytes(password), salt, rounds, _DKLEN)
     raise KeystoreFormatError(f"{where}unsupported kdf {kdf!r}", path=path)
 
 
+def _password_bytes(password: str) -> bytes:
+    # UTF-8, as Go's []byte(password); surrogateescape gives back the exact bytes of a password
+    # that came from an environment variable or file that was not valid UTF-8.
+    return password.encode("utf-8", "surrogateescape")
+
+
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    key = scrypt(password.encode(), salt, _DKLEN, N=n, r=r, p=p)  # type: ignore[arg-type]
+    key = scrypt(_password_bytes(password), salt, _DKLEN, N=n, r=r, p=p)  # type: ignore[arg-type]
     assert isinstance(key, bytes)  # one key asked for, so not a tuple
     return key
 
@@ -367,12 +374,8 @@ def read_secret_file(path: Path, *, allow_insecure_permissions: bool = False) ->
 def read_password_file(path: Path, *, allow_insecure_permissions: bool = False) -> str:
     """A password file's text without its one trailing newline (``\\n`` or ``\\r\\n``)."""
     raw = read_secret_file(path, allow_insecure_permissions=allow_insecure_permissions)
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise KeystoreFormatError(
-            f"{path}: a password file must be UTF-8", path=str(path)
-        ) from None
+    # surrogateescape keeps bytes that are not UTF-8, so the KDF sees exactly the file's bytes.
+    text = raw.decode("utf-8", "surrogateescape")
     return text.removesuffix("\n").removesuffix("\r")
 
 

@@ -124,6 +124,15 @@ def test_keystore_loads_the_hand_made_eigensdk_fixture_at_standard_strength(
         load_bls_keystore(path, FIXTURE_PASSWORD + "!")
 
 
+def test_keystore_password_that_is_not_utf8_round_trips(tmp_path: Path) -> None:
+    password = b"caf\xe9".decode("utf-8", "surrogateescape")  # as os.environ would give it
+    path = tmp_path / "latin1.bls.key.json"
+    save_bls_keystore(path, BlsKeyPair(11), password, **LIGHT)
+    assert load_bls_keystore(path, password).secret_bytes() == BlsKeyPair(11).secret_bytes()
+    with pytest.raises(WrongPasswordError):
+        load_bls_keystore(path, "caf\u00e9")  # the UTF-8 spelling is a different password
+
+
 def test_keystore_wrong_password_is_a_clear_error_without_the_password(bls_file: Path) -> None:
     with pytest.raises(WrongPasswordError, match="wrong password") as info:
         load_bls_keystore(bls_file, "not the password")
@@ -269,6 +278,8 @@ def test_read_password_file_strips_one_trailing_newline(tmp_path: Path) -> None:
         path.write_bytes(content)
         path.chmod(0o600)
         assert read_password_file(path) == expected
+    path.write_bytes(b"caf\xe9\n")  # Latin-1, not UTF-8: the bytes are used as they are
+    assert read_password_file(path).encode("utf-8", "surrogateescape") == b"caf\xe9"
     path.chmod(0o644)
     with pytest.raises(InsecurePermissionsError, match="chmod 600"):
         read_password_file(path)
