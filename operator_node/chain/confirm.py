@@ -99,8 +99,10 @@ async def build_signature_witness(
 ) -> SignatureWitness:
     """The witness for ``quorums`` at the reference block given signatures by operator id.
 
-    Operators of those quorums without a signature become non-signers. Signatures from ids not in
-    any of the quorums are ignored. Raises :class:`ChainError` when nobody in the quorums signed.
+    Operators of those quorums without a signature become non-signers. A signer in c of the
+    quorums is counted c times in sigma and apkG2, matching the contract's sum of quorum apks.
+    Signatures from ids not in any of the quorums are ignored. Raises :class:`ChainError` when
+    nobody in the quorums signed.
     Signatures are not verified here (that costs pairings); the contract verifies the aggregate.
     """
     state = await reader.get_operator_state(quorums, reference_block_number)

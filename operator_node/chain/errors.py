@@ -30,6 +30,10 @@ class ContractRevertError(ChainError):
         self.tx_hash = tx_hash
 
 
+class TransactionRejectedError(ChainError):
+    """The node refused a signed transaction (underpriced, insufficient funds, ...)."""
+
+
 class TransactionTimeoutError(ChainError):
     """A sent transaction was not mined (or not confirmed) within the configured timeout."""
 

@@ -69,7 +69,7 @@ class ChainService:
             except (ChainError, Web3Exception) as exc:
                 self._health.set_status(SERVICE_ID, ServiceStatus.DOWN)
                 delay = min(self._refresh_interval, self._retry_backoff * 2**failures)
-                failures += 1
+                failures = min(failures + 1, 30)  # the delay is capped anyway
                 self._log.warning("chain_check_failed", error=str(exc), retry_in=delay)
             await asyncio.sleep(delay)
 

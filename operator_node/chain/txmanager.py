@@ -24,6 +24,7 @@ from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt, Wei
 from operator_node.chain.errors import (
     ContractRevertError,
     FeeCapError,
+    TransactionRejectedError,
     TransactionTimeoutError,
 )
 
@@ -85,8 +86,8 @@ class TxManager:
         """Simulate ``call``, then send it and wait for its receipt and confirmations.
 
         ``action`` names it in errors ("registerOperator"). Raises :class:`ContractRevertError`
-        (simulation or receipt), :class:`FeeCapError`, :class:`TransactionTimeoutError` or
-        :class:`RpcUnavailableError`.
+        (simulation or receipt), :class:`FeeCapError`, :class:`TransactionRejectedError`,
+        :class:`TransactionTimeoutError` or :class:`RpcUnavailableError`.
         """
         try:
             # "pending": the transaction runs in the next block, and gas can depend on the block
@@ -138,10 +139,10 @@ class TxManager:
                         continue
                     else:
                         self._next_nonce = None
-                        raise ContractRevertError(action, str(exc)) from exc
+                        raise TransactionRejectedError(f"{action}: node refused it: {exc}") from exc
                 self._next_nonce = nonce + 1
                 return "0x" + keccak(raw).hex()
-        raise ContractRevertError(action, "nonce kept colliding with another sender")
+        raise TransactionRejectedError(f"{action}: nonce kept colliding with another sender")
 
     async def _chain_id(self) -> int:
         if self._chain_id_value is None:

@@ -11,7 +11,12 @@ from chain.chain_support import BLS_KEYS, FAST_RETRY, OPERATORS, QUORUMS, SOCKET
 from prometheus_client import CollectorRegistry
 
 from operator_node.chain.client import ChainConnection
-from operator_node.chain.errors import FeeCapError, RpcUnavailableError
+from operator_node.chain.errors import (
+    ChainConfigError,
+    FeeCapError,
+    RpcUnavailableError,
+    TransactionTimeoutError,
+)
 from operator_node.chain.registration import ensure_registered
 from operator_node.chain.service import SERVICE_ID, ChainService
 from operator_node.config import ChainSection
@@ -119,3 +124,28 @@ async def test_txmanager_refuses_base_fee_above_cap(devnet: Devnet) -> None:
         assert not await writer.reader.is_eigenlayer_operator(writer.address)
     finally:
         await connection.close()
+
+
+async def test_txmanager_times_out_waiting_for_confirmations(devnet: Devnet) -> None:
+    connection = devnet.connection(OPERATORS[0], confirmations=3, tx_timeout=1.0)
+    try:
+        writer = await connection.get_writer()
+        # automine: the transaction is mined at once, but nothing mines the two blocks after it.
+        with pytest.raises(TransactionTimeoutError, match="not 3 blocks deep"):
+            await writer.register_as_operator()
+        assert await writer.reader.is_eigenlayer_operator(writer.address)
+    finally:
+        await connection.close()
+
+
+async def test_connection_refuses_wrong_chain_id_and_missing_contract(devnet: Devnet) -> None:
+    for overrides, message in (
+        ({"chain_id": 1}, "RPC serves chain id 31337, config says 1"),
+        ({"registry_coordinator": "0x" + "ab" * 20}, "no contract at registry_coordinator"),
+    ):
+        connection = devnet.connection(**overrides)
+        try:
+            with pytest.raises(ChainConfigError, match=message):
+                await connection.get_reader()
+        finally:
+            await connection.close()
