@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from prometheus_client import CollectorRegistry
 
 from operator_node import __version__
@@ -22,8 +26,15 @@ from operator_node.api.eigen import EigenApi
 from operator_node.api.metrics_app import make_metrics_app
 from operator_node.api.ratelimit import RateLimiter
 from operator_node.api.retrieval import RetrievalHandler
+from operator_node.chain.client import ChainConnection
+from operator_node.chain.service import ChainService
+from operator_node.chain.view import ConnectionChainView
 from operator_node.config import Config
-from operator_node.crypto.keystore import load_bls_keystore, read_password_file
+from operator_node.crypto.keystore import (
+    load_bls_keystore,
+    load_ecdsa_keystore,
+    read_password_file,
+)
 from operator_node.crypto.signer import LocalSigner, Signer
 from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
 from operator_node.errors import StartupError
@@ -37,6 +48,7 @@ from operator_node.store import AsyncStore, ExpiryService, open_store
 from operator_node.systemd import SystemdNotifier
 
 BLS_PASSWORD_ENV = "OPERATOR_NODE_BLS_KEY_PASSWORD"  # noqa: S105 - a variable name, not a secret
+ECDSA_PASSWORD_ENV = "OPERATOR_NODE_ECDSA_KEY_PASSWORD"  # noqa: S105 - a variable name
 DISPERSAL_SERVICE_ID = "dispersal"
 
 
@@ -52,6 +64,19 @@ class NodeParts:
     services: list[BackgroundService] = field(default_factory=list)
 
 
+def _read_password(config: Config, password_file: Path | None, env: str, what: str) -> str:
+    if password_file is not None:
+        return read_password_file(
+            password_file, allow_insecure_permissions=config.keys.allow_insecure_permissions
+        )
+    if env in os.environ:
+        return os.environ[env]
+    raise StartupError(
+        f"keys.{what}_keystore is set but neither keys.{what}_password_file nor {env} "
+        "gives its password"
+    )
+
+
 async def load_signer(config: Config) -> Signer | None:
     """The BLS signer from ``[keys]``, or None when no BLS keystore is configured.
 
@@ -62,17 +87,7 @@ async def load_signer(config: Config) -> Signer | None:
     keys = config.keys
     if keys.bls_keystore is None:
         return None
-    if keys.bls_password_file is not None:
-        password = read_password_file(
-            keys.bls_password_file, allow_insecure_permissions=keys.allow_insecure_permissions
-        )
-    elif BLS_PASSWORD_ENV in os.environ:
-        password = os.environ[BLS_PASSWORD_ENV]
-    else:
-        raise StartupError(
-            f"keys.bls_keystore is set but neither keys.bls_password_file nor {BLS_PASSWORD_ENV} "
-            "gives its password"
-        )
+    password = _read_password(config, keys.bls_password_file, BLS_PASSWORD_ENV, "bls")
     # scrypt at the standard strength takes about a second: not on the event loop.
     keypair = await asyncio.to_thread(
         load_bls_keystore,
@@ -81,6 +96,31 @@ async def load_signer(config: Config) -> Signer | None:
         allow_insecure_permissions=keys.allow_insecure_permissions,
     )
     return LocalSigner(keypair)
+
+
+async def load_account(config: Config) -> LocalAccount | None:
+    """The operator's ECDSA account from ``[keys]``, or None when not configured."""
+    keys = config.keys
+    if keys.ecdsa_keystore is None:
+        return None
+    password = _read_password(config, keys.ecdsa_password_file, ECDSA_PASSWORD_ENV, "ecdsa")
+    key = await asyncio.to_thread(
+        load_ecdsa_keystore,
+        keys.ecdsa_keystore,
+        password,
+        allow_insecure_permissions=keys.allow_insecure_permissions,
+    )
+    account: LocalAccount = Account.from_key(key.secret_bytes)
+    return account
+
+
+def build_chain(
+    config: Config, *, metrics: Metrics, account: LocalAccount | None
+) -> ChainConnection | None:
+    """The chain connection from ``[chain]``, or None when ``rpc_url`` is empty (no I/O yet)."""
+    if not config.chain.rpc_url:
+        return None
+    return ChainConnection(config.chain, metrics=metrics, account=account)
 
 
 def build_dispersal(
@@ -133,10 +173,12 @@ def build_api_app(
     return app
 
 
-async def build_node(
-    config: Config, registry: CollectorRegistry, *, chain: ChainView | None = None
-) -> NodeParts:
-    """Open the store, load the key and assemble the node (not yet listening)."""
+async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
+    """Open the store, load the keys, connect the chain and assemble the node (not listening).
+
+    The chain connection does no I/O here: a node whose RPC is down still starts, serves
+    retrieval and reports the chain service Down (206) while its service retries.
+    """
     log = get_logger("build")
     metrics = Metrics(registry, avs_name=config.node.avs_name, version=__version__)
     health = Health()
@@ -148,6 +190,8 @@ async def build_node(
         critical=False,
     )
     signer = await load_signer(config)
+    connection = build_chain(config, metrics=metrics, account=await load_account(config))
+    chain = ConnectionChainView(connection) if connection is not None else None
     store = await open_store(
         _store_path(config.node.data_dir),
         store_duration=config.store.store_duration,
@@ -167,6 +211,15 @@ async def build_node(
     services: list[BackgroundService] = [
         ExpiryService(store, metrics, time.time, interval=config.store.expiry_interval)
     ]
+    closers: list[Callable[[], Any]] = [store.close]
+    if connection is not None:
+        closers.append(connection.close)
+        if signer is not None:
+            services.append(ChainService(
+                connection, operator_id=signer.operator_id, socket=config.advertised_socket,
+                quorums=config.chain.quorums, update_socket=config.chain.update_socket,
+                health=health, metrics=metrics, logger=get_logger("chain"),
+            ))  # fmt: skip
     listeners = [
         Listener(
             "api",
@@ -193,7 +246,7 @@ async def build_node(
         health=health,
         notifier=SystemdNotifier(),
         shutdown_grace=config.api.shutdown_grace,
-        on_close=[store.close],
+        on_close=closers,
     )
     return NodeParts(node, store, health, metrics, signer, services)
 

@@ -1,0 +1,294 @@
+"""The disperser: encode a blob, send each operator its chunks, check and aggregate the
+signatures, and confirm the batch on chain.
+
+One blob per batch here (the node and the protocol take many; batching several callers' blobs is
+a disperser service's job). Steps, each timed in the result:
+
+1. ``state``: the chain head is the reference block; read the quorums' operator state there;
+2. ``encode``: n = the smallest count the stake-weighted assignment needs; Reed-Solomon encode
+   and commit (keccak Merkle root over the chunks);
+3. ``send``: every operator gets exactly its chunks, concurrently, with retries for transport
+   errors and 5xx answers (each try signed afresh: the node's replay guard refuses repeats);
+4. ``verify``: all signatures on the batch header hash are checked in one batch verification
+   (two pairings); if that fails, one by one, and bad signers count as non-signers;
+5. ``confirm``: ``ServiceManager.confirmBatch`` with the aggregate signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from eth_account.signers.local import LocalAccount
+
+from operator_node.chain.client import ChainConnection
+from operator_node.chain.confirm import ChainBatchHeader, Signature, build_signature_witness
+from operator_node.chain.reader import ChainReader
+from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
+from operator_node.crypto.bls import batch_verify, operator_id_of, verify
+from operator_node.crypto.bn254 import G1Point, G2Point
+from operator_node.erasure import Codec
+from operator_node.errors import OperatorNodeError
+from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
+from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.wire import CONTENT_TYPE, encode_store_chunks
+
+STORE_CHUNKS_PATH = "/v1/store-chunks"
+Progress = Callable[[str, int, int], None]
+
+
+class DispersalError(OperatorNodeError):
+    """The blob could not be dispersed or confirmed; the message says at which step."""
+
+
+@dataclass(frozen=True)
+class OperatorReply:
+    """What one operator answered (a signature, or why not)."""
+
+    operator_id: bytes
+    socket: str
+    chunks: int
+    signature: bytes | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DispersalResult:
+    """A confirmed dispersal."""
+
+    batch_header_hash: bytes
+    blob_index: int
+    batch_id: int
+    reference_block: int
+    k: int
+    n: int
+    replies: tuple[OperatorReply, ...]
+    signed_stake: dict[int, tuple[int, int]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Disperser:
+    """Disperses blobs through the operators registered on the chain of ``connection``.
+
+    ``connection`` must carry the disperser's account (it signs requests and sends
+    ``confirmBatch``, which only allowed dispersers may call).
+    """
+
+    def __init__(
+        self,
+        connection: ChainConnection,
+        account: LocalAccount,
+        *,
+        timeout: float = 30.0,
+        retries: int = 2,
+        codec_backend: str = "auto",
+    ) -> None:
+        self._connection = connection
+        self._account = account
+        self._timeout = timeout
+        self._retries = retries
+        self._codec_backend = codec_backend
+
+    async def disperse(
+        self,
+        data: bytes,
+        *,
+        quorums: Sequence[int] = (0,),
+        k: int = 32,
+        adversary: int = 25,
+        confirmation: int = 50,
+        progress: Progress | None = None,
+    ) -> DispersalResult:
+        """Disperse ``data`` and confirm it; raises :class:`DispersalError` (or a chain error)."""
+        if not data:
+            raise DispersalError("cannot disperse an empty blob")
+        timings: dict[str, float] = {}
+        clock = _Stopwatch(timings)
+        reader = await self._connection.get_reader()
+        params = tuple(QuorumParams(q, adversary, confirmation) for q in sorted(set(quorums)))
+        with clock("state"):
+            reference_block = await reader.get_current_block()
+            states = await _fetch_states(reader, [p.quorum_number for p in params], reference_block)
+        with clock("encode"):
+            batch, n = await self._encode(data, k, params, states, reference_block)
+        with clock("send"):
+            replies = await self._send_all(reader, batch, progress)
+        with clock("verify"):
+            signatures = await self._verified_signatures(reader, batch, replies, reference_block)
+        with clock("confirm"):
+            batch_id = await self._confirm(reader, batch, params, signatures)
+        return DispersalResult(
+            batch.header_hash, 0, batch_id, reference_block, k, n, tuple(replies),
+            _signed_stake(states, signatures), timings,
+        )  # fmt: skip
+
+    async def _encode(
+        self,
+        data: bytes,
+        k: int,
+        params: tuple[QuorumParams, ...],
+        states: Mapping[int, OperatorStakes],
+        reference_block: int,
+    ) -> tuple[PreparedBatch, int]:
+        n = max(compute_min_chunk_count(k, params, states), k + 1)
+        if n > 255:
+            raise DispersalError(f"k={k} needs n={n} chunks for this stake distribution; lower k")
+        codec = Codec(k, n, backend=self._codec_backend)
+        chunks = await asyncio.to_thread(codec.encode, data)
+        account = bytes.fromhex(self._account.address[2:])
+        blob = await asyncio.to_thread(
+            lambda: EncodedBlob.from_chunks(
+                chunks, data_length=len(data), k=k, quorums=params, account=account
+            )
+        )
+        return prepare_batch([blob], states, reference_block), n
+
+    async def _send_all(
+        self, reader: ChainReader, batch: PreparedBatch, progress: Progress | None
+    ) -> list[OperatorReply]:
+        sockets = {op: await reader.get_operator_socket(op) for op in batch.requests}
+        done = 0
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+
+            async def send(operator_id: bytes) -> OperatorReply:
+                nonlocal done
+                reply = await self._send_one(session, sockets[operator_id], operator_id, batch)
+                done += 1
+                if progress is not None:
+                    progress("send", done, len(sockets))
+                return reply
+
+            return list(await asyncio.gather(*(send(op) for op in sorted(sockets))))
+
+    async def _send_one(
+        self, session: aiohttp.ClientSession, socket: str, operator_id: bytes, batch: PreparedBatch
+    ) -> OperatorReply:
+        request = batch.requests[operator_id]
+        chunks = sum(len(blob.indices) for blob in request.blobs)
+        if not socket:
+            return OperatorReply(operator_id, socket, chunks, error="no socket registered")
+        body = b"".join(encode_store_chunks(request))
+        body_hash = compute_body_hash(body)
+        error = ""
+        for attempt in range(self._retries + 1):
+            headers = compute_auth_headers(self._account, operator_id, int(time.time()), body_hash)
+            headers["Content-Type"] = CONTENT_TYPE
+            try:
+                async with session.post(
+                    f"http://{socket}{STORE_CHUNKS_PATH}", data=body, headers=headers
+                ) as response:
+                    answer: dict[str, Any] = await response.json(content_type=None)
+                    if response.status == 200:
+                        signature = bytes.fromhex(answer["signature"][2:])
+                        return OperatorReply(operator_id, socket, chunks, signature)
+                    error = f"{response.status} {answer.get('error')}: {answer.get('message')}"
+                    if response.status < 500 or response.status == 507:
+                        break
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(0.2 * 2**attempt)
+        return OperatorReply(operator_id, socket, chunks, error=error)
+
+    async def _verified_signatures(
+        self,
+        reader: ChainReader,
+        batch: PreparedBatch,
+        replies: Sequence[OperatorReply],
+        reference_block: int,
+    ) -> dict[bytes, Signature]:
+        signed = [r for r in replies if r.signature is not None]
+        if not signed:
+            failures = "; ".join(f"0x{r.operator_id.hex()[:8]}: {r.error}" for r in replies)
+            raise DispersalError(f"no operator signed the batch ({failures})")
+        keys = await fetch_pubkeys_g2(reader, reference_block)
+        candidates = [(r, keys[r.operator_id]) for r in signed if r.operator_id in keys]
+        sigs = [r.signature for r, _ in candidates]
+        pks = [pk for _, pk in candidates]
+        ok = await asyncio.to_thread(batch_verify, batch.header_hash, sigs, pks)  # type: ignore[arg-type]
+        if not ok:  # find the bad ones; they become non-signers
+            flags = [
+                await asyncio.to_thread(verify, s, batch.header_hash, pk)  # type: ignore[arg-type]
+                for s, pk in zip(sigs, pks, strict=True)
+            ]
+            candidates = [c for c, good in zip(candidates, flags, strict=True) if good]
+        return {
+            r.operator_id: Signature(G1Point.from_bytes(r.signature), G2Point.from_bytes(pk))  # type: ignore[arg-type]
+            for r, pk in candidates
+        }
+
+    async def _confirm(
+        self,
+        reader: ChainReader,
+        batch: PreparedBatch,
+        params: tuple[QuorumParams, ...],
+        signatures: Mapping[bytes, Signature],
+    ) -> int:
+        quorums = tuple(p.quorum_number for p in params)
+        witness = await build_signature_witness(
+            reader, quorums, batch.header.reference_block_number, signatures
+        )
+        header = ChainBatchHeader(
+            batch.header.batch_root,
+            quorums,
+            tuple(p.confirmation_threshold for p in params),
+            batch.header.reference_block_number,
+        )
+        writer = await self._connection.get_writer()
+        confirmed = await writer.confirm_batch(header, witness)
+        return confirmed.batch_id
+
+
+async def fetch_pubkeys_g2(reader: ChainReader, to_block: int) -> dict[bytes, bytes]:
+    """Every registered operator's G2 public key (128 bytes) by operator id, from the
+    BLSApkRegistry's ``NewPubkeyRegistration`` events up to ``to_block``.
+
+    A devnet-sized scan from block 0; a disperser for a long-lived chain would index these.
+    """
+    event = reader.contracts.bls_apk_registry.events.NewPubkeyRegistration
+    logs = await event.get_logs(from_block=0, to_block=to_block)
+    keys: dict[bytes, bytes] = {}
+    for log in logs:
+        g1 = G1Point.from_coordinates(*log["args"]["pubkeyG1"])
+        g2_abi = log["args"]["pubkeyG2"]
+        g2 = G2Point.from_abi(tuple(g2_abi[0]), tuple(g2_abi[1]))
+        keys[operator_id_of(g1)] = g2.to_bytes()
+    return keys
+
+
+async def _fetch_states(
+    reader: ChainReader, quorums: Sequence[int], block: int
+) -> dict[int, OperatorStakes]:
+    raw = await reader.get_operator_state(quorums, block)
+    return {q: sorted((op.operator_id, op.stake) for op in ops) for q, ops in raw.items()}
+
+
+def _signed_stake(
+    states: Mapping[int, OperatorStakes], signatures: Mapping[bytes, Signature]
+) -> dict[int, tuple[int, int]]:
+    return {
+        q: (sum(s for op, s in ops if op in signatures), sum(s for _, s in ops))
+        for q, ops in states.items()
+    }
+
+
+class _Stopwatch:
+    """``with clock("step"):`` records the step's seconds into ``timings``."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings = timings
+
+    def __call__(self, step: str) -> _Stopwatch:
+        self._step = step
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._timings[self._step] = time.perf_counter() - self._start

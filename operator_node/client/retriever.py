@@ -1,0 +1,136 @@
+"""The retriever: fetch chunks from operators until any k rebuild the blob, trusting no node.
+
+Every reply is checked against the batch header hash asked for (blob header in the batch root,
+every chunk against the blob commitment); a node that answers garbage, is down or has nothing is
+skipped. The decoded blob is re-encoded and its commitment compared, so what is returned is
+exactly what was dispersed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from operator_node.chain.client import ChainConnection
+from operator_node.erasure import Codec
+from operator_node.errors import OperatorNodeError
+from operator_node.protocol.hashes import Bytes
+from operator_node.protocol.headers import BlobHeader, compute_blob_commitment
+from operator_node.protocol.messages import RetrievalReply, validate_retrieval_reply
+from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
+
+
+class RetrievalError(OperatorNodeError):
+    """The blob could not be rebuilt: too few valid chunks, or nothing known of it."""
+
+
+@dataclass(frozen=True)
+class RetrievedBlob:
+    """A rebuilt blob and where its chunks came from."""
+
+    data: bytes
+    header: BlobHeader
+    chunks_used: int
+    sources: dict[str, int]
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class Retriever:
+    """Rebuilds blobs from the operators registered on the chain of ``connection``."""
+
+    def __init__(
+        self,
+        connection: ChainConnection,
+        *,
+        timeout: float = 10.0,
+        limits: WireLimits | None = None,
+        codec_backend: str = "auto",
+    ) -> None:
+        self._connection = connection
+        self._timeout = timeout
+        self._limits = limits or WireLimits()
+        self._codec_backend = codec_backend
+
+    async def fetch_sockets(self) -> list[str]:
+        """The sockets of every operator currently registered in any quorum."""
+        reader = await self._connection.get_reader()
+        block = await reader.get_current_block()
+        quorums = list(range(await reader.get_quorum_count()))
+        state = await reader.get_operator_state(quorums, block)
+        operator_ids = sorted({op.operator_id for ops in state.values() for op in ops})
+        sockets = [await reader.get_operator_socket(op) for op in operator_ids]
+        return [s for s in sockets if s]
+
+    async def retrieve(
+        self, batch_header_hash: bytes, blob_index: int, sockets: Sequence[str] | None = None
+    ) -> RetrievedBlob:
+        """Rebuild one blob; raises :class:`RetrievalError` if fewer than k valid chunks arrive."""
+        sockets = list(sockets) if sockets is not None else await self.fetch_sockets()
+        replies, failures = await self._fetch_all(sockets, batch_header_hash, blob_index)
+        if not replies:
+            raise RetrievalError(
+                f"no node returned valid chunks of blob {blob_index} of batch "
+                f"0x{batch_header_hash.hex()} ({_describe(failures)})"
+            )
+        return await asyncio.to_thread(self._rebuild, replies, failures)
+
+    async def _fetch_all(
+        self, sockets: Sequence[str], batch_hash: bytes, blob_index: int
+    ) -> tuple[dict[str, RetrievalReply], dict[str, str]]:
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            results = await asyncio.gather(
+                *(self._fetch_one(session, s, batch_hash, blob_index) for s in sockets)
+            )
+        replies = {
+            s: r for s, r in zip(sockets, results, strict=True) if isinstance(r, RetrievalReply)
+        }
+        failures = {s: r for s, r in zip(sockets, results, strict=True) if isinstance(r, str)}
+        return replies, failures
+
+    async def _fetch_one(
+        self, session: aiohttp.ClientSession, socket: str, batch_hash: bytes, blob_index: int
+    ) -> RetrievalReply | str:
+        url = f"http://{socket}/v1/chunks/0x{batch_hash.hex()}/{blob_index}"
+        try:
+            async with session.get(url) as response:
+                body = await response.read()
+                if response.status != 200:
+                    return f"HTTP {response.status}"
+            reply = decode_retrieval_reply(body, self._limits)
+            await asyncio.to_thread(validate_retrieval_reply, reply, batch_hash, blob_index)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"unreachable: {type(exc).__name__}"
+        except OperatorNodeError as exc:
+            return f"invalid reply: {exc}"
+        return reply
+
+    def _rebuild(
+        self, replies: dict[str, RetrievalReply], failures: dict[str, str]
+    ) -> RetrievedBlob:
+        header = next(iter(replies.values())).blob.header
+        chunks: dict[int, Bytes] = {}
+        sources: dict[str, int] = {}
+        for socket, reply in replies.items():
+            new = {i: c for i, c in zip(reply.blob.indices, reply.blob.chunks, strict=True)
+                   if i not in chunks}  # fmt: skip
+            chunks.update(new)
+            sources[socket] = len(new)
+        if len(chunks) < header.k:
+            raise RetrievalError(
+                f"only {len(chunks)} valid chunks of the {header.k} needed ({_describe(failures)})"
+            )
+        codec = Codec(header.k, header.n, backend=self._codec_backend)
+        chosen = dict(sorted(chunks.items())[: header.k])
+        data = bytes(codec.decode(chosen, length=header.data_length))
+        # Re-encoding proves the rebuilt blob is the committed one, not just k consistent rows.
+        if compute_blob_commitment(codec.encode(data)) != header.commitment:
+            raise RetrievalError("the rebuilt blob does not match its commitment")
+        return RetrievedBlob(data, header, len(chosen), sources, failures)
+
+
+def _describe(failures: dict[str, str]) -> str:
+    return "; ".join(f"{s}: {why}" for s, why in failures.items()) or "no nodes asked"
