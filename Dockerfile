@@ -12,7 +12,6 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY operator_node ./operator_node
-COPY contracts ./contracts
 # Wheels for the project (with its C extension) and every pinned dependency.
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 

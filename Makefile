@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .make
 
-.PHONY: setup devnet run test lint typecheck pytest bench clean
+.PHONY: setup devnet run test lint typecheck pytest bench contracts clean
 
 setup: $(STAMPS)/python $(STAMPS)/node
 
@@ -66,6 +66,10 @@ test: lint typecheck pytest
 
 bench: $(STAMPS)/bench $(STAMPS)/node
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Recompile the Solidity sources into operator_node/chain/artifacts (committed; a test checks them).
+contracts: $(STAMPS)/node
+	node contracts/compile.js
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules build dist *.egg-info

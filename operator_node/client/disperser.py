@@ -254,9 +254,9 @@ async def fetch_pubkeys_g2(reader: ChainReader, to_block: int) -> dict[bytes, by
     logs = await event.get_logs(from_block=0, to_block=to_block)
     keys: dict[bytes, bytes] = {}
     for log in logs:
-        g1 = G1Point.from_coordinates(*log["args"]["pubkeyG1"])
-        g2_abi = log["args"]["pubkeyG2"]
-        g2 = G2Point.from_abi(tuple(g2_abi[0]), tuple(g2_abi[1]))
+        g1_struct, g2_struct = log["args"]["pubkeyG1"], log["args"]["pubkeyG2"]
+        g1 = G1Point.from_coordinates(int(g1_struct["X"]), int(g1_struct["Y"]))
+        g2 = G2Point.from_abi(tuple(g2_struct["X"]), tuple(g2_struct["Y"]))
         keys[operator_id_of(g1)] = g2.to_bytes()
     return keys
 

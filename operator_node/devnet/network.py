@@ -1,0 +1,292 @@
+"""A local devnet: anvil, the contracts, N registered operators running as real node daemons.
+
+Used by ``operator-node devnet`` and by the end-to-end tests, so what is demonstrated is what is
+tested. Everything lives under one directory: per operator its keys (throwaway keystores with a
+light scrypt cost, so four nodes start in seconds), its config, its data and its log.
+
+Accounts are anvil's funded development keys: index 0 deploys and owns the contracts, 1..N are
+the operators, N+1 is the disperser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from operator_node.chain.client import ChainConnection
+from operator_node.chain.deploy import Deployment, OperatorWeight, deploy_contracts
+from operator_node.chain.registration import ensure_registered
+from operator_node.chain.rpc import connect
+from operator_node.config import ChainSection
+from operator_node.crypto.bls import BlsKeyPair
+from operator_node.crypto.keystore import save_bls_keystore
+from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError, free_port
+from operator_node.errors import OperatorNodeError
+
+DEVNET_SCRYPT_N = 1 << 12
+QUORUM = 0
+
+
+class DevnetError(OperatorNodeError):
+    """The devnet could not be brought up (a node did not start, registration failed, ...)."""
+
+
+@dataclass
+class DevnetOperator:
+    """One operator of the devnet and its node process."""
+
+    index: int
+    stake: int
+    keypair: BlsKeyPair
+    account: LocalAccount
+    api_port: int
+    metrics_port: int
+    home: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """``operator-<index>``."""
+        return f"operator-{self.index}"
+
+    @property
+    def socket(self) -> str:
+        """Where its node listens (and what it registered on chain)."""
+        return f"127.0.0.1:{self.api_port}"
+
+    @property
+    def config_path(self) -> Path:
+        """Its node's config file."""
+        return self.home / "node.toml"
+
+    @property
+    def log_path(self) -> Path:
+        """Its node's log (JSON lines)."""
+        return self.home / "node.log"
+
+
+@dataclass
+class Devnet:
+    """Bring up with :meth:`start`, tear down with :meth:`stop` (also as an async context)."""
+
+    root: Path
+    stakes: Sequence[int] = (10, 20, 30, 40)
+    log: Callable[[str], None] = lambda message: None
+    anvil: Anvil = field(default_factory=lambda: Anvil(port=free_port()))
+    operators: list[DevnetOperator] = field(default_factory=list)
+    deployment: Deployment | None = None
+
+    @property
+    def disperser(self) -> LocalAccount:
+        """The account allowed to disperse (and to confirm batches)."""
+        account: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[len(self.stakes) + 1])
+        return account
+
+    async def __aenter__(self) -> Devnet:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def start(self) -> None:
+        """Start anvil, deploy, create keys, register every operator and start their nodes."""
+        if len(self.stakes) + 2 > len(DEV_PRIVATE_KEYS):
+            raise DevnetError(f"at most {len(DEV_PRIVATE_KEYS) - 2} operators")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log(f"starting anvil on {self.anvil.host}:{self.anvil.port}")
+        try:
+            self.anvil.start()
+        except AnvilError as exc:
+            raise DevnetError(f"{exc} (run `make setup` to install anvil with npm ci)") from exc
+        self.operators = [self._new_operator(i, stake) for i, stake in enumerate(self.stakes)]
+        await self._deploy()
+        for operator in self.operators:
+            self._write_node_files(operator)
+            await self._register(operator)
+        for operator in self.operators:
+            self.start_node(operator)
+        for operator in self.operators:
+            self.wait_ready(operator)
+        (self.root / "devnet.json").write_text(json.dumps(self.describe(), indent=2))
+
+    def chain_section(self) -> ChainSection:
+        """The ``[chain]`` section every devnet node and client uses."""
+        assert self.deployment is not None, "start() first"
+        return ChainSection(
+            rpc_url=self.anvil.rpc_url,
+            chain_id=self.anvil.chain_id,
+            registry_coordinator=self.deployment.registry_coordinator,
+            operator_state_retriever=self.deployment.operator_state_retriever,
+            quorums=(QUORUM,),
+            tx_timeout=30.0,
+        )
+
+    def connect(self, account: LocalAccount | None = None) -> ChainConnection:
+        """A chain connection (with ``account`` for transactions)."""
+        return ChainConnection(self.chain_section(), metrics=None, account=account)
+
+    def start_node(self, operator: DevnetOperator) -> None:
+        """Start (or restart) an operator's node daemon; does not wait for it."""
+        with operator.log_path.open("ab") as log:
+            operator.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "operator_node",
+                    "run",
+                    "--config",
+                    str(operator.config_path),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "OPERATOR_NODE__NODE__LOG_FORMAT": "json"},
+            )
+
+    def wait_ready(self, operator: DevnetOperator, timeout: float = 60.0) -> None:
+        """Wait until the operator's node answers /eigen/node; raises DevnetError otherwise."""
+        deadline = time.monotonic() + timeout
+        url = f"http://{operator.socket}/eigen/node"
+        while time.monotonic() < deadline:
+            if operator.process is not None and operator.process.poll() is not None:
+                tail = operator.log_path.read_text(errors="replace")[-2000:]
+                raise DevnetError(
+                    f"{operator.name} exited with {operator.process.returncode}:\n{tail}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise DevnetError(f"{operator.name} did not answer on {url} within {timeout:g} s")
+
+    def stop_node(self, operator: DevnetOperator, signum: int = signal.SIGTERM) -> int | None:
+        """Stop one node (SIGTERM by default, SIGKILL to simulate a crash); returns its code."""
+        process = operator.process
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        process.send_signal(signum)
+        try:
+            return process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop(self) -> None:
+        """Stop every node, then anvil."""
+        for operator in self.operators:
+            self.stop_node(operator)
+        self.anvil.stop()
+
+    def describe(self) -> dict[str, object]:
+        """What a person needs to reach the devnet (also written to devnet.json)."""
+        assert self.deployment is not None
+        return {
+            "rpc_url": self.anvil.rpc_url,
+            "contracts": self.deployment.to_dict(),
+            "disperser": self.disperser.address,
+            "operators": [
+                {
+                    "name": op.name,
+                    "stake": op.stake,
+                    "operator_id": "0x" + op.keypair.operator_id.hex(),
+                    "address": op.account.address,
+                    "api": f"http://{op.socket}",
+                    "metrics": f"http://127.0.0.1:{op.metrics_port}/metrics",
+                    "config": str(op.config_path),
+                    "log": str(op.log_path),
+                }
+                for op in self.operators
+            ],
+        }
+
+    def _new_operator(self, index: int, stake: int) -> DevnetOperator:
+        account: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[index + 1])
+        return DevnetOperator(
+            index,
+            stake,
+            BlsKeyPair.generate(),
+            account,
+            free_port(),
+            free_port(),
+            self.root / f"operator-{index}",
+        )
+
+    async def _deploy(self) -> None:
+        w3 = connect(self.anvil.rpc_url, metrics=None)
+        try:
+            deployer: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
+            weights = [
+                OperatorWeight(op.account.address, QUORUM, op.stake) for op in self.operators
+            ]
+            self.deployment = await deploy_contracts(
+                w3, deployer, weights=weights, dispersers=[self.disperser.address]
+            )
+        finally:
+            await w3.provider.disconnect()
+        self.log(f"deployed contracts; registry coordinator {self.deployment.registry_coordinator}")
+
+    async def _register(self, operator: DevnetOperator) -> None:
+        connection = self.connect(operator.account)
+        try:
+            writer = await connection.get_writer()
+            await ensure_registered(writer, operator.keypair, (QUORUM,), operator.socket)
+        finally:
+            await connection.close()
+        self.log(f"registered {operator.name} (stake {operator.stake}) at {operator.socket}")
+
+    def _write_node_files(self, operator: DevnetOperator) -> None:
+        keys = operator.home / "keys"
+        keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+        password = secrets.token_hex(16)
+        password_file = keys / "bls.password"
+        password_file.touch(mode=0o600)
+        password_file.write_text(password + "\n")
+        keystore = keys / f"{operator.name}.bls.key.json"
+        if not keystore.exists():
+            save_bls_keystore(keystore, operator.keypair, password, scrypt_n=DEVNET_SCRYPT_N)
+        operator.config_path.write_text(self._node_config(operator, keystore, password_file))
+
+    def _node_config(self, operator: DevnetOperator, keystore: Path, password_file: Path) -> str:
+        chain = self.chain_section()
+        return "\n".join(
+            [
+                "[node]",
+                f'name = "{operator.name}"',
+                f'data_dir = "{operator.home / "data"}"',
+                "[api]",
+                'host = "127.0.0.1"',
+                f"port = {operator.api_port}",
+                f'socket = "{operator.socket}"',
+                "shutdown_grace = 5",
+                "[metrics]",
+                'host = "127.0.0.1"',
+                f"port = {operator.metrics_port}",
+                "[keys]",
+                f'bls_keystore = "{keystore}"',
+                f'bls_password_file = "{password_file}"',
+                "[chain]",
+                f'rpc_url = "{chain.rpc_url}"',
+                f"chain_id = {chain.chain_id}",
+                f'registry_coordinator = "{chain.registry_coordinator}"',
+                f'operator_state_retriever = "{chain.operator_state_retriever}"',
+                f"quorums = [{QUORUM}]",
+                "[store]",
+                "max_size = 1073741824",
+                "",
+            ]
+        )
