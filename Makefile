@@ -46,8 +46,7 @@ $(STAMPS)/bench: $(STAMPS)/python bench/requirements.txt
 	@touch $@
 
 devnet: setup
-	@echo "The multi-operator devnet is not built yet: starting a single node with config/example.toml (Ctrl-C stops it)."
-	$(BIN)/operator-node run --config config/example.toml
+	$(BIN)/operator-node devnet
 
 run: setup
 	$(BIN)/operator-node run --config config/example.toml

@@ -11,14 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from operator_node.cli import chain, config_cmd, keys, run, version
+from operator_node.cli import chain, client, config_cmd, devnet, keys, run, version
 from operator_node.errors import ConfigError, OperatorNodeError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-_COMMAND_MODULES = (run, chain, config_cmd, keys, version)
+_COMMAND_MODULES = (run, chain, client, devnet, config_cmd, keys, version)
 
 
 def build_parser() -> argparse.ArgumentParser:
