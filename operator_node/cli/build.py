@@ -110,7 +110,7 @@ async def load_account(config: Config) -> LocalAccount | None:
         password,
         allow_insecure_permissions=keys.allow_insecure_permissions,
     )
-    account: LocalAccount = Account.from_key(key.secret_bytes)
+    account: LocalAccount = Account.from_key(key.secret_bytes())
     return account
 
 

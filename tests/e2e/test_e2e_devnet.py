@@ -1,0 +1,184 @@
+"""End to end on a real devnet: anvil, the contracts, four registered operator daemons.
+
+disperse → confirm on chain → retrieve with a node down → same bytes; a node killed with SIGKILL
+still serves what it signed; a wrong-assignment request over real HTTP is refused with nothing
+stored; and the same flow through the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from support.daemon import http_get
+
+from operator_node.client.batch import EncodedBlob, prepare_batch
+from operator_node.client.disperser import DispersalResult, Disperser
+from operator_node.client.retriever import Retriever
+from operator_node.crypto.keystore import EcdsaKey, save_ecdsa_keystore
+from operator_node.devnet.network import Devnet
+from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.messages import validate_retrieval_reply
+from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    net = Devnet(tmp_path_factory.mktemp("devnet"))
+    asyncio.run(net.start())
+    yield net
+    net.stop()
+
+
+@pytest.fixture
+async def running(devnet: Devnet) -> AsyncIterator[Devnet]:
+    """The devnet with every node up again after the test, whatever it stopped."""
+    yield devnet
+    for operator in devnet.operators:
+        if operator.process is None or operator.process.poll() is not None:
+            devnet.start_node(operator)
+            devnet.wait_ready(operator)
+
+
+async def _disperse(devnet: Devnet, data: bytes, k: int = 8) -> DispersalResult:
+    connection = devnet.connect(devnet.disperser)
+    try:
+        return await Disperser(connection, devnet.disperser).disperse(data, k=k)
+    finally:
+        await connection.close()
+
+
+async def _retrieve(devnet: Devnet, result: DispersalResult) -> bytes:
+    connection = devnet.connect()
+    try:
+        blob = await Retriever(connection).retrieve(result.batch_header_hash, result.blob_index)
+    finally:
+        await connection.close()
+    return blob.data
+
+
+async def test_e2e_disperse_confirm_retrieve_with_node_down(running: Devnet) -> None:
+    data = os.urandom(300_000)
+    result = await _disperse(running, data)
+
+    assert all(reply.signature for reply in result.replies), result.replies
+    assert result.signed_stake == {0: (100, 100)}
+    connection = running.connect()
+    try:
+        reader = await connection.get_reader()
+        manager = reader.contracts.service_manager
+        events = await manager.events.BatchConfirmed().get_logs(from_block=0)
+        confirmed = {bytes(e["args"]["batchHeaderHash"]): e["args"]["batchId"] for e in events}
+    finally:
+        await connection.close()
+    assert confirmed[result.batch_header_hash] == result.batch_id
+
+    # The smallest operator down: the others hold well over k chunks between them.
+    running.stop_node(running.operators[0])
+    assert await _retrieve(running, result) == data
+
+
+async def test_e2e_node_killed_with_sigkill_serves_what_it_signed(running: Devnet) -> None:
+    data = os.urandom(100_000)
+    result = await _disperse(running, data)
+    victim = running.operators[2]
+    reply = next(r for r in result.replies if r.socket == victim.socket)
+    assert reply.signature is not None
+
+    assert running.stop_node(victim, signal.SIGKILL) == -signal.SIGKILL
+    running.start_node(victim)
+    running.wait_ready(victim)
+
+    url = f"http://{victim.socket}/v1/chunks/0x{result.batch_header_hash.hex()}/0"
+    status, body = http_get(url)
+    assert status == 200
+    served = decode_retrieval_reply(body, WireLimits())
+    validate_retrieval_reply(served, result.batch_header_hash, 0)
+    assert len(served.blob.indices) == reply.chunks > 0
+
+
+async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devnet) -> None:
+    connection = running.connect()
+    try:
+        reader = await connection.get_reader()
+        block = await reader.get_current_block()
+        raw = await reader.get_operator_state([0], block)
+    finally:
+        await connection.close()
+    states = {0: sorted((op.operator_id, op.stake) for op in raw[0])}
+    chunks = [os.urandom(64) for _ in range(40)]
+    blob = EncodedBlob.from_chunks(
+        chunks, data_length=512, k=8, quorums=[QuorumParams(0, 25, 50)], account=b"\x01" * 20
+    )
+    batch = prepare_batch([blob], states, block)
+    sender, receiver = running.operators[3], running.operators[1]
+    body = b"".join(encode_store_chunks(batch.requests[sender.keypair.operator_id]))
+    headers = compute_auth_headers(
+        running.disperser, receiver.keypair.operator_id, int(time.time()), compute_body_hash(body)
+    )
+    request = urllib.request.Request(
+        f"http://{receiver.socket}/v1/store-chunks", data=body, headers=headers, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 422
+    assert json.loads(refused.value.read())["error"] == "wrong_assignment"
+    url = f"http://{receiver.socket}/v1/chunks/0x{batch.header_hash.hex()}/0"
+    assert http_get(url)[0] == 404
+
+
+def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
+    keystore = tmp_path / "disperser.ecdsa.key.json"
+    password_file = tmp_path / "password"
+    password_file.write_text("disperser password\n")
+    password_file.chmod(0o600)
+    key = EcdsaKey.from_secret(bytes(running.disperser.key))
+    save_ecdsa_keystore(keystore, key, "disperser password", scrypt_n=1024)
+    chain = running.chain_section()
+    config = tmp_path / "client.toml"
+    config.write_text(
+        f'[keys]\necdsa_keystore = "{keystore}"\necdsa_password_file = "{password_file}"\n'
+        f'[chain]\nrpc_url = "{chain.rpc_url}"\n'
+        f'registry_coordinator = "{chain.registry_coordinator}"\n'
+        f'operator_state_retriever = "{chain.operator_state_retriever}"\n'
+    )
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(os.urandom(70_000))
+
+    cli = [sys.executable, "-m", "operator_node"]
+    dispersed = subprocess.run(
+        [*cli, "disperse", str(blob), "--config", str(config), "--k", "8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert dispersed.returncode == 0, dispersed.stderr
+    match = re.search(r"batch_header_hash (0x[0-9a-f]{64})", dispersed.stdout)
+    assert match, dispersed.stdout
+    assert "signed stake 100/100" in dispersed.stdout
+
+    out = tmp_path / "out.bin"
+    retrieved = subprocess.run(
+        [*cli, "retrieve", match.group(1), "0", "-o", str(out), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert retrieved.returncode == 0, retrieved.stderr
+    assert out.read_bytes() == blob.read_bytes()
