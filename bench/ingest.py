@@ -1,0 +1,227 @@
+"""StoreChunks ingest into one real node (devnet: anvil + 4 nodes), against the work bound.
+
+The node under test is the devnet's largest operator; each request carries its share of every
+blob: 24 chunks of 64 KiB per blob (k=15 with stakes 10/20/30/40 at gamma = 25%), for single-blob
+batches and 8-blob batches, from several concurrent clients. Batches differ only in the blob
+header's account field, so preparing many costs no hashing of chunk data.
+
+In the same run, on the same bodies, the work bound: (a) a bare aiohttp handler that only reads
+the body (separate process, same concurrency), (b) sequential write + fsync per body into the
+node's data directory, (c) keccak256 of the bodies on two threads. Target: ≥ 70% of the smallest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
+from operator_node.devnet.anvil import free_port
+from operator_node.devnet.network import Devnet, DevnetOperator
+from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.hashes import keccak256
+from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.wire import encode_store_chunks
+
+CHUNK = 64 << 10
+K = 15
+QUORUM = QuorumParams(0, 25, 50)
+
+
+def _batches(
+    count: int,
+    blobs: int,
+    states: dict[int, list[tuple[bytes, int]]],
+    block: int,
+    chunks: list[bytes],
+) -> list[PreparedBatch]:
+    base = EncodedBlob.from_chunks(
+        chunks, data_length=K * CHUNK, k=K, quorums=[QUORUM], account=bytes(20)
+    )
+    prepared = []
+    for i in range(count):
+        encoded = [
+            EncodedBlob(
+                replace(base.header, account=(i * blobs + b).to_bytes(20, "big")),
+                base.chunks,
+                base.tree,
+            )
+            for b in range(blobs)
+        ]
+        prepared.append(prepare_batch(encoded, states, block))
+    return prepared
+
+
+async def _post_all(
+    url: str, bodies: list[bytes], headers: list[dict[str, str]], clients: int
+) -> list[float]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(bodies)):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            start = time.perf_counter()
+            async with session.post(url, data=bodies[i], headers=headers[i]) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{response.status}: {await response.text()}")
+            latencies.append(time.perf_counter() - start)
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+    return latencies
+
+
+def _bare_server(port: int, ready: multiprocessing.synchronize.Event) -> None:
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"ok": True})
+
+    async def serve() -> None:
+        app = web.Application(client_max_size=256 << 20)
+        app.router.add_post("/", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def _fsync_bound(directory: Path, bodies: list[bytes]) -> float:
+    path = directory / "bench-fsync.bin"
+    start = time.perf_counter()
+    with path.open("wb") as fh:
+        for body in bodies:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    return elapsed
+
+
+def _keccak_bound(bodies: list[bytes]) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(keccak256, bodies))
+    return time.perf_counter() - start
+
+
+async def _measure(
+    devnet: Devnet,
+    target: DevnetOperator,
+    blobs: int,
+    requests: int,
+    clients: int,
+    chunks: list[bytes],
+) -> dict[str, float]:
+    connection = devnet.connect()
+    try:
+        reader = await connection.get_reader()
+        block = await reader.get_current_block()
+        raw = await reader.get_operator_state([0], block)
+    finally:
+        await connection.close()
+    states = {0: sorted((op.operator_id, op.stake) for op in raw[0])}
+    batches = _batches(requests, blobs, states, block, chunks)
+    me = target.keypair.operator_id
+    bodies = [b"".join(encode_store_chunks(b.requests[me])) for b in batches]
+    chunk_bytes = sum(len(blob.indices) * CHUNK for blob in batches[0].requests[me].blobs)
+    headers = [
+        compute_auth_headers(devnet.disperser, me, int(time.time()), compute_body_hash(b))
+        for b in bodies
+    ]
+    start = time.perf_counter()
+    latencies = await _post_all(f"http://{target.socket}/v1/store-chunks", bodies, headers, clients)
+    node_s = time.perf_counter() - start
+
+    port = free_port()
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=_bare_server, args=(port, ready), daemon=True)
+    server.start()
+    ready.wait(10)
+    start = time.perf_counter()
+    await _post_all(f"http://127.0.0.1:{port}/", bodies, [{}] * len(bodies), clients)
+    bare_s = time.perf_counter() - start
+    server.terminate()
+
+    total = chunk_bytes * requests
+    mbps = {
+        "node": total / node_s / 1e6,
+        "bare_aiohttp": total / bare_s / 1e6,
+        "write_fsync": total / _fsync_bound(target.home / "data", bodies) / 1e6,
+        "keccak_2_threads": total / _keccak_bound(bodies) / 1e6,
+    }
+    bound = min(mbps["bare_aiohttp"], mbps["write_fsync"], mbps["keccak_2_threads"])
+    ordered = sorted(latencies)
+    return {
+        **{f"{k}_MBps": round(v, 1) for k, v in mbps.items()},
+        "ratio_vs_bound": round(mbps["node"] / bound, 3),
+        "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "latency_p99_ms": round(
+            ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))] * 1000, 1
+        ),
+        "request_MiB": round(len(bodies[0]) / (1 << 20), 2),
+    }
+
+
+async def _run(requests: int, clients: int) -> dict[str, object]:
+    chunks = [os.urandom(CHUNK) for _ in range(64)]
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
+        devnet = Devnet(Path(root))
+        await devnet.start()
+        try:
+            target = max(devnet.operators, key=lambda op: op.stake)
+            results: dict[str, object] = {"bench": "ingest", "clients": clients}
+            for blobs in (1, 8):
+                count = requests if blobs == 1 else max(4, requests // 4)
+                results[f"blobs_{blobs}"] = await _measure(
+                    devnet, target, blobs, count, clients, chunks
+                )
+            return results
+        finally:
+            devnet.stop()
+
+
+def main() -> None:
+    """Run the benchmark and print the table and the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=48)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    results = asyncio.run(_run(args.requests, args.clients))
+    print(
+        f"{'batch':>8} {'node':>8} {'aiohttp':>8} {'fsync':>8} {'keccak2':>8} {'ratio':>6} "
+        f"{'p50 ms':>8} {'p99 ms':>8}"
+    )
+    for blobs in (1, 8):
+        r = results[f"blobs_{blobs}"]
+        assert isinstance(r, dict)
+        print(
+            f"{blobs:>3} blob{'s' if blobs > 1 else ' '} {r['node_MBps']:>8} "
+            f"{r['bare_aiohttp_MBps']:>8} {r['write_fsync_MBps']:>8} "
+            f"{r['keccak_2_threads_MBps']:>8} {r['ratio_vs_bound']:>6} "
+            f"{r['latency_p50_ms']:>8} {r['latency_p99_ms']:>8}"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
