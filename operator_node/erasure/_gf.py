@@ -5,7 +5,7 @@ Only the small, once-per-shape work lives here; products over whole chunks are t
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 PRIMITIVE = 0x11D  # reedsolo's default primitive polynomial
 GENERATOR = 2  # reedsolo's default generator; fcr (first consecutive root) is 0
@@ -47,7 +47,8 @@ def generator_polynomial(nsym: int) -> list[int]:
     return poly
 
 
-@cache
+# Matrices are kept for the shapes in use; the bound keeps a stream of odd shapes from growing it.
+@lru_cache(maxsize=64)
 def parity_matrix(k: int, n: int) -> bytes:
     """Return the (n - k) x k parity rows of the systematic generator matrix, row-major.
 
@@ -71,7 +72,7 @@ def parity_matrix(k: int, n: int) -> bytes:
     return bytes(columns[j][p] for p in range(nsym) for j in range(k))
 
 
-@cache
+@lru_cache(maxsize=64)
 def generator_matrix(k: int, n: int) -> bytes:
     """Return the n x k systematic generator matrix [I; P], row-major: row i makes chunk i."""
     identity = bytes(1 if i == j else 0 for i in range(k) for j in range(k))

@@ -25,7 +25,8 @@ class NativeBackend:
         self._k = k
         self._n = n
         self._generator = generator_matrix(k, n)
-        self._encoder = _rs.Plan(kernel, parity_matrix(k, n), n - k, k)
+        self._parity = parity_matrix(k, n)
+        self._encoder = _rs.Plan(kernel, self._parity, n - k, k)
         self._plans: OrderedDict[_PlanKey, _rs.Plan] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -76,7 +77,7 @@ class NativeBackend:
     def _coefficients(self, rows: tuple[int, ...], want: tuple[int, ...]) -> bytes:
         """Return G[want] x inverse(G[rows]): received rows to wanted rows, row-major."""
         k, g = self._k, self._generator
-        inverse = _rs.invert(b"".join(g[r * k : (r + 1) * k] for r in rows), k)
+        inverse = _rs.invert_rows(self._parity, k, rows)
         if all(w < k for w in want):
             return b"".join(inverse[w * k : (w + 1) * k] for w in want)
         wanted = b"".join(g[w * k : (w + 1) * k] for w in want)

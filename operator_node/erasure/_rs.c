@@ -90,13 +90,51 @@ static int gf_invert(uint8_t *a, uint8_t *out, int k) {
             uint8_t f = a[row * k + col];
             if (row == col || f == 0) continue;
             const uint8_t *m = gf_mul_table[f];
-            for (int j = 0; j < k; j++) {
-                a[row * k + j] ^= m[a[col * k + j]];
-                out[row * k + j] ^= m[out[col * k + j]];
-            }
+            /* Columns left of col are already zero in the pivot row of a. */
+            for (int j = col; j < k; j++) a[row * k + j] ^= m[a[col * k + j]];
+            for (int j = 0; j < k; j++) out[row * k + j] ^= m[out[col * k + j]];
         }
     }
     return 0;
+}
+
+/*
+ * Inverse of the k x k sub-matrix of [I; P] made of the k distinct `rows`: row d of inv gives
+ * data row d from the received chunks, taken in the order of `rows`. Received data rows are
+ * identity rows, so only the e x e system of the e missing data rows is inverted:
+ * d_M = A^-1 c_Q + A^-1 B d_D, with A = P[Q][M] and B = P[Q][D] (minus is plus here).
+ */
+static int invert_rows(const uint8_t *parity, int k, const int *rows, uint8_t *inv) {
+    int dpos[RS_MAX_ROWS], drow[RS_MAX_ROWS], qpos[RS_MAX_ROWS], qrow[RS_MAX_ROWS];
+    int missing[RS_MAX_ROWS], nd = 0, nq = 0, e = 0, rc = 0;
+    uint8_t have[RS_MAX_ROWS] = {0};
+    for (int i = 0; i < k; i++) {
+        if (rows[i] < k) { have[rows[i]] = 1; drow[nd] = rows[i]; dpos[nd++] = i; }
+        else { qrow[nq] = rows[i] - k; qpos[nq++] = i; }
+    }
+    for (int d = 0; d < k; d++) if (!have[d]) missing[e++] = d;
+    memset(inv, 0, (size_t)k * k);
+    for (int i = 0; i < nd; i++) inv[drow[i] * k + dpos[i]] = 1;
+    if (e == 0) return 0;
+    uint8_t *a = malloc((size_t)e * e), *ainv = malloc((size_t)e * e);
+    if (a == NULL || ainv == NULL) { rc = -2; goto done; }
+    for (int u = 0; u < e; u++)
+        for (int v = 0; v < e; v++) a[u * e + v] = parity[qrow[u] * k + missing[v]];
+    if (gf_invert(a, ainv, e) < 0) { rc = -1; goto done; }
+    for (int t = 0; t < e; t++) {
+        uint8_t *dst = inv + missing[t] * k;
+        const uint8_t *arow = ainv + t * e;
+        for (int u = 0; u < e; u++) dst[qpos[u]] = arow[u];
+        for (int i = 0; i < nd; i++) {
+            uint8_t acc = 0;
+            for (int u = 0; u < e; u++) acc ^= gf_mul(arow[u], parity[qrow[u] * k + drow[i]]);
+            dst[dpos[i]] = acc;
+        }
+    }
+done:
+    free(a);
+    free(ainv);
+    return rc;
 }
 
 static size_t block_width(int cols) {
@@ -146,16 +184,21 @@ static void prep_nibbles32(uint8_t *dst, uint8_t c) { prep_nibbles(dst, c, 2); }
 
 /* The 8x8 bit matrix of "multiply by c" as gf2p8affineqb wants it: byte 7-i selects the input
  * bits whose products with c have bit i set. */
-static void prep_affine(uint8_t *dst, uint8_t c) {
+static uint64_t affine_matrix(uint8_t c) {
+    uint8_t column[8]; /* column j: c times the basis element x^j */
+    for (int j = 0; j < 8; j++) column[j] = gf_mul(c, (uint8_t)(1u << j));
     uint64_t m = 0;
     for (int i = 0; i < 8; i++) {
         uint64_t row = 0;
-        for (int j = 0; j < 8; j++)
-            if (gf_mul(c, (uint8_t)(1u << j)) & (1u << i)) row |= 1u << j;
+        for (int j = 0; j < 8; j++) row |= (uint64_t)((column[j] >> i) & 1u) << j;
         m |= row << (8 * (7 - i));
     }
-    memcpy(dst, &m, sizeof m);
+    return m;
 }
+
+static uint64_t gf_affine[256]; /* affine_matrix of every constant, filled at module init */
+
+static void prep_affine(uint8_t *dst, uint8_t c) { memcpy(dst, &gf_affine[c], sizeof(uint64_t)); }
 
 /*
  * A vector kernel is a group body, inlined with a constant group size R so that the R
@@ -204,6 +247,9 @@ static void prep_affine(uint8_t *dst, uint8_t c) {
     RS_CASE(NAME, 9) RS_CASE(NAME, 10) RS_CASE(NAME, 11) RS_CASE(NAME, 12)            \
     RS_CASE(NAME, 13) RS_CASE(NAME, 14) RS_CASE(NAME, 15) RS_CASE(NAME, 16)
 
+#define RS_CASES_12(NAME)                                                             \
+    RS_CASES_8(NAME) RS_CASE(NAME, 9) RS_CASE(NAME, 10) RS_CASE(NAME, 11) RS_CASE(NAME, 12)
+
 #define RS_DISPATCH(NAME, TARGET, CASES)                                                      \
     static TARGET void NAME##_dispatch(int R, const uint8_t *tab, int cols,                   \
                                        const uint8_t *const *in, uint8_t *const *out,         \
@@ -217,43 +263,76 @@ static void prep_affine(uint8_t *dst, uint8_t c) {
 
 /* ---- GFNI, 64-byte vectors ---- */
 #define T_GFNI512 __attribute__((target("avx512f,avx512bw,gfni")))
-#define GFNI512_RMAX 16
+#define GFNI512_RMAX 12
+#define AFFINE512(x, m) _mm512_gf2p8affine_epi64_epi8((x), (m), 0)
+
+/* Two 64-byte vectors per step, so each broadcast matrix serves two products, and two inputs
+ * per step, so one ternary-logic instruction adds two products to a sum. */
+RS_INLINE T_GFNI512 void gfni512_pair(const uint64_t *tab, int cols, const uint8_t *const *in,
+                                      uint8_t *const *out, size_t v, const int R) {
+    __m512i a[GFNI512_RMAX], b[GFNI512_RMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) a[r] = b[r] = _mm512_setzero_si512();
+    int j = 0;
+    for (; j + 1 < cols; j += 2) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(in[j] + v));
+        __m512i y0 = _mm512_loadu_si512((const void *)(in[j] + v + 64));
+        __m512i x1 = _mm512_loadu_si512((const void *)(in[j + 1] + v));
+        __m512i y1 = _mm512_loadu_si512((const void *)(in[j + 1] + v + 64));
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
+            __m512i m0 = _mm512_set1_epi64((long long)tab[j * R + r]);
+            __m512i m1 = _mm512_set1_epi64((long long)tab[(j + 1) * R + r]);
+            a[r] = _mm512_ternarylogic_epi64(a[r], AFFINE512(x0, m0), AFFINE512(x1, m1), 0x96);
+            b[r] = _mm512_ternarylogic_epi64(b[r], AFFINE512(y0, m0), AFFINE512(y1, m1), 0x96);
+        }
+    }
+    if (j < cols) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(in[j] + v));
+        __m512i y0 = _mm512_loadu_si512((const void *)(in[j] + v + 64));
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
+            __m512i m0 = _mm512_set1_epi64((long long)tab[j * R + r]);
+            a[r] = _mm512_xor_si512(a[r], AFFINE512(x0, m0));
+            b[r] = _mm512_xor_si512(b[r], AFFINE512(y0, m0));
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) {
+        _mm512_storeu_si512((void *)(out[r] + v), a[r]);
+        _mm512_storeu_si512((void *)(out[r] + v + 64), b[r]);
+    }
+}
+
+/* One 64-byte vector: the tail of a block of odd length. */
+RS_INLINE T_GFNI512 void gfni512_single(const uint64_t *tab, int cols, const uint8_t *const *in,
+                                        uint8_t *const *out, size_t v, const int R) {
+    __m512i a[GFNI512_RMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) a[r] = _mm512_setzero_si512();
+    for (int j = 0; j < cols; j++) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(in[j] + v));
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++)
+            a[r] = _mm512_xor_si512(a[r],
+                                    AFFINE512(x0, _mm512_set1_epi64((long long)tab[j * R + r])));
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) _mm512_storeu_si512((void *)(out[r] + v), a[r]);
+}
 
 RS_INLINE T_GFNI512 void kernel_gfni512_group(const uint8_t *tab8, int cols,
                                               const uint8_t *const *in, uint8_t *const *out,
                                               size_t begin, size_t end, const int R) {
     const uint64_t *tab = (const uint64_t *)tab8;
-    for (size_t v = begin; v < end; v += 64) {
-        __m512i acc[GFNI512_RMAX];
-#pragma GCC unroll 16
-        for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_si512();
-        int j = 0;
-        /* Two inputs per step: ternary logic folds both products into the sum at once. */
-        for (; j + 1 < cols; j += 2) {
-            __m512i x0 = _mm512_loadu_si512((const void *)(in[j] + v));
-            __m512i x1 = _mm512_loadu_si512((const void *)(in[j + 1] + v));
-#pragma GCC unroll 16
-            for (int r = 0; r < R; r++) {
-                __m512i p0 = _mm512_gf2p8affine_epi64_epi8(
-                    x0, _mm512_set1_epi64((long long)tab[j * R + r]), 0);
-                __m512i p1 = _mm512_gf2p8affine_epi64_epi8(
-                    x1, _mm512_set1_epi64((long long)tab[(j + 1) * R + r]), 0);
-                acc[r] = _mm512_ternarylogic_epi64(acc[r], p0, p1, 0x96);
-            }
-        }
-        if (j < cols) {
-            __m512i x0 = _mm512_loadu_si512((const void *)(in[j] + v));
-#pragma GCC unroll 16
-            for (int r = 0; r < R; r++)
-                acc[r] = _mm512_xor_si512(acc[r], _mm512_gf2p8affine_epi64_epi8(
-                    x0, _mm512_set1_epi64((long long)tab[j * R + r]), 0));
-        }
-#pragma GCC unroll 16
-        for (int r = 0; r < R; r++) _mm512_storeu_si512((void *)(out[r] + v), acc[r]);
-    }
+    size_t v = begin;
+    for (; v + 128 <= end; v += 128) gfni512_pair(tab, cols, in, out, v, R);
+    if (v < end) gfni512_single(tab, cols, in, out, v, R);
 }
-RS_GROUPS_16(kernel_gfni512, T_GFNI512)
-RS_DISPATCH(kernel_gfni512, T_GFNI512, RS_CASES_16)
+RS_GROUPS_8(kernel_gfni512, T_GFNI512)
+RS_GROUP_FN(kernel_gfni512, T_GFNI512, 9) RS_GROUP_FN(kernel_gfni512, T_GFNI512, 10)
+RS_GROUP_FN(kernel_gfni512, T_GFNI512, 11) RS_GROUP_FN(kernel_gfni512, T_GFNI512, 12)
+RS_DISPATCH(kernel_gfni512, T_GFNI512, RS_CASES_12)
 RS_DRIVER(kernel_gfni512, T_GFNI512, GFNI512_RMAX, 8)
 
 /* ---- GFNI, 32-byte vectors ---- */
@@ -279,8 +358,6 @@ RS_INLINE T_GFNI256 void kernel_gfni256_group(const uint8_t *tab8, int cols,
         for (int r = 0; r < R; r++) _mm256_storeu_si256((__m256i *)(out[r] + v), acc[r]);
     }
 }
-#define RS_CASES_12(NAME)                                                             \
-    RS_CASES_8(NAME) RS_CASE(NAME, 9) RS_CASE(NAME, 10) RS_CASE(NAME, 11) RS_CASE(NAME, 12)
 RS_GROUPS_8(kernel_gfni256, T_GFNI256)
 RS_GROUP_FN(kernel_gfni256, T_GFNI256, 9) RS_GROUP_FN(kernel_gfni256, T_GFNI256, 10)
 RS_GROUP_FN(kernel_gfni256, T_GFNI256, 11) RS_GROUP_FN(kernel_gfni256, T_GFNI256, 12)
@@ -824,6 +901,50 @@ static PyObject *rs_invert(PyObject *module, PyObject *args) {
     return result;
 }
 
+/* Parse k distinct row numbers below n. */
+static int parse_distinct_rows(PyObject *seq, int k, int n, int *rows) {
+    PyObject *fast = PySequence_Fast(seq, "rows must be a sequence of ints");
+    if (fast == NULL) return -1;
+    uint8_t seen[256] = {0};
+    if (PySequence_Fast_GET_SIZE(fast) != k)
+        PyErr_Format(PyExc_ValueError, "expected %d rows", k);
+    for (Py_ssize_t i = 0; i < k && !PyErr_Occurred(); i++) {
+        long row = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (row == -1 && PyErr_Occurred()) break;
+        if (row < 0 || row >= n || seen[row]) {
+            PyErr_Format(PyExc_ValueError, "row %ld out of range or repeated", row);
+            break;
+        }
+        seen[row] = 1;
+        rows[i] = (int)row;
+    }
+    Py_DECREF(fast);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *rs_invert_rows(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer parity;
+    int k;
+    PyObject *seq, *result = NULL;
+    int rows[RS_MAX_ROWS];
+    if (!PyArg_ParseTuple(args, "y*iO", &parity, &k, &seq)) return NULL;
+    if (k < 1 || k >= RS_MAX_ROWS || parity.len % k != 0 || parity.len == 0 ||
+        k + parity.len / k > RS_MAX_ROWS) {
+        PyErr_SetString(PyExc_ValueError, "parity must be (n - k) x k with 1 <= k < n <= 255");
+    } else if (parse_distinct_rows(seq, k, k + (int)(parity.len / k), rows) == 0 &&
+               (result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)k * k)) != NULL) {
+        int rc = invert_rows(parity.buf, k, rows, (uint8_t *)PyBytes_AS_STRING(result));
+        if (rc < 0) {
+            Py_CLEAR(result);
+            if (rc == -2) PyErr_NoMemory();
+            else PyErr_SetString(PyExc_ValueError, "rows are not independent");
+        }
+    }
+    PyBuffer_Release(&parity);
+    return result;
+}
+
 static PyObject *rs_multiply(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer a, b;
@@ -853,6 +974,8 @@ static PyMethodDef rs_methods[] = {
      "kernels() -> tuple[str, ...]\n\nKernels this CPU can run, fastest first."},
     {"invert", rs_invert, METH_VARARGS,
      "invert(matrix, k) -> bytes\n\nInverse of a k x k GF(2^8) matrix; ValueError if singular."},
+    {"invert_rows", rs_invert_rows, METH_VARARGS,
+     "invert_rows(parity, k, rows) -> bytes\n\nInverse of the rows of [I; parity] numbered by rows."},
     {"multiply", rs_multiply, METH_VARARGS,
      "multiply(a, b, m, k, p) -> bytes\n\nProduct of an m x k and a k x p GF(2^8) matrix."},
     {NULL, NULL, 0, NULL},
@@ -865,6 +988,7 @@ static struct PyModuleDef rs_module = {
 
 PyMODINIT_FUNC PyInit__rs(void) {
     gf_init();
+    for (int c = 0; c < 256; c++) gf_affine[c] = affine_matrix((uint8_t)c);
 #if RS_X86
     __builtin_cpu_init();
 #endif

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from operator_node.erasure._gf import gf_mul
+from operator_node.erasure._gf import generator_matrix, gf_mul, parity_matrix
 
 _rs = pytest.importorskip("operator_node.erasure._rs")
 
@@ -89,6 +89,19 @@ def test_kernels_invert_gives_the_inverse() -> None:
     identity = bytes(1 if i == j else 0 for i in range(k) for j in range(k))
     assert _rs.multiply(matrix, inverse, k, k, k) == identity
     assert _rs.multiply(inverse, matrix, k, k, k) == identity
+
+
+def test_kernels_invert_rows_equals_inverting_the_sub_matrix() -> None:
+    rng = random.Random(12)
+    for k, n in [(1, 2), (3, 5), (32, 96), (64, 255), (254, 255)]:
+        generator, parity = generator_matrix(k, n), parity_matrix(k, n)
+        for rows in (rng.sample(range(n), k), list(range(n - k, n)), list(range(k))):
+            sub = b"".join(generator[r * k : (r + 1) * k] for r in rows)
+            assert _rs.invert_rows(parity, k, rows) == _rs.invert(sub, k)
+    with pytest.raises(ValueError, match="repeated"):
+        _rs.invert_rows(parity_matrix(2, 4), 2, [3, 3])
+    with pytest.raises(ValueError, match="out of range"):
+        _rs.invert_rows(parity_matrix(2, 4), 2, [0, 4])
 
 
 def test_kernels_reject_bad_arguments() -> None:
