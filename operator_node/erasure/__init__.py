@@ -11,7 +11,9 @@ from operator_node.erasure.codec import (
     CHUNK_ALIGN,
     Codec,
     available_backends,
+    cached_codec,
     chunk_length,
+    select_backend,
 )
 from operator_node.erasure.errors import (
     BackendUnavailableError,
@@ -40,5 +42,7 @@ __all__ = [
     "ErasureError",
     "NotEnoughChunksError",
     "available_backends",
+    "cached_codec",
     "chunk_length",
+    "select_backend",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from operator_node.erasure._backend import Backend
@@ -79,8 +80,14 @@ def available_backends() -> tuple[str, ...]:
     return (*native, "reedsolo")
 
 
-def _select_backend(requested: str) -> str:
-    """Resolve "auto" through the environment variable, then to the fastest available backend."""
+def select_backend(requested: str = "auto") -> str:
+    """Return the backend a Codec built with `requested` would use, without building one.
+
+    An explicit name is checked as is; "auto" takes the name from OPERATOR_NODE_RS_BACKEND when
+    that is set, else the fastest available backend. Raises CodecParameterError for an unknown
+    name and BackendUnavailableError for one this machine cannot run. Call it at start-up to log
+    the backend and to fail early on a bad environment.
+    """
     source = "backend argument"
     name = requested
     if requested == "auto":
@@ -103,6 +110,7 @@ def _select_backend(requested: str) -> str:
 
 
 def _make_backend(name: str, k: int, n: int) -> Backend:
+    """Build the named backend (already checked to be available) for one shape."""
     if name == "reedsolo" or _rs is None:
         return ReedsoloBackend(k, n)
     kernels = _rs.kernels()
@@ -153,7 +161,7 @@ class Codec:
             raise CodecParameterError(f"backend must be a str, not {type(backend).__name__}")
         self._k = k
         self._n = n
-        self._impl = _make_backend(_select_backend(backend), k, n)
+        self._impl = _make_backend(select_backend(backend), k, n)
 
     @property
     def k(self) -> int:
@@ -263,3 +271,13 @@ class Codec:
                 f"chunk length must be a positive multiple of {CHUNK_ALIGN}, got {chunk_len}"
             )
         return views, chunk_len
+
+
+@lru_cache(maxsize=64)
+def cached_codec(k: int, n: int) -> Codec:
+    """Return a shared Codec(k, n) with the default backend, built once per shape.
+
+    Reusing a codec keeps its prepared encode matrix and its cache of decode matrices; codecs are
+    safe to share between threads. Raises like Codec.
+    """
+    return Codec(k, n)

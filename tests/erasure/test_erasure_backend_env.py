@@ -20,15 +20,17 @@ PROBE = """
 import json, sys
 if sys.argv[1] == "no-extension":
     sys.modules["operator_node.erasure._rs"] = None  # as if the C build had failed
-from operator_node.erasure import Codec, available_backends
+from operator_node.erasure import Codec, available_backends, select_backend
 blob = bytes(range(200))
 try:
+    selected = select_backend(sys.argv[2])
     codec = Codec(3, 5) if sys.argv[2] == "auto" else Codec(3, 5, sys.argv[2])
 except Exception as exc:
     print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
 else:
     chunks = codec.encode(blob)
     ok = codec.decode({i: chunks[i] for i in (2, 3, 4)}, len(blob)) == blob
+    ok = ok and selected == codec.backend
     print(json.dumps({"backend": codec.backend, "ok": ok, "available": available_backends()}))
 """
 

@@ -17,7 +17,7 @@ from erasure.erasure_support import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operator_node.erasure import Codec, chunk_length
+from operator_node.erasure import Codec, cached_codec, chunk_length
 
 # reedsolo computes one codeword per byte column in pure Python: keep its shapes small.
 SMALL = {"max_k": 8, "max_n": 16, "max_len": 600}
@@ -209,3 +209,10 @@ def test_chunk_length_rounds_up_to_64() -> None:
     assert Codec(10, 20, "scalar" if "scalar" in ALL_BACKENDS else "reedsolo").chunk_length(
         641
     ) == chunk_length(641, 10)
+
+
+def test_cached_codec_is_built_once_per_shape() -> None:
+    first = cached_codec(10, 30)
+    assert cached_codec(10, 30) is first
+    assert cached_codec(10, 31) is not first
+    assert (first.k, first.n) == (10, 30)
