@@ -14,11 +14,15 @@ Durability: the environment keeps LMDB's defaults (``sync``, ``metasync``, no ``
 ``map_async``), so a commit returns only after the data pages and then the meta page reach the
 disk. A batch is written by one transaction, so after any crash it is either whole or absent.
 
-Capacity: the LMDB map starts small and doubles on ``MapFullError`` (the failed transaction is
-aborted and retried) until it reaches ``max_size``; then ``put_batch`` raises
-:class:`StoreFullError`, as it does on ENOSPC. Deletions may grow the map ``DELETE_HEADROOM``
-bytes past ``max_size``, because copy-on-write needs a few fresh pages before it can free any;
-without that a store filled to the brim could never expire anything.
+Capacity: the LMDB map is opened at ``max_size``. Without ``writemap`` LMDB does not preallocate
+its file: the file grows page by page as data is written, so a large map costs address space
+only. The map is grown (doubled on ``MapFullError``: the failed transaction is aborted and
+retried) only when it is smaller than needed: when a test opens it small, and for deletions,
+which may take the map ``DELETE_HEADROOM`` bytes past ``max_size`` because copy-on-write needs
+a few fresh pages before it can free any (without that a full store could never expire
+anything). Growing by default was measured and rejected: a remap must exclude readers, and under
+a steady read load py-lmdb's internal locking stalled the writer for seconds at each growth.
+At ``max_size``, ``put_batch`` raises :class:`StoreFullError`, as it does on ENOSPC.
 
 Threads: every method may be called from any thread. Writes (put, delete, growth) are serialised
 by one lock; reads run concurrently in their own read transactions and never wait for a write,
@@ -63,7 +67,6 @@ from operator_node.store.model import (
 FORMAT_VERSION = 1
 FORMAT_KEY = b"format_version"
 DELETE_HEADROOM = 8 << 20
-INITIAL_MAP_SIZE = 64 << 20
 MIN_MAX_SIZE = 1 << 20
 _DATA_DBS = (b"batches", b"blob_headers", b"chunks", b"expiry")
 _LOCK_FILE = "node.lock"
@@ -83,13 +86,14 @@ class LmdbStore:
         store_duration: float,
         max_size: int,
         clock: Callable[[], float] = time.time,
-        initial_map_size: int = INITIAL_MAP_SIZE,
+        initial_map_size: int | None = None,
     ) -> None:
         """Open (creating if needed) the store in directory ``path``.
 
         ``store_duration`` (seconds) is added to a batch's receipt time to give its expiry;
         ``max_size`` caps the map in bytes; ``clock`` gives the receipt time when ``put_batch``
-        is not told. Raises StoreInputError for bad parameters, StoreLockedError if another
+        is not told; ``initial_map_size`` (default ``max_size``) exists for tests of growth.
+        Raises StoreInputError for bad parameters, StoreLockedError if another
         process holds the directory, StoreFormatError for a store of another format, and
         StoreError if LMDB cannot open it.
         """
@@ -108,7 +112,8 @@ class LmdbStore:
         self._lock_fd = _lock_directory(self._path)
         env = None
         try:
-            env = _open_environment(self._path, min(max_size, initial_map_size))
+            map_size = max_size if initial_map_size is None else min(max_size, initial_map_size)
+            env = _open_environment(self._path, map_size)
             self._dbs = self._open_databases(env)
             _fsync_directory(self._path)
         except BaseException:
@@ -146,8 +151,6 @@ class LmdbStore:
             raise StoreInputError("batch header must be bytes")
         checked = layout.validate_blobs(blobs)
         now_ms = layout.to_ms(self._clock() if now is None else now)
-        if self.has_batch(batch_hash):
-            return False
         expiry_ms = now_ms + self._duration_ms
         with self._write_lock:
             self._require_open()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -60,4 +62,49 @@ def test_lmdb_store_accepts_writes_again_after_expiry(tmp_path: Path) -> None:
     assert store.put_batch(refused.hash, refused.header, refused.blobs, now=2000.0)
     assert_stored(store, refused)
     assert store.check() == []
+    store.close()
+
+
+def test_lmdb_store_map_growth_is_safe_under_concurrent_reads(tmp_path: Path) -> None:
+    store = LmdbStore(
+        tmp_path / "chunks", store_duration=100.0, max_size=256 << 20, initial_map_size=INITIAL_MAP
+    )
+    resident = make_batch(500)
+    store.put_batch(resident.hash, resident.header, resident.blobs)
+    stop = threading.Event()
+    reads: list[int] = []
+
+    def read_until_stopped() -> None:
+        # Without the gate, a remap under a running copy would fault the whole process.
+        count = 0
+        while not stop.is_set():
+            assert_stored(store, resident)
+            count += 1
+            time.sleep(0)  # paced like request handlers; see the note on growth in lmdb_store
+        reads.append(count)
+
+    readers = [threading.Thread(target=read_until_stopped) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for number in range(40):
+            batch = big_batch(number)
+            store.put_batch(batch.hash, batch.header, batch.blobs)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert store.stats().map_size >= 8 * INITIAL_MAP  # at least three growths happened
+    assert len(reads) == 3 and all(count > 0 for count in reads)
+    assert store.check() == []
+    store.close()
+
+
+def test_lmdb_store_file_grows_with_data_not_with_the_map(tmp_path: Path) -> None:
+    store = LmdbStore(tmp_path / "chunks", store_duration=100.0, max_size=1 << 40)
+    batch = big_batch(1)
+    store.put_batch(batch.hash, batch.header, batch.blobs)
+    stats = store.stats()
+    assert stats.map_size == 1 << 40
+    assert stats.file_bytes < 4 * (batch.chunk_bytes + (1 << 20))
     store.close()

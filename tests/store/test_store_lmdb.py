@@ -264,3 +264,10 @@ def test_layout_chunks_value_round_trips(chunks: dict[int, bytes]) -> None:
     assert {i: bytes(c) for i, c in decoded.items()} == chunks
     assert not layout.chunks_value_is_consistent(value + b"x")
     assert not layout.chunks_value_is_consistent(value[:-1])
+
+
+def test_lmdb_store_opens_lmdb_with_durable_flags(store: LmdbStore) -> None:
+    # A guard against "tuning" durability away: every commit must sync data, then meta.
+    flags = store._env.flags()  # type: ignore[union-attr]
+    assert flags["sync"] and flags["metasync"]
+    assert not flags["writemap"] and not flags["map_async"]
