@@ -20,8 +20,9 @@
  * in registers, so each input vector is loaded once per group of outputs.
  *
  * An encode costs k * (n - k) products per 64 bytes of chunk. gfni512 runs close to one product
- * per cycle, the throughput of a 512-bit gf2p8affineqb (one port); the loops are shaped so that
- * nothing else (loads, sums, pointer arithmetic) competes for that port.
+ * per cycle, the throughput of a 512-bit gf2p8affineqb (one port): sums take one ternary-logic
+ * instruction per two products and each broadcast coefficient serves two vectors, so little
+ * else competes for that port.
  *
  * Every entry point takes Python buffers without copying them, writes into one new bytes object and
  * releases the GIL around the arithmetic.
