@@ -274,10 +274,11 @@ class Codec:
 
 
 @lru_cache(maxsize=64)
-def cached_codec(k: int, n: int) -> Codec:
-    """Return a shared Codec(k, n) with the default backend, built once per shape.
+def cached_codec(k: int, n: int, backend: str = "auto") -> Codec:
+    """Return a shared Codec(k, n, backend), built once per (k, n, backend).
 
-    Reusing a codec keeps its prepared encode matrix and its cache of decode matrices; codecs are
-    safe to share between threads. Raises like Codec.
+    Reusing a codec keeps its prepared encode matrix and its cache of decode matrices (building
+    a Codec per request throws both away); codecs are safe to share between threads. "auto" is
+    resolved on the first call for a shape. Raises like Codec.
     """
-    return Codec(k, n)
+    return Codec(k, n, backend)

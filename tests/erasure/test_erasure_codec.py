@@ -216,3 +216,7 @@ def test_cached_codec_is_built_once_per_shape() -> None:
     assert cached_codec(10, 30) is first
     assert cached_codec(10, 31) is not first
     assert (first.k, first.n) == (10, 30)
+    reference = cached_codec(10, 30, "reedsolo")
+    assert reference is not first
+    assert reference is cached_codec(10, 30, "reedsolo")
+    assert reference.backend == "reedsolo"
