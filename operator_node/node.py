@@ -10,6 +10,7 @@ then closes resources (the store last, after every request that could touch it h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,8 +64,12 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self._log = get_logger("node")
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until ``stop`` is set; raises StartupError if a socket cannot be bound."""
+    async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
+        """Serve until ``stop`` is set; then drain in-flight requests unless ``force`` is set.
+
+        Raises StartupError if a socket cannot be bound. Resources are closed in every case.
+        """
+        force = force or asyncio.Event()
         try:
             await self._start_listeners()
             self._health.set_status(API_SERVICE_ID, ServiceStatus.UP)
@@ -74,7 +79,7 @@ class Node:
             )
             await self._run_services(stop)
         finally:
-            await self._shutdown()
+            await self._shutdown(force)
 
     async def _start_listeners(self) -> None:
         for listener in self._listeners:
@@ -101,17 +106,35 @@ class Node:
             for task in tasks:
                 task.cancel()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, force: asyncio.Event) -> None:
         self._notifier.notify("STOPPING=1")
         if self._health.get_service(API_SERVICE_ID) is not None:
             self._health.set_status(API_SERVICE_ID, ServiceStatus.DOWN)
         try:
-            # Stops accepting, then waits up to shutdown_grace for in-flight requests.
-            for runner in reversed(self._runners):
-                await runner.cleanup()
+            await self._drain(force)
         finally:
             for close in self._on_close:
                 result = close()
                 if asyncio.iscoroutine(result):
                     await result
             self._log.info("node_stopped")
+
+    async def _drain(self, force: asyncio.Event) -> None:
+        """Stop accepting, then wait up to shutdown_grace for in-flight requests, or until
+        ``force`` is set (a second signal), which abandons them."""
+
+        async def cleanup() -> None:
+            for runner in reversed(self._runners):
+                await runner.cleanup()
+
+        draining = asyncio.create_task(cleanup())
+        forced = asyncio.create_task(force.wait())
+        try:
+            await asyncio.wait({draining, forced}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forced.cancel()
+            if not draining.done():
+                self._log.warning("drain_abandoned")
+                draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await draining

@@ -57,7 +57,12 @@ class StoreChunksHandler:
             self._inflight -= 1
 
     async def _process(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()  # aiohttp enforces max_request_bytes for chunked bodies (413)
+        try:
+            # aiohttp enforces max_request_bytes for chunked bodies too (413).
+            body = await request.read()
+        except ConnectionResetError:
+            # The client went away (or the node is stopping) before the whole body arrived.
+            return self._refuse(400, "incomplete_body", "connection lost before the body arrived")
         try:
             result = await self._pipeline.store_chunks(memoryview(body), request.headers)
         except OperatorNodeError as exc:

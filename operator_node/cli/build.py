@@ -37,7 +37,7 @@ from operator_node.crypto.keystore import (
 )
 from operator_node.crypto.signer import LocalSigner, Signer
 from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
-from operator_node.erasure import Codec
+from operator_node.erasure import select_backend
 from operator_node.errors import StartupError
 from operator_node.health import Health, ServiceStatus
 from operator_node.logging import get_logger
@@ -191,7 +191,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         critical=False,
     )
     # Resolving the kernel now (OPERATOR_NODE_RS_BACKEND included) fails fast on a bad choice.
-    codec_backend = Codec(1, 2).backend
+    codec_backend = select_backend()
     metrics.set_codec_backend(codec_backend)
     log.info("codec_backend", backend=codec_backend)
     signer = await load_signer(config)

@@ -45,11 +45,11 @@ async def run_node(config: Config) -> int:
     # *_created series double the exposition for no operational value.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
-    stop = asyncio.Event()
-    _install_signal_handlers(stop, log)
+    stop, force = asyncio.Event(), asyncio.Event()
+    _install_signal_handlers(stop, force)
     log.info("node_starting", version=__version__, data_dir=str(config.node.data_dir))
     parts = await build_node(config, registry)
-    await parts.node.run(stop)
+    await parts.node.run(stop, force)
     return 0
 
 
@@ -60,19 +60,18 @@ def _prepare_data_dir(data_dir: Path) -> None:
         raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
 
 
-def _install_signal_handlers(stop: asyncio.Event, log: object) -> None:
-    """First SIGTERM/SIGINT: orderly stop. A second one: stop draining and close at once."""
+def _install_signal_handlers(stop: asyncio.Event, force: asyncio.Event) -> None:
+    """First SIGTERM/SIGINT: orderly stop. A second one: abandon the drain and close at once."""
     loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
 
     def on_signal(signum: int) -> None:
         name = signal.Signals(signum).name
         if not stop.is_set():
             get_logger("cli").info("signal_received", signal=name, action="graceful_stop")
             stop.set()
-        elif main_task is not None:
+        else:
             get_logger("cli").warning("signal_received", signal=name, action="forced_stop")
-            main_task.cancel()
+            force.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)

@@ -31,7 +31,7 @@ from operator_node.chain.reader import ChainReader
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import batch_verify, operator_id_of, verify
 from operator_node.crypto.bn254 import G1Point, G2Point
-from operator_node.erasure import Codec
+from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
 from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
@@ -138,7 +138,7 @@ class Disperser:
         n = max(compute_min_chunk_count(k, params, states), k + 1)
         if n > 255:
             raise DispersalError(f"k={k} needs n={n} chunks for this stake distribution; lower k")
-        codec = Codec(k, n, backend=self._codec_backend)
+        codec = cached_codec(k, n, backend=self._codec_backend)
         chunks = await asyncio.to_thread(codec.encode, data)
         account = bytes.fromhex(self._account.address[2:])
         blob = await asyncio.to_thread(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from operator_node.chain.client import ChainConnection
-from operator_node.erasure import Codec
+from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import BlobHeader, compute_blob_commitment
@@ -123,7 +123,7 @@ class Retriever:
             raise RetrievalError(
                 f"only {len(chunks)} valid chunks of the {header.k} needed ({_describe(failures)})"
             )
-        codec = Codec(header.k, header.n, backend=self._codec_backend)
+        codec = cached_codec(header.k, header.n, backend=self._codec_backend)
         chosen = dict(sorted(chunks.items())[: header.k])
         data = bytes(codec.decode(chosen, length=header.data_length))
         # Re-encoding proves the rebuilt blob is the committed one, not just k consistent rows.

@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import random
+import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -222,3 +224,27 @@ def test_http_bad_key_setup_stops_startup_clearly(
         "missing_password": "OPERATOR_NODE_BLS_KEY_PASSWORD",
     }[problem]
     assert expected in log, log
+
+
+def _hold_open_upload(node: NodeProcess) -> socket.socket:
+    """A StoreChunks request whose body is only partly sent: a request in flight."""
+    sock = socket.create_connection(("127.0.0.1", node.api_port), timeout=15)
+    sock.sendall(b"POST /v1/store-chunks HTTP/1.1\r\nHost: node\r\nContent-Length: 1000\r\n\r\n")
+    sock.sendall(b"x" * 10)
+    time.sleep(0.5)
+    return sock
+
+
+def test_http_second_sigterm_abandons_the_drain(tmp_path: Path, node_factory: NodeFactory) -> None:
+    node = node_factory(_config(tmp_path, api={"shutdown_grace": 30.0}))
+    node.wait_ready()
+    with _hold_open_upload(node):
+        node.signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert node.proc.poll() is None
+        node.signal(signal.SIGTERM)
+        assert node.wait_exit(timeout=10) == 0
+    assert "drain_abandoned" in node.log()
+    # The store was closed properly: the node starts again on the same data directory.
+    again = node_factory(_config(tmp_path), name="again")
+    again.wait_ready()

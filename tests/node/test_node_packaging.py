@@ -95,7 +95,6 @@ def test_packaging_wheel_builds_with_entry_point(tmp_path: Path) -> None:
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-q",
             "-w",
             str(tmp_path),
