@@ -132,14 +132,7 @@ async def _measure(
     clients: int,
     chunks: list[bytes],
 ) -> dict[str, float]:
-    connection = devnet.connect()
-    try:
-        reader = await connection.get_reader()
-        block = await reader.get_current_block()
-        raw = await reader.get_operator_state([0], block)
-    finally:
-        await connection.close()
-    states = {0: sorted((op.operator_id, op.stake) for op in raw[0])}
+    block, states = await devnet.fetch_operator_state()
     batches = _batches(requests, blobs, states, block, chunks)
     me = target.keypair.operator_id
     bodies = [b"".join(encode_store_chunks(b.requests[me])) for b in batches]

@@ -138,6 +138,17 @@ class Devnet:
         """A chain connection (with ``account`` for transactions)."""
         return ChainConnection(self.chain_section(), metrics=None, account=account)
 
+    async def fetch_operator_state(self) -> tuple[int, dict[int, list[tuple[bytes, int]]]]:
+        """The chain head and the quorum's (operator id, stake) pairs there, ordered by id."""
+        connection = self.connect()
+        try:
+            reader = await connection.get_reader()
+            block = await reader.get_current_block()
+            raw = await reader.get_operator_state([QUORUM], block)
+        finally:
+            await connection.close()
+        return block, {QUORUM: sorted((op.operator_id, op.stake) for op in raw[QUORUM])}
+
     def start_node(self, operator: DevnetOperator) -> None:
         """Start (or restart) an operator's node daemon; does not wait for it."""
         with operator.log_path.open("ab") as log:

@@ -15,22 +15,19 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from prometheus_client import CollectorRegistry
 from support.fake_chain import FakeChain
+from support.pipeline import open_pipeline
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import BlsKeyPair, verify
 from operator_node.crypto.signer import LocalSigner
 from operator_node.dispersal import (
     ChainUnavailable,
-    DisperserAllowlist,
     StaleReferenceBlock,
     StoreChunksPipeline,
 )
-from operator_node.health import Health
-from operator_node.metrics import Metrics
 from operator_node.protocol.assignment import OperatorStakes
-from operator_node.protocol.auth import ReplayGuard, compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
 from operator_node.protocol.errors import (
     BadProof,
     BadSignature,
@@ -41,8 +38,8 @@ from operator_node.protocol.errors import (
 )
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import StoreChunksRequest
-from operator_node.protocol.wire import WireLimits, encode_store_chunks
-from operator_node.store import AsyncStore, open_store
+from operator_node.protocol.wire import encode_store_chunks
+from operator_node.store import AsyncStore
 
 DISPERSER = Account.from_key(b"\x11" * 32)
 STRANGER = Account.from_key(b"\x22" * 32)
@@ -106,20 +103,8 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
 
 
 async def _make_node(tmp_path: Path, chain: FakeChain | None) -> Node:
-    store = await open_store(
-        tmp_path / "chunks", store_duration=3600, max_size=64 << 20, health=Health()
-    )
     signer = CountingSigner(OPERATORS[0])
-    pipeline = StoreChunksPipeline(
-        signer=signer,
-        store=store,
-        chain=chain,
-        allowlist=DisperserAllowlist([DISPERSER.address], chain),
-        replay_guard=ReplayGuard(300, time.time),
-        metrics=Metrics(CollectorRegistry(), avs_name="test", version="0"),
-        wire_limits=WireLimits(),
-        clock=time.time,
-    )
+    pipeline, store = await open_pipeline(tmp_path, signer, chain, [DISPERSER.address])
     return Node(pipeline, store, signer, chain)
 
 

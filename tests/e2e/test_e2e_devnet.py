@@ -112,14 +112,7 @@ async def test_e2e_node_killed_with_sigkill_serves_what_it_signed(running: Devne
 
 
 async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devnet) -> None:
-    connection = running.connect()
-    try:
-        reader = await connection.get_reader()
-        block = await reader.get_current_block()
-        raw = await reader.get_operator_state([0], block)
-    finally:
-        await connection.close()
-    states = {0: sorted((op.operator_id, op.stake) for op in raw[0])}
+    block, states = await running.fetch_operator_state()
     chunks = [os.urandom(64) for _ in range(40)]
     blob = EncodedBlob.from_chunks(
         chunks, data_length=512, k=8, quorums=[QuorumParams(0, 25, 50)], account=b"\x01" * 20

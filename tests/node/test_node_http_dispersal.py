@@ -21,23 +21,19 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from support.daemon import NodeProcess, http_get, node_config
 from support.fake_chain import FakeChain
+from support.pipeline import open_pipeline
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import save_bls_keystore
 from operator_node.crypto.signer import LocalSigner
-from operator_node.dispersal import DisperserAllowlist, StoreChunksPipeline
-from operator_node.health import Health
-from operator_node.metrics import Metrics
-from operator_node.protocol.auth import ReplayGuard, compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
-from operator_node.store import open_store
 
 NodeFactory = Callable[..., NodeProcess]
 DISPERSER = Account.from_key(b"\x11" * 32)
@@ -148,20 +144,10 @@ def test_http_node_with_key_reports_dispersal_down_without_chain(
 
 async def _store_batch_offline(data_dir: Path, batch: PreparedBatch) -> None:
     """Store ``batch`` for KEYPAIR through the real pipeline, as a running node would."""
-    store = await open_store(
-        data_dir / "chunks", store_duration=3600, max_size=64 << 20, health=Health()
-    )
     states = {0: [(kp.operator_id, 25) for kp in [KEYPAIR, *OTHERS]]}
     chain = FakeChain(states, head=20)
-    pipeline = StoreChunksPipeline(
-        signer=LocalSigner(KEYPAIR),
-        store=store,
-        chain=chain,
-        allowlist=DisperserAllowlist([DISPERSER.address], None),
-        replay_guard=ReplayGuard(300, time.time),
-        metrics=Metrics(CollectorRegistry(), avs_name="t", version="0"),
-        wire_limits=WireLimits(),
-        clock=time.time,
+    pipeline, store = await open_pipeline(
+        data_dir, LocalSigner(KEYPAIR), chain, [DISPERSER.address], chain_allowlist=False
     )
     body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
     await pipeline.store_chunks(memoryview(body), _signed(body))

@@ -1,0 +1,42 @@
+"""A StoreChunks pipeline over a real LMDB store, for tests that drive it in-process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from operator_node.crypto.signer import Signer
+from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
+from operator_node.health import Health
+from operator_node.metrics import Metrics
+from operator_node.protocol.auth import ReplayGuard
+from operator_node.protocol.wire import WireLimits
+from operator_node.store import AsyncStore, open_store
+
+
+async def open_pipeline(
+    data_dir: Path,
+    signer: Signer,
+    chain: ChainView | None,
+    allowed: Iterable[str],
+    *,
+    chain_allowlist: bool = True,
+) -> tuple[StoreChunksPipeline, AsyncStore]:
+    """Open a store under ``data_dir / "chunks"`` (as the node does) and a pipeline over it."""
+    store = await open_store(
+        data_dir / "chunks", store_duration=3600, max_size=64 << 20, health=Health()
+    )
+    pipeline = StoreChunksPipeline(
+        signer=signer,
+        store=store,
+        chain=chain,
+        allowlist=DisperserAllowlist(allowed, chain if chain_allowlist else None),
+        replay_guard=ReplayGuard(300, time.time),
+        metrics=Metrics(CollectorRegistry(), avs_name="test", version="0"),
+        wire_limits=WireLimits(),
+        clock=time.time,
+    )
+    return pipeline, store
