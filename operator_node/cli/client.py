@@ -2,21 +2,18 @@
 
 Both read ``[chain]`` from the config; ``disperse`` also needs ``[keys] ecdsa_keystore``, the
 key of an allowed disperser (it signs the requests and sends ``confirmBatch``).
+
+This module only declares the arguments; :mod:`operator_node.cli.client_impl` does the work.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from pathlib import Path
 
-from operator_node.chain.client import ChainConnection
-from operator_node.cli.build import load_account
-from operator_node.client.disperser import DispersalResult, Disperser
-from operator_node.client.retriever import Retriever
-from operator_node.config import Config, load_config
-from operator_node.errors import ConfigError, OperatorNodeError
+from operator_node.cli.lazy import LazyHandler
+
+_IMPL = "operator_node.cli.client_impl"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,102 +27,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     disperse.add_argument("--k", type=int, default=32, help="chunks needed to rebuild (1-254)")
     disperse.add_argument("--adversary", type=int, default=25, help="adversary threshold, %%")
     disperse.add_argument("--confirmation", type=int, default=50, help="confirmation threshold, %%")
-    disperse.set_defaults(handler=_disperse)
+    disperse.set_defaults(handler=LazyHandler(_IMPL, "disperse"))
 
     retrieve = subparsers.add_parser("retrieve", help="rebuild a dispersed blob from the operators")
     retrieve.add_argument("batch_header_hash", help="0x-prefixed batch header hash")
     retrieve.add_argument("blob_index", type=int)
     retrieve.add_argument("--output", "-o", type=Path, required=True, help="file to write")
     retrieve.add_argument("--config", "-c", type=Path, required=True)
-    retrieve.set_defaults(handler=_retrieve)
-
-
-def _connection(config: Config, *, with_account: bool) -> ChainConnection:
-    if not config.chain.rpc_url:
-        raise ConfigError("chain.rpc_url must be set to disperse or retrieve")
-    account = asyncio.run(load_account(config)) if with_account else None
-    if with_account and account is None:
-        raise ConfigError("keys.ecdsa_keystore (an allowed disperser's key) is needed to disperse")
-    return ChainConnection(config.chain, metrics=None, account=account)
-
-
-def _disperse(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        raise OperatorNodeError(f"cannot read {args.file}: {exc.strerror}") from None
-    quorums = [int(q) for q in args.quorums.split(",") if q.strip()]
-    connection = _connection(config, with_account=True)
-    assert connection.account is not None
-    disperser = Disperser(connection, connection.account)
-
-    async def run() -> DispersalResult:
-        try:
-            return await disperser.disperse(
-                data,
-                quorums=quorums,
-                k=args.k,
-                adversary=args.adversary,
-                confirmation=args.confirmation,
-                progress=_progress if sys.stderr.isatty() else None,
-            )
-        finally:
-            await connection.close()
-
-    print_dispersal(asyncio.run(run()))
-    return 0
-
-
-def print_dispersal(result: DispersalResult) -> None:
-    """The human summary of a confirmed dispersal."""
-    print(f"batch_header_hash 0x{result.batch_header_hash.hex()}")
-    print(f"blob_index        {result.blob_index}")
-    print(f"batch_id          {result.batch_id} (reference block {result.reference_block})")
-    print(f"encoding          k={result.k} n={result.n}")
-    for quorum, (signed, total) in sorted(result.signed_stake.items()):
-        print(
-            f"quorum {quorum}          signed stake {signed}/{total} ({100 * signed / total:.1f}%)"
-        )
-    for reply in result.replies:
-        outcome = "signed" if reply.signature else f"failed: {reply.error}"
-        operator = f"0x{reply.operator_id.hex()[:16]}"
-        print(f"  {operator} {reply.socket:21} {reply.chunks:3} chunks  {outcome}")
-
-
-def _progress(step: str, done: int, total: int) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    print(
-        f"\r{step} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-        end="",
-        file=sys.stderr,
-        flush=True,
-    )
-    if done == total:
-        print(file=sys.stderr)
-
-
-def _retrieve(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    digits = args.batch_header_hash.removeprefix("0x")
-    if len(digits) != 64:
-        raise ConfigError("batch_header_hash must be 0x and 64 hex digits")
-    batch_hash = bytes.fromhex(digits)
-    connection = _connection(config, with_account=False)
-
-    async def run() -> bytes:
-        try:
-            blob = await Retriever(connection).retrieve(batch_hash, args.blob_index)
-        finally:
-            await connection.close()
-        for socket, count in blob.sources.items():
-            print(f"  {socket:21} {count} chunks", file=sys.stderr)
-        for socket, why in blob.failures.items():
-            print(f"  {socket:21} skipped: {why}", file=sys.stderr)
-        return blob.data
-
-    data = asyncio.run(run())
-    args.output.write_bytes(data)
-    print(f"wrote {len(data)} bytes to {args.output}")
-    return 0
+    retrieve.set_defaults(handler=LazyHandler(_IMPL, "retrieve"))
