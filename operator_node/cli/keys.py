@@ -4,42 +4,21 @@ Files use eigenlayer-cli's names and formats (``<name>.bls.key.json``, ``<name>.
 see :mod:`operator_node.crypto.keystore`) in ``--dir``, by default eigenlayer-cli's own
 ``~/.eigenlayer/operator_keys``, so keys made by either tool work in the other.
 
-Passwords come from ``--password-file``, else the ``OPERATOR_NODE_KEY_PASSWORD`` environment
-variable, else an interactive prompt (twice when a key is being encrypted). They are never taken
-from the command line and never printed, and neither is a secret key.
+This module only declares the arguments; :mod:`operator_node.cli.keys_impl` does the work.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import re
-import stat
-import sys
 from pathlib import Path
 
-from operator_node.crypto.bls import BlsKeyPair, operator_id_of
-from operator_node.crypto.bn254 import CURVE_ORDER
-from operator_node.crypto.errors import CryptoError, KeystoreError, PasswordError
-from operator_node.crypto.keystore import (
-    SUFFIXES,
-    EcdsaKey,
-    KeyType,
-    bls_keystore_pubkey,
-    ecdsa_keystore_address,
-    keystore_path,
-    load_bls_keystore,
-    load_ecdsa_keystore,
-    read_password_file,
-    read_secret_file,
-    save_bls_keystore,
-    save_ecdsa_keystore,
-)
+from operator_node.cli.lazy import LazyHandler
 
 PASSWORD_ENV = "OPERATOR_NODE_KEY_PASSWORD"  # noqa: S105 - the variable's name, not a password
 DEFAULT_KEYS_DIR = Path("~/.eigenlayer/operator_keys")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_IMPL = "operator_node.cli.keys_impl"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="generate a new key and encrypt it to a file")
     _add_key_arguments(create)
-    create.set_defaults(handler=_create)
+    create.set_defaults(handler=LazyHandler(_IMPL, "create"))
     imp = actions.add_parser("import", help="encrypt an existing secret key to a file")
     _add_key_arguments(imp)
     imp.add_argument(
@@ -57,10 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         required=True,
         help="file holding the secret: BLS as decimal or 0x-hex, ECDSA as hex",
     )
-    imp.set_defaults(handler=_import)
+    imp.set_defaults(handler=LazyHandler(_IMPL, "import_key"))
     listing = actions.add_parser("list", help="list the keys in a directory (no password needed)")
     _add_dir_argument(listing)
-    listing.set_defaults(handler=_list)
+    listing.set_defaults(handler=LazyHandler(_IMPL, "list_keys"))
     show = actions.add_parser("show", help="show one key's public data")
     show.add_argument("name", type=_key_name, help="key name")
     show.add_argument("--type", choices=("bls", "ecdsa"), help="only this type of key")
@@ -71,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _add_dir_argument(show)
     _add_password_arguments(show)
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=LazyHandler(_IMPL, "show"))
 
 
 def _add_key_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,213 +88,3 @@ def _key_name(text: str) -> str:
             "a key name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return text
-
-
-# --- passwords -----------------------------------------------------------------------------
-
-
-def _password(args: argparse.Namespace, *, confirm: bool) -> str:
-    """The password from the file, the environment or the terminal, in that order."""
-    if args.password_file is not None:
-        password = read_password_file(
-            args.password_file.expanduser(),
-            allow_insecure_permissions=args.allow_insecure_permissions,
-        )
-    elif PASSWORD_ENV in os.environ:
-        password = os.environ[PASSWORD_ENV]
-    elif sys.stdin.isatty():
-        password = _prompt(confirm=confirm)
-    else:
-        raise PasswordError(
-            f"no password: give --password-file, set {PASSWORD_ENV}, or run on a terminal"
-        )
-    if confirm and not password:
-        raise PasswordError("refusing to encrypt a key with an empty password")
-    return password
-
-
-def _prompt(*, confirm: bool) -> str:
-    try:
-        password = getpass.getpass("Password: ")
-        if confirm and getpass.getpass("Repeat password: ") != password:
-            raise PasswordError("the two passwords differ; nothing was written")
-    except EOFError:
-        raise PasswordError("no password entered") from None
-    return password
-
-
-# --- create and import ---------------------------------------------------------------------
-
-
-def _create(args: argparse.Namespace) -> int:
-    directory = args.dir.expanduser()
-    path = keystore_path(directory, args.name, args.type)
-    _refuse_existing(path)
-    password = _password(args, confirm=True)
-    if args.type == "bls":
-        _save_bls(path, BlsKeyPair.generate(), password, verb="created")
-    else:
-        _save_ecdsa(path, EcdsaKey.generate(), password, verb="created")
-    return 0
-
-
-def _import(args: argparse.Namespace) -> int:
-    path = keystore_path(args.dir.expanduser(), args.name, args.type)
-    _refuse_existing(path)
-    secret_file = args.secret_file.expanduser()
-    raw = read_secret_file(secret_file, allow_insecure_permissions=args.allow_insecure_permissions)
-    if args.type == "bls":
-        keypair = _parse_bls_secret(raw, secret_file)
-        password = _password(args, confirm=True)
-        _save_bls(path, keypair, password, verb="imported")
-    else:
-        key = _parse_ecdsa_secret(raw, secret_file)
-        password = _password(args, confirm=True)
-        _save_ecdsa(path, key, password, verb="imported")
-    return 0
-
-
-def _refuse_existing(path: Path) -> None:
-    # Checked before asking for a password; the write itself re-checks atomically.
-    if path.exists() or path.is_symlink():
-        raise KeystoreError(f"{path} already exists; refusing to overwrite it", path=str(path))
-
-
-def _parse_bls_secret(raw: bytes, source: Path) -> BlsKeyPair:
-    # The message never quotes the file's content: it is a secret.
-    text = raw.decode("ascii", errors="replace").strip()
-    try:
-        value = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
-    except ValueError:
-        value = -1
-    if not 0 < value < CURVE_ORDER:
-        raise KeystoreError(
-            f"{source}: not a BLS secret key (want one decimal or 0x-hex integer in [1, r))",
-            path=str(source),
-        )
-    return BlsKeyPair(value)
-
-
-def _parse_ecdsa_secret(raw: bytes, source: Path) -> EcdsaKey:
-    text = raw.decode("ascii", errors="replace").strip().lower().removeprefix("0x")
-    try:
-        if not re.fullmatch(r"[0-9a-f]{64}", text):
-            raise ValueError
-        return EcdsaKey.from_secret(bytes.fromhex(text))
-    except (ValueError, CryptoError):
-        raise KeystoreError(
-            f"{source}: not an ECDSA secret key (want 64 hex digits, a valid secp256k1 scalar)",
-            path=str(source),
-        ) from None
-
-
-def _save_bls(path: Path, keypair: BlsKeyPair, password: str, *, verb: str) -> None:
-    save_bls_keystore(path, keypair, password)
-    print(f"{verb} bls key {path.name.removesuffix(SUFFIXES['bls'])!r}")
-    _print_fields(
-        file=str(path),
-        pubkey_g1="0x" + keypair.pubkey_g1.hex(),
-        pubkey_g2="0x" + keypair.pubkey_g2.hex(),
-        operator_id="0x" + keypair.operator_id.hex(),
-    )
-
-
-def _save_ecdsa(path: Path, key: EcdsaKey, password: str, *, verb: str) -> None:
-    save_ecdsa_keystore(path, key, password)
-    print(f"{verb} ecdsa key {path.name.removesuffix(SUFFIXES['ecdsa'])!r}")
-    _print_fields(file=str(path), address=key.address)
-
-
-def _print_fields(**fields: str) -> None:
-    for label, value in fields.items():
-        print(f"  {label + ':':<13}{value}")
-
-
-# --- list and show -------------------------------------------------------------------------
-
-
-def _key_files(directory: Path) -> list[tuple[str, KeyType, Path]]:
-    """(name, type, path) of every key file in ``directory``, sorted by name then type."""
-    if not directory.is_dir():
-        raise KeystoreError(f"{directory} is not a directory", path=str(directory))
-    found: list[tuple[str, KeyType, Path]] = []
-    for path in directory.iterdir():
-        for key_type, suffix in SUFFIXES.items():
-            if path.name.endswith(suffix) and path.is_file():
-                found.append((path.name.removesuffix(suffix), key_type, path))
-    return sorted(found)
-
-
-def _public_data(key_type: KeyType, path: Path) -> tuple[str, str]:
-    """(public key or address, operator id or '-') read without decrypting anything."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeystoreError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
-    if key_type == "ecdsa":
-        return ecdsa_keystore_address(data, path=str(path)), "-"
-    pubkey = bls_keystore_pubkey(data, path=str(path))
-    return "0x" + pubkey.to_bytes().hex(), "0x" + operator_id_of(pubkey).hex()
-
-
-def _list(args: argparse.Namespace) -> int:
-    directory = args.dir.expanduser()
-    rows = [("NAME", "TYPE", "PUBLIC KEY / ADDRESS", "OPERATOR ID")]
-    for name, key_type, path in _key_files(directory):
-        try:
-            public, operator_id = _public_data(key_type, path)
-        except CryptoError as exc:
-            public, operator_id = f"(unreadable: {exc})", "-"
-        rows.append((name, key_type, public, operator_id))
-        _warn_if_insecure(path)
-    if len(rows) == 1:
-        print(f"no keys in {directory}")
-        return 0
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, [*widths, 0], strict=True)))
-    return 0
-
-
-def _warn_if_insecure(path: Path) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        print(
-            f"warning: {path} has mode {mode:04o}; the node will refuse it until: chmod 600 {path}",
-            file=sys.stderr,
-        )
-
-
-def _show(args: argparse.Namespace) -> int:
-    directory = args.dir.expanduser()
-    matches = [
-        (key_type, path)
-        for name, key_type, path in _key_files(directory)
-        if name == args.name and args.type in (None, key_type)
-    ]
-    if not matches:
-        raise KeystoreError(f"no key named {args.name!r} in {directory}", path=str(directory))
-    for key_type, path in matches:
-        _show_one(args, key_type, path)
-    return 0
-
-
-def _show_one(args: argparse.Namespace, key_type: KeyType, path: Path) -> None:
-    public, operator_id = _public_data(key_type, path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    print(f"{key_type} key {args.name!r}")
-    fields = {"file": str(path), "mode": f"{mode:04o}"}
-    if key_type == "bls":
-        fields |= {"pubkey_g1": public, "operator_id": operator_id}
-    else:
-        fields["address"] = public
-    if args.decrypt:
-        password = _password(args, confirm=False)
-        insecure = args.allow_insecure_permissions
-        if key_type == "bls":
-            keypair = load_bls_keystore(path, password, allow_insecure_permissions=insecure)
-            fields["pubkey_g2"] = "0x" + keypair.pubkey_g2.hex()
-        else:
-            load_ecdsa_keystore(path, password, allow_insecure_permissions=insecure)
-        fields["decrypted"] = "ok (password correct, key matches the file's public data)"
-    _print_fields(**fields)
