@@ -1,23 +1,14 @@
 """``operator-node run``: build every part of the node from the config and run it.
 
-This is the one place that constructs things: registry, metrics, health, store, signer, chain,
-API. Components receive what they need through their constructors.
+This module only declares the arguments; :mod:`operator_node.cli.run_impl` does the work.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, disable_created_metrics
-
-from operator_node import __version__
-from operator_node.cli.build import build_node
-from operator_node.config import Config, load_config
-from operator_node.errors import StartupError
-from operator_node.logging import configure_logging, get_logger
+from operator_node.cli.lazy import LazyHandler
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,49 +20,4 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "2 on a configuration error, 1 on a runtime failure.",
     )
     parser.add_argument("--config", "-c", type=Path, required=True, help="path to the TOML config")
-    parser.set_defaults(handler=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    configure_logging(config.node.log_level, config.node.log_format)
-    return asyncio.run(run_node(config))
-
-
-async def run_node(config: Config) -> int:
-    """Build the node from ``config`` and run it until a signal; returns the exit code."""
-    log = get_logger("cli").bind(node_name=config.node.name)
-    _prepare_data_dir(config.node.data_dir)
-    # *_created series double the exposition for no operational value.
-    disable_created_metrics()  # type: ignore[no-untyped-call]
-    registry = CollectorRegistry(auto_describe=True)
-    stop, force = asyncio.Event(), asyncio.Event()
-    _install_signal_handlers(stop, force)
-    log.info("node_starting", version=__version__, data_dir=str(config.node.data_dir))
-    parts = await build_node(config, registry)
-    await parts.node.run(stop, force)
-    return 0
-
-
-def _prepare_data_dir(data_dir: Path) -> None:
-    try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
-
-
-def _install_signal_handlers(stop: asyncio.Event, force: asyncio.Event) -> None:
-    """First SIGTERM/SIGINT: orderly stop. A second one: abandon the drain and close at once."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        name = signal.Signals(signum).name
-        if not stop.is_set():
-            get_logger("cli").info("signal_received", signal=name, action="graceful_stop")
-            stop.set()
-        else:
-            get_logger("cli").warning("signal_received", signal=name, action="forced_stop")
-            force.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+    parser.set_defaults(handler=LazyHandler("operator_node.cli.run_impl", "run_daemon"))
