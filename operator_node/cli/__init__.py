@@ -3,6 +3,12 @@
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``, which registers an
 argparse parser and sets ``handler`` to a function ``(argparse.Namespace) -> int``. Exit codes:
 0 ok, 2 usage or configuration error, 1 runtime failure.
+
+The command modules import only the standard library and :mod:`operator_node.cli.lazy`, so
+building the parser, ``--help``, ``version`` and usage errors take milliseconds. Where a command
+needs web3, the keystores, aiohttp or the store, its handler is a
+:class:`~operator_node.cli.lazy.LazyHandler` naming the ``*_impl`` module that does the work,
+imported only when that command runs.
 """
 
 from __future__ import annotations

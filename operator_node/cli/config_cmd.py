@@ -1,11 +1,14 @@
-"""``operator-node config check``: validate a config file exactly as ``run`` would, and stop."""
+"""``operator-node config check``: validate a config file exactly as ``run`` would, and stop.
+
+This module only declares the arguments; :mod:`operator_node.cli.config_impl` does the work.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from operator_node.config import load_config
+from operator_node.cli.lazy import LazyHandler
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,13 +21,4 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Exit 0 if the configuration is valid, 2 with every problem listed if not.",
     )
     check.add_argument("--config", "-c", type=Path, required=True, help="path to the TOML config")
-    check.set_defaults(handler=_check)
-
-
-def _check(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    print(
-        f"{args.config}: configuration is valid (node {config.node.name!r}, "
-        f"api {config.api.host}:{config.api.port}, data_dir {config.node.data_dir})"
-    )
-    return 0
+    check.set_defaults(handler=LazyHandler("operator_node.cli.config_impl", "check"))
