@@ -17,6 +17,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -30,12 +31,16 @@ from aiohttp import web
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.devnet.anvil import free_port
 from operator_node.devnet.network import Devnet, DevnetOperator
-from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.hashes import keccak256
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.wire import encode_store_chunks
 
 CHUNK = 64 << 10
+_STAGE_SUM = re.compile(
+    r"operator_node_store_chunks_stage_seconds_sum\{[^}]*"
+    r'stage="(?P<stage>\w+)"[^}]*\} (?P<value>\S+)'
+)
 K = 15
 QUORUM = QuorumParams(0, 25, 50)
 
@@ -87,6 +92,18 @@ async def _post_all(
     return latencies
 
 
+async def _stage_totals(url: str) -> dict[str, float]:
+    """Return the node's summed seconds per StoreChunks stage, from its Prometheus endpoint."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    totals = {}
+    for line in text.splitlines():
+        match = _STAGE_SUM.match(line)
+        if match:
+            totals[match["stage"]] = float(match["value"])
+    return totals
+
+
 def _bare_server(port: int, ready: multiprocessing.synchronize.Event) -> None:
     async def handle(request: web.Request) -> web.Response:
         await request.read()
@@ -131,19 +148,26 @@ async def _measure(
     requests: int,
     clients: int,
     chunks: list[bytes],
-) -> dict[str, float]:
+) -> dict[str, object]:
     block, states = await devnet.fetch_operator_state()
     batches = _batches(requests, blobs, states, block, chunks)
     me = target.keypair.operator_id
     bodies = [b"".join(encode_store_chunks(b.requests[me])) for b in batches]
     chunk_bytes = sum(len(blob.indices) * CHUNK for blob in batches[0].requests[me].blobs)
     headers = [
-        compute_auth_headers(devnet.disperser, me, int(time.time()), compute_body_hash(b))
+        compute_auth_headers(devnet.disperser, me, int(time.time()), compute_request_hash(b))
         for b in bodies
     ]
+    metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
+    before = await _stage_totals(metrics_url)
     start = time.perf_counter()
     latencies = await _post_all(f"http://{target.socket}/v1/store-chunks", bodies, headers, clients)
     node_s = time.perf_counter() - start
+    after = await _stage_totals(metrics_url)
+    stage_ms = {
+        stage: round((after[stage] - before.get(stage, 0.0)) / requests * 1000, 2)
+        for stage in after
+    }
 
     port = free_port()
     ready = multiprocessing.Event()
@@ -172,6 +196,7 @@ async def _measure(
             ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))] * 1000, 1
         ),
         "request_MiB": round(len(bodies[0]) / (1 << 20), 2),
+        "stage_mean_ms": stage_ms,
     }
 
 

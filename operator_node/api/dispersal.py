@@ -58,13 +58,12 @@ class StoreChunksHandler:
 
     async def _process(self, request: web.Request) -> web.StreamResponse:
         try:
-            # aiohttp enforces max_request_bytes for chunked bodies too (413).
-            body = await request.read()
+            body = await _read_body(request)
         except ConnectionResetError:
             # The client went away (or the node is stopping) before the whole body arrived.
             return self._refuse(400, "incomplete_body", "connection lost before the body arrived")
         try:
-            result = await self._pipeline.store_chunks(memoryview(body), request.headers)
+            result = await self._pipeline.store_chunks(body, request.headers)
         except OperatorNodeError as exc:
             self._metrics.count_store_chunks(classify(exc)[1])
             return to_http_error(exc)
@@ -81,3 +80,28 @@ class StoreChunksHandler:
     def _refuse(self, status: int, code: str, message: str) -> web.Response:
         self._metrics.count_store_chunks(code)
         return error_response(status, code, message)
+
+
+async def _read_body(request: web.Request) -> memoryview:
+    """Read the whole body with one copy, into a buffer of the declared length.
+
+    ``request.read()`` grows a bytearray piece by piece and then copies it into ``bytes``: two
+    copies and a few reallocations of every byte, a quarter of the node's CPU on large batches.
+    aiohttp's parser stops at the declared length and enforces ``client_max_size`` for chunked
+    bodies, which have no declared length and take the plain path.
+    """
+    length = request.content_length
+    if length is None:
+        return memoryview(await request.read())
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    position = 0
+    while position < length:
+        piece = await request.content.readany()
+        if not piece or len(piece) > length - position:
+            break
+        view[position : position + len(piece)] = piece
+        position += len(piece)
+    if position != length:
+        raise ConnectionResetError(f"body does not match its declared {length} bytes")
+    return view

@@ -34,7 +34,7 @@ from operator_node.crypto.bn254 import G1Point, G2Point
 from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
-from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.wire import CONTENT_TYPE, encode_store_chunks
 
@@ -174,10 +174,12 @@ class Disperser:
         if not socket:
             return OperatorReply(operator_id, socket, chunks, error="no socket registered")
         body = b"".join(encode_store_chunks(request))
-        body_hash = compute_body_hash(body)
+        request_hash = compute_request_hash(body)
         error = ""
         for attempt in range(self._retries + 1):
-            headers = compute_auth_headers(self._account, operator_id, int(time.time()), body_hash)
+            headers = compute_auth_headers(
+                self._account, operator_id, int(time.time()), request_hash
+            )
             headers["Content-Type"] = CONTENT_TYPE
             try:
                 async with session.post(

@@ -2,11 +2,24 @@
 
 Digest (what the disperser signs, raw secp256k1 over the 32 bytes, no EIP-191 prefix):
 
-    digest = keccak256(abi.encode(bytes32 keccak256("operator-node.StoreChunks.v1"),
-                                  bytes32 operatorId, uint64 timestamp, bytes32 keccak256(body)))
+    digest = keccak256(abi.encode(bytes32 keccak256("operator-node.StoreChunks.v2"),
+                                  bytes32 operatorId, uint64 timestamp, bytes32 requestHash))
+    requestHash = keccak256(head)
 
-The operator id binds a request to one node (it cannot be replayed to another), the timestamp
-(seconds since the epoch) bounds how long it is valid, and the body hash covers every byte sent.
+where ``head`` is the body up to its first chunk byte: the wire prefix and header
+(:func:`~operator_node.protocol.wire.store_chunks_head`). The operator id binds a request to one
+node (it cannot be replayed to another) and the timestamp (seconds since the epoch) bounds how
+long it is valid.
+
+The request hash covers every byte of the body, in two steps: the head fixes each chunk's blob,
+index, length and position in the body (the decoder refuses any other length), and each chunk
+must match its Merkle proof, which the head carries, to its blob's commitment, which the head also
+carries. Hashing the head only lets the node check who sent a request before it hashes a single
+chunk byte, and then hash each chunk exactly once, for its proof. (Version 1 hashed the whole
+body, so every chunk was hashed twice.) A chunk altered in flight therefore fails its proof
+instead of the signature; the node records a request in the replay guard only once its chunks
+have passed, so a tampered copy cannot use up the genuine request.
+
 The signature travels as 65 bytes r ‖ s ‖ v (v in {27, 28}), hex with ``0x``, in the
 ``X-Disperser-Signature`` header; the timestamp as a decimal integer in ``X-Disperser-Timestamp``.
 A disperser that retries a request signs it again with a fresh timestamp.
@@ -15,7 +28,7 @@ A disperser that retries a request signs it again with a fresh timestamp.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
@@ -30,50 +43,54 @@ from operator_node.protocol.errors import (
     ReplayGuardFull,
     ReplayRejected,
 )
-from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256, keccak256_parts
+from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256
+from operator_node.protocol.wire import WireLimits, store_chunks_head
 
 SIGNATURE_HEADER = "X-Disperser-Signature"
 TIMESTAMP_HEADER = "X-Disperser-Timestamp"
-STORE_CHUNKS_DOMAIN = b"operator-node.StoreChunks.v1"
+STORE_CHUNKS_DOMAIN = b"operator-node.StoreChunks.v2"
 # keccak256(STORE_CHUNKS_DOMAIN), written out so that importing does no work (a test checks it).
-STORE_CHUNKS_TAG = bytes.fromhex("8d719eb7264b8a63ffbe503046c553f23d0f1623a1e7330d141e311d1784842d")
+STORE_CHUNKS_TAG = bytes.fromhex("2dcaf1aabf2f63bd33bbcaf8648a93895329d40a87d0560083e232e2242d371e")
 SIGNATURE_BYTES = 65
 UINT64_MAX = (1 << 64) - 1
 _MAX_TIMESTAMP_DIGITS = len(str(UINT64_MAX))
 
 
-def compute_body_hash(parts: Bytes | Iterable[Bytes]) -> bytes:
-    """Return keccak256 of a body given whole or as the buffers ``encode_store_chunks`` returns."""
-    if isinstance(parts, bytes | bytearray | memoryview):
-        return keccak256(parts)
-    return keccak256_parts(parts)
+def compute_request_hash(body: Bytes, limits: WireLimits | None = None) -> bytes:
+    """Return the request hash the disperser signs: keccak256 of the body's head.
+
+    ``body`` is the whole StoreChunks body or only its head (the first buffer
+    ``encode_store_chunks`` returns). Raises like
+    :func:`~operator_node.protocol.wire.store_chunks_head`.
+    """
+    return keccak256(store_chunks_head(body, limits))
 
 
-def compute_store_chunks_digest(operator_id: bytes, timestamp: int, body_hash: bytes) -> bytes:
+def compute_store_chunks_digest(operator_id: bytes, timestamp: int, request_hash: bytes) -> bytes:
     """Return the digest the disperser signs (see the module docstring).
 
-    Raises :class:`MalformedRequest` for an operator id or body hash that is not 32 bytes or a
+    Raises :class:`MalformedRequest` for an operator id or request hash that is not 32 bytes or a
     timestamp outside uint64.
     """
-    if len(operator_id) != WORD_BYTES or len(body_hash) != WORD_BYTES:
-        raise MalformedRequest("operator id and body hash must be 32 bytes")
+    if len(operator_id) != WORD_BYTES or len(request_hash) != WORD_BYTES:
+        raise MalformedRequest("operator id and request hash must be 32 bytes")
     if not 0 <= timestamp <= UINT64_MAX:
         raise MalformedRequest(f"timestamp {timestamp} is not a uint64")
     encoded = abi_encode(
         ("bytes32", "bytes32", "uint64", "bytes32"),
-        (STORE_CHUNKS_TAG, operator_id, timestamp, body_hash),
+        (STORE_CHUNKS_TAG, operator_id, timestamp, request_hash),
     )
     return keccak256(encoded)
 
 
 def sign_store_chunks(
-    signer: LocalAccount | bytes, operator_id: bytes, timestamp: int, body_hash: bytes
+    signer: LocalAccount | bytes, operator_id: bytes, timestamp: int, request_hash: bytes
 ) -> bytes:
     """Sign a StoreChunks request; return the 65-byte signature r ‖ s ‖ v.
 
     ``signer`` is an eth_account ``LocalAccount`` or a 32-byte private key.
     """
-    digest = Hash32(compute_store_chunks_digest(operator_id, timestamp, body_hash))
+    digest = Hash32(compute_store_chunks_digest(operator_id, timestamp, request_hash))
     if isinstance(signer, bytes):
         signed = Account.unsafe_sign_hash(digest, signer)
     else:
@@ -82,10 +99,10 @@ def sign_store_chunks(
 
 
 def compute_auth_headers(
-    signer: LocalAccount | bytes, operator_id: bytes, timestamp: int, body_hash: bytes
+    signer: LocalAccount | bytes, operator_id: bytes, timestamp: int, request_hash: bytes
 ) -> dict[str, str]:
     """Return the HTTP headers that authenticate a StoreChunks request to one node."""
-    signature = sign_store_chunks(signer, operator_id, timestamp, body_hash)
+    signature = sign_store_chunks(signer, operator_id, timestamp, request_hash)
     return {SIGNATURE_HEADER: "0x" + signature.hex(), TIMESTAMP_HEADER: str(timestamp)}
 
 
@@ -117,7 +134,7 @@ def parse_auth_headers(headers: Mapping[str, str]) -> tuple[bytes, int]:
 
 
 def recover_disperser(
-    signature: bytes, operator_id: bytes, timestamp: int, body_hash: bytes
+    signature: bytes, operator_id: bytes, timestamp: int, request_hash: bytes
 ) -> str:
     """Return the checksummed address that signed this request.
 
@@ -127,7 +144,7 @@ def recover_disperser(
     """
     if len(signature) != SIGNATURE_BYTES or signature[64] not in (27, 28):
         raise BadSignature("signature must be 65 bytes r || s || v with v 27 or 28")
-    digest = compute_store_chunks_digest(operator_id, timestamp, body_hash)
+    digest = compute_store_chunks_digest(operator_id, timestamp, request_hash)
     try:
         parsed = Signature(signature[:64] + bytes([signature[64] - 27]))
         public_key = parsed.recover_public_key_from_msg_hash(digest)
@@ -164,12 +181,11 @@ class ReplayGuard:
             _, digest = heapq.heappop(self._expiries)
             self._seen.discard(digest)
 
-    def admit(self, digest: bytes, timestamp: int) -> None:
-        """Record ``digest`` (signed at ``timestamp``) as used, or refuse it.
+    def check(self, digest: bytes, timestamp: int) -> None:
+        """Refuse ``digest`` (signed at ``timestamp``) as :meth:`admit` would, recording nothing.
 
-        Raises :class:`ReplayRejected` if ``timestamp`` is more than the window away from the clock
-        or the digest was admitted before, :class:`ReplayGuardFull` at capacity. A refusal
-        records nothing.
+        Raises :class:`ReplayRejected` if ``timestamp`` is more than the window away from the
+        clock or the digest was admitted before.
         """
         now = self._clock()
         if abs(now - timestamp) > self._window:
@@ -180,6 +196,14 @@ class ReplayGuard:
         self._evict(now)
         if digest in self._seen:
             raise ReplayRejected("this request was already received (same digest)")
+
+    def admit(self, digest: bytes, timestamp: int) -> None:
+        """Record ``digest`` (signed at ``timestamp``) as used, or refuse it.
+
+        Raises like :meth:`check`, and :class:`ReplayGuardFull` at capacity. A refusal records
+        nothing.
+        """
+        self.check(digest, timestamp)
         if len(self._seen) >= self._max_entries:
             raise ReplayGuardFull(
                 f"replay guard holds {self._max_entries} live requests; retry shortly"

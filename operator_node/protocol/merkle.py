@@ -102,3 +102,58 @@ def validate_merkle_proof(
         )
     if compute_root_from_proof(leaf, index, proof) != root:
         raise BadProof(f"Merkle proof of leaf {index} does not lead to the root")
+
+
+def validate_merkle_proofs(
+    leaves: Sequence[bytes],
+    indices: Sequence[int],
+    proofs: Sequence[Sequence[bytes]],
+    root: bytes,
+    leaf_count: int,
+) -> None:
+    """Check many proofs of one tree at once: the same verdict as each proof on its own.
+
+    Works level by level. The nodes on the leaves' paths are computed once each (a run of
+    neighbouring leaves shares most of its path), and every proof word must equal the node it
+    names: a computed one, or the value the first proof gave for a node off every path. Then the
+    one computed root must be ``root``. Hashing is therefore about two per leaf instead of
+    ``depth`` per leaf, and no word of any proof goes unchecked.
+
+    Returns None; raises :class:`BadProof` naming a leaf whose proof disagrees.
+    """
+    if not len(leaves) == len(indices) == len(proofs):
+        raise BadProof("leaves, indices and proofs differ in number")
+    if not leaves:
+        return
+    depth = tree_depth(leaf_count)
+    for index, proof in zip(indices, proofs, strict=True):
+        if not 0 <= index < leaf_count:
+            raise BadProof(f"leaf index {index} is outside a tree of {leaf_count} leaves")
+        if len(proof) != depth:
+            raise BadProof(
+                f"Merkle proof has {len(proof)} words, a tree of {leaf_count} leaves needs {depth}"
+            )
+    known = dict(zip(indices, leaves, strict=True))
+    if len(known) != len(indices):
+        raise BadProof("the same leaf index appears twice")
+    for level in range(depth):
+        _check_proof_words(known, indices, proofs, level)
+        known = {
+            position: keccak256(known[2 * position] + known[2 * position + 1])
+            for position in {index >> (level + 1) for index in indices}
+        }
+    if known[0] != root:
+        raise BadProof("the Merkle proofs do not lead to the root")
+
+
+def _check_proof_words(
+    known: dict[int, bytes], indices: Sequence[int], proofs: Sequence[Sequence[bytes]], level: int
+) -> None:
+    for index, proof in zip(indices, proofs, strict=True):
+        word = proof[level]
+        if len(word) != WORD_BYTES:
+            raise BadProof("a Merkle proof word is not 32 bytes")
+        sibling = (index >> level) ^ 1
+        have = known.setdefault(sibling, word)
+        if have != word:
+            raise BadProof(f"Merkle proof of leaf {index} disagrees at level {level}")

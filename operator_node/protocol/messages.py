@@ -28,6 +28,7 @@ from operator_node.protocol.merkle import (
     compute_root_from_proof,
     tree_depth,
     validate_merkle_proof,
+    validate_merkle_proofs,
 )
 
 
@@ -119,18 +120,29 @@ def select_blob_chunks(
     )
 
 
-def validate_blob_chunks(blob: BlobChunks) -> None:
-    """Check every chunk against the blob's commitment; raise :class:`BadProof` at the first bad.
+def validate_blob_chunks(blob: BlobChunks, leaves: Sequence[bytes] | None = None) -> None:
+    """Check every chunk against the blob's commitment; raise :class:`BadProof` if any is wrong.
 
-    Hashes every chunk: run it off the event loop for big requests.
+    ``leaves`` are the chunks' leaf hashes if the caller computed them already (the node hashes
+    a request's chunks on several threads); otherwise every chunk is hashed here, so run this
+    off the event loop for big requests. The proofs are checked together
+    (:func:`~operator_node.protocol.merkle.validate_merkle_proofs`), each word of each one.
     """
+    if leaves is None:
+        leaves = [compute_chunk_leaf(chunk) for chunk in blob.chunks]
+    elif len(leaves) != len(blob.chunks):
+        raise ValueError(f"{len(leaves)} leaves given for {len(blob.chunks)} chunks")
     header = blob.header
-    for index, proof, chunk in zip(blob.indices, blob.proofs, blob.chunks, strict=True):
-        leaf = compute_chunk_leaf(chunk)
-        try:
-            validate_merkle_proof(leaf, index, proof, header.commitment, header.n)
-        except BadProof:
-            raise BadProof(f"chunk {index} does not match the blob commitment") from None
+    try:
+        validate_merkle_proofs(leaves, blob.indices, blob.proofs, header.commitment, header.n)
+    except BadProof:
+        # Refusals only: find the chunk to name, one proof at a time.
+        for index, proof, leaf in zip(blob.indices, blob.proofs, leaves, strict=True):
+            try:
+                validate_merkle_proof(leaf, index, proof, header.commitment, header.n)
+            except BadProof:
+                raise BadProof(f"chunk {index} does not match the blob commitment") from None
+        raise
 
 
 def validate_store_chunks(request: StoreChunksRequest) -> None:

@@ -102,14 +102,15 @@ def _encode_chunk_set(blob: BlobChunks) -> bytes:
 
 
 def _frame(magic: bytes, header: bytes, blobs: Sequence[BlobChunks]) -> list[Bytes]:
-    prefix = _PREFIX.pack(magic, WIRE_VERSION, len(header))
-    return [prefix, header, *(chunk for blob in blobs for chunk in blob.chunks)]
+    head = _PREFIX.pack(magic, WIRE_VERSION, len(header)) + header
+    return [head, *(chunk for blob in blobs for chunk in blob.chunks)]
 
 
 def encode_store_chunks(request: StoreChunksRequest) -> list[Bytes]:
     """Encode a StoreChunks body as a list of buffers whose concatenation is the body.
 
-    The chunk buffers are the request's own (not copied); ``b"".join`` the list for one ``bytes``.
+    The first buffer is the head (prefix and header, what :func:`store_chunks_head` returns); the
+    chunk buffers are the request's own (not copied). ``b"".join`` the list for one ``bytes``.
     Raises :class:`MalformedRequest` if the batch has more blobs than the format can count.
     """
     if len(request.blobs) > UINT16_MAX:
@@ -138,18 +139,18 @@ def encode_retrieval_reply(reply: RetrievalReply) -> list[Bytes]:
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def _open(body: Bytes, magic: bytes, limits: WireLimits) -> tuple[memoryview, Reader]:
+def _open(body: Bytes, magic: bytes, limits: WireLimits | None) -> tuple[memoryview, Reader]:
     view = memoryview(body)
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
-    if len(view) > limits.max_body_bytes:
+    if limits is not None and len(view) > limits.max_body_bytes:
         raise RequestTooLarge(f"body of {len(view)} bytes exceeds {limits.max_body_bytes}")
     found, version, header_length = Reader(view, 0, len(view)).unpack(_PREFIX, "prefix")
     if found != magic:
         raise MalformedRequest(f"bad magic {bytes(found)!r}, expected {magic!r}")
     if version != WIRE_VERSION:
         raise MalformedRequest(f"unsupported version {version}, this node speaks {WIRE_VERSION}")
-    if header_length > limits.max_header_bytes:
+    if limits is not None and header_length > limits.max_header_bytes:
         raise RequestTooLarge(f"header of {header_length} bytes exceeds {limits.max_header_bytes}")
     if header_length > len(view) - _PREFIX.size:
         raise MalformedRequest(f"header length {header_length} runs past the end of the body")
@@ -227,6 +228,18 @@ def _read_blob_sections(
         chunks_left -= len(indices)
         sections.append((header, indices, proofs))
     return sections
+
+
+def store_chunks_head(body: Bytes, limits: WireLimits | None = None) -> memoryview:
+    """Return the head of a StoreChunks body: its prefix and header, all before the first chunk.
+
+    The head is what the disperser's signature covers (see :mod:`~operator_node.protocol.auth`).
+    Only the prefix is parsed; ``body`` may be the whole body or the head alone. Raises
+    :class:`MalformedRequest` for a bad prefix and, given ``limits``, :class:`RequestTooLarge`
+    for a body or header over them.
+    """
+    view, reader = _open(body, MAGIC_STORE_CHUNKS, limits)
+    return view[: reader.position + reader.remaining]
 
 
 def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:

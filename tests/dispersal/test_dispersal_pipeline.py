@@ -27,7 +27,7 @@ from operator_node.dispersal import (
     StoreChunksPipeline,
 )
 from operator_node.protocol.assignment import OperatorStakes
-from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.errors import (
     BadProof,
     BadSignature,
@@ -86,7 +86,7 @@ def _headers(
     body: bytes, operator_id: bytes, *, signer: object = DISPERSER, timestamp: int | None = None
 ) -> dict[str, str]:
     stamp = int(time.time()) if timestamp is None else timestamp
-    return compute_auth_headers(signer, operator_id, stamp, compute_body_hash(body))  # type: ignore[arg-type]
+    return compute_auth_headers(signer, operator_id, stamp, compute_request_hash(body))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -201,17 +201,35 @@ async def test_pipeline_refuses_bad_auth_headers(node: Node, mutate: object) -> 
     await _assert_untouched(node, batch)
 
 
-async def test_pipeline_signature_binds_the_body(node: Node) -> None:
+async def test_pipeline_signature_binds_the_head(node: Node) -> None:
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    tampered = bytearray(body)
+    tampered[20] ^= 1  # inside the batch root, in the head
+    # A changed head recovers to some other address, which is not allowed.
+    with pytest.raises(DisperserNotAllowed):
+        await node.pipeline.store_chunks(memoryview(bytes(tampered)), _headers(body, me))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_altered_chunk_fails_its_proof_and_spares_the_genuine_request(
+    node: Node,
+) -> None:
     batch = _batch()
     me = OPERATORS[0].operator_id
     body = _body(batch.requests[me])
     headers = _headers(body, me)
     tampered = bytearray(body)
-    tampered[-1] ^= 1
-    # A changed body recovers to some other address, which is not allowed.
-    with pytest.raises(DisperserNotAllowed):
+    tampered[-1] ^= 1  # the last chunk's last byte: bound by its proof, not the request hash
+    with pytest.raises(BadProof, match="does not match the blob commitment"):
         await node.pipeline.store_chunks(memoryview(bytes(tampered)), headers)
     await _assert_untouched(node, batch)
+    # The tampered copy was refused before the replay guard recorded it: the genuine one passes.
+    result = await node.pipeline.store_chunks(memoryview(body), headers)
+    assert result.newly_stored and node.signer.signed == 1
+    with pytest.raises(ReplayRejected):
+        await node.pipeline.store_chunks(memoryview(body), headers)
 
 
 async def test_pipeline_refuses_another_operators_chunks(node: Node) -> None:
@@ -257,6 +275,15 @@ async def test_pipeline_refuses_reference_block_ahead_of_chain(node: Node) -> No
     with pytest.raises(StaleReferenceBlock):
         await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
     await _assert_untouched(node, batch)
+    # Once the chain reaches the block, the same batch is accepted...
+    node.chain.head = REFERENCE_BLOCK
+    assert (await node.pipeline.store_chunks(memoryview(body), _headers(body, me))).newly_stored
+    # ...and later batches at or below a head already seen cost no head read at all.
+    reads = node.chain.head_reads
+    for seed in (1, 2):
+        other = _body(_batch(seed).requests[me])
+        await node.pipeline.store_chunks(memoryview(other), _headers(other, me))
+    assert node.chain.head_reads == reads
 
 
 async def test_pipeline_refuses_malformed_body(node: Node) -> None:

@@ -28,7 +28,7 @@ from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.crypto.keystore import EcdsaKey, save_ecdsa_keystore
 from operator_node.devnet.network import Devnet
-from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
@@ -121,7 +121,10 @@ async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devne
     sender, receiver = running.operators[3], running.operators[1]
     body = b"".join(encode_store_chunks(batch.requests[sender.keypair.operator_id]))
     headers = compute_auth_headers(
-        running.disperser, receiver.keypair.operator_id, int(time.time()), compute_body_hash(body)
+        running.disperser,
+        receiver.keypair.operator_id,
+        int(time.time()),
+        compute_request_hash(body),
     )
     request = urllib.request.Request(
         f"http://{receiver.socket}/v1/store-chunks", data=body, headers=headers, method="POST"

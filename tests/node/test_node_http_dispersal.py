@@ -30,7 +30,7 @@ from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import save_bls_keystore
 from operator_node.crypto.signer import LocalSigner
-from operator_node.protocol.auth import compute_auth_headers, compute_body_hash
+from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
@@ -91,7 +91,7 @@ def _post(node: NodeProcess, body: bytes, headers: dict[str, str]) -> tuple[int,
 
 def _signed(body: bytes, signer: Any = DISPERSER) -> dict[str, str]:
     return compute_auth_headers(
-        signer, KEYPAIR.operator_id, int(time.time()), compute_body_hash(body)
+        signer, KEYPAIR.operator_id, int(time.time()), compute_request_hash(body)
     )
 
 
@@ -102,14 +102,14 @@ def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -
     body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
     assert len(body) < 4096
 
-    status, reply = _post(node, b"x" * 5000, _signed(b"x" * 5000))
+    status, reply = _post(node, b"x" * 5000, _signed(body))
     assert (status, reply["error"]) == (413, "too_large")
     status, reply = _post(node, body, {})
     assert (status, reply["error"]) == (401, "bad_signature")
     status, reply = _post(node, body, _signed(body, STRANGER))
     assert (status, reply["error"]) == (403, "forbidden")
     garbage = b"ONSC" + bytes(60)
-    status, reply = _post(node, garbage, _signed(garbage))
+    status, reply = _post(node, garbage, _signed(body))  # refused before the signature matters
     assert (status, reply["error"]) == (400, "malformed")
     # A well-formed, well-signed batch still needs the chain to check the assignment.
     status, reply = _post(node, body, _signed(body))

@@ -2,71 +2,103 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from eth_account import Account
 from eth_hash.auto import keccak
+from eth_keys.backends import get_backend
+from eth_keys.backends.coincurve import CoinCurveECCBackend
+from support.messages import make_request
 
 from operator_node.protocol import (
     SIGNATURE_HEADER,
     STORE_CHUNKS_TAG,
     TIMESTAMP_HEADER,
     BadSignature,
+    MalformedRequest,
     ReplayGuard,
     ReplayGuardFull,
     ReplayRejected,
     compute_auth_headers,
-    compute_body_hash,
+    compute_request_hash,
     compute_store_chunks_digest,
     parse_auth_headers,
     recover_disperser,
     sign_store_chunks,
+    store_chunks_head,
 )
+from operator_node.protocol.wire import encode_store_chunks
 
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 ACCOUNT = Account.from_key(KEY)
 OPERATOR = keccak(b"operator")
-BODY = bytes(range(256)) * 4
+BODY = b"".join(encode_store_chunks(make_request(random.Random(7))))
+HEAD = bytes(store_chunks_head(BODY))
 NOW = 1_700_000_000
 
 
 def _recovered_or_none(signature: bytes, operator_id: bytes, timestamp: int, body: bytes) -> object:
     try:
-        return recover_disperser(signature, operator_id, timestamp, compute_body_hash(body))
-    except BadSignature:
+        return recover_disperser(signature, operator_id, timestamp, compute_request_hash(body))
+    except (BadSignature, MalformedRequest):
         return None
 
 
 def test_store_chunks_digest_matches_hand_computation() -> None:
-    tag = keccak(b"operator-node.StoreChunks.v1")
+    tag = keccak(b"operator-node.StoreChunks.v2")
     assert tag == STORE_CHUNKS_TAG
-    body_hash = keccak(BODY)
-    expected = keccak(tag + OPERATOR + NOW.to_bytes(32, "big") + body_hash)
-    assert compute_store_chunks_digest(OPERATOR, NOW, body_hash) == expected
-    assert compute_body_hash([BODY[:100], memoryview(BODY)[100:]]) == body_hash
+    request_hash = keccak(HEAD)
+    expected = keccak(tag + OPERATOR + NOW.to_bytes(32, "big") + request_hash)
+    assert compute_store_chunks_digest(OPERATOR, NOW, request_hash) == expected
+    assert compute_request_hash(BODY) == request_hash
+    assert compute_request_hash(HEAD) == request_hash  # the head alone gives the same hash
+    assert compute_request_hash(memoryview(BODY)) == request_hash
+
+
+def test_request_hash_is_the_head_up_to_the_first_chunk_byte() -> None:
+    request = make_request(random.Random(7))
+    parts = encode_store_chunks(request)
+    assert parts[0] == HEAD
+    assert BODY[len(HEAD) :] == b"".join(c for blob in request.blobs for c in blob.chunks)
+
+
+def test_request_hash_refuses_what_is_not_a_store_chunks_body() -> None:
+    for bad in (b"", b"ONRR" + BODY[4:], BODY[:8], BODY[:40]):
+        with pytest.raises(MalformedRequest):
+            compute_request_hash(bad)
 
 
 def test_signature_recovers_the_disperser() -> None:
-    body_hash = compute_body_hash(BODY)
-    signature = sign_store_chunks(ACCOUNT, OPERATOR, NOW, body_hash)
+    request_hash = compute_request_hash(BODY)
+    signature = sign_store_chunks(ACCOUNT, OPERATOR, NOW, request_hash)
     assert len(signature) == 65 and signature[64] in (27, 28)
-    assert sign_store_chunks(KEY, OPERATOR, NOW, body_hash) == signature  # RFC 6979: deterministic
-    assert recover_disperser(signature, OPERATOR, NOW, body_hash) == ACCOUNT.address
+    assert sign_store_chunks(KEY, OPERATOR, NOW, request_hash) == signature  # RFC 6979
+    assert recover_disperser(signature, OPERATOR, NOW, request_hash) == ACCOUNT.address
 
 
-def test_signature_binds_operator_timestamp_and_every_body_byte() -> None:
-    signature = sign_store_chunks(ACCOUNT, OPERATOR, NOW, compute_body_hash(BODY))
+def test_eth_keys_recovers_with_coincurve() -> None:
+    # The pinned coincurve makes recovery ~50x faster than eth_keys' pure-Python fallback; if
+    # it stops being picked up (a missing wheel, a changed backend rule), the node slows down.
+    assert isinstance(get_backend(), CoinCurveECCBackend)
+
+
+def test_signature_binds_operator_timestamp_and_every_head_byte() -> None:
+    signature = sign_store_chunks(ACCOUNT, OPERATOR, NOW, compute_request_hash(BODY))
     assert _recovered_or_none(signature, OPERATOR, NOW, BODY) == ACCOUNT.address
     assert _recovered_or_none(signature, keccak(b"other operator"), NOW, BODY) != ACCOUNT.address
     assert _recovered_or_none(signature, OPERATOR, NOW + 1, BODY) != ACCOUNT.address
-    for position in (0, 517, len(BODY) - 1):
+    # Every head byte past the prefix's magic (the prefix must still parse to hash at all).
+    for position in range(4, len(HEAD)):
         altered = bytearray(BODY)
         altered[position] ^= 1
         assert _recovered_or_none(signature, OPERATOR, NOW, bytes(altered)) != ACCOUNT.address
+    # Chunk bytes are bound by their proofs, not the hash: see the pipeline's tampering test.
 
 
 def test_recover_refuses_unparsable_signatures() -> None:
-    body_hash = compute_body_hash(BODY)
-    signature = sign_store_chunks(ACCOUNT, OPERATOR, NOW, body_hash)
+    request_hash = compute_request_hash(BODY)
+    signature = sign_store_chunks(ACCOUNT, OPERATOR, NOW, request_hash)
     bad_cases = [
         signature[:64],  # too short
         signature + b"\x00",  # too long
@@ -76,16 +108,16 @@ def test_recover_refuses_unparsable_signatures() -> None:
     ]
     for bad in bad_cases:
         with pytest.raises(BadSignature):
-            recover_disperser(bad, OPERATOR, NOW, body_hash)
+            recover_disperser(bad, OPERATOR, NOW, request_hash)
 
 
 def test_auth_headers_round_trip() -> None:
-    body_hash = compute_body_hash(BODY)
-    headers = compute_auth_headers(ACCOUNT, OPERATOR, NOW, body_hash)
+    request_hash = compute_request_hash(BODY)
+    headers = compute_auth_headers(ACCOUNT, OPERATOR, NOW, request_hash)
     assert set(headers) == {SIGNATURE_HEADER, TIMESTAMP_HEADER}
     signature, timestamp = parse_auth_headers(headers)
     assert timestamp == NOW
-    assert recover_disperser(signature, OPERATOR, timestamp, body_hash) == ACCOUNT.address
+    assert recover_disperser(signature, OPERATOR, timestamp, request_hash) == ACCOUNT.address
 
 
 @pytest.mark.parametrize(
@@ -171,3 +203,15 @@ def test_replay_guard_refuses_nonsense_configuration() -> None:
         ReplayGuard(0, FakeClock(NOW))
     with pytest.raises(ValueError):
         ReplayGuard(300, FakeClock(NOW), max_entries=0)
+
+
+def test_replay_guard_check_refuses_like_admit_but_records_nothing() -> None:
+    guard = ReplayGuard(300, FakeClock(NOW))
+    guard.check(b"a", NOW)
+    guard.check(b"a", NOW)  # still unrecorded: checking twice is fine
+    assert len(guard) == 0
+    with pytest.raises(ReplayRejected, match="replay window"):
+        guard.check(b"a", NOW - 301)
+    guard.admit(b"a", NOW)
+    with pytest.raises(ReplayRejected, match="already received"):
+        guard.check(b"a", NOW)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 from eth_hash.auto import keccak
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from operator_node.protocol import BadProof, compute_merkle_root, keccak256, validate_merkle_proof
-from operator_node.protocol.merkle import compute_merkle_tree, compute_root_from_proof, tree_depth
+from operator_node.protocol.merkle import (
+    compute_merkle_tree,
+    compute_root_from_proof,
+    tree_depth,
+    validate_merkle_proofs,
+)
 
 ZERO = bytes(32)
 
@@ -82,3 +89,77 @@ def test_merkle_tree_refuses_bad_input() -> None:
         compute_merkle_tree([b"short"])
     with pytest.raises(IndexError):
         compute_merkle_tree(_leaves(3)).get_proof(3)
+
+
+def _each_proof_holds(
+    leaves: list[bytes], indices: list[int], proofs: list[tuple[bytes, ...]], root: bytes, n: int
+) -> bool:
+    try:
+        for leaf, index, proof in zip(leaves, indices, proofs, strict=True):
+            validate_merkle_proof(leaf, index, proof, root, n)
+    except BadProof:
+        return False
+    return True
+
+
+def _all_proofs_hold(
+    leaves: list[bytes], indices: list[int], proofs: list[tuple[bytes, ...]], root: bytes, n: int
+) -> bool:
+    try:
+        validate_merkle_proofs(leaves, indices, proofs, root, n)
+    except BadProof:
+        return False
+    return True
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), count=st.integers(1, 70))
+def test_merkle_proofs_together_agree_with_each_proof_alone(
+    data: st.DataObject, count: int
+) -> None:
+    tree_leaves = _leaves(count)
+    tree = compute_merkle_tree(tree_leaves)
+    indices = sorted(data.draw(st.sets(st.integers(0, count - 1), min_size=1)))
+    leaves = [tree_leaves[i] for i in indices]
+    proofs = [tree.get_proof(i) for i in indices]
+    assert _all_proofs_hold(leaves, indices, proofs, tree.root, count)
+    if tree_depth(count) == 0 or not data.draw(st.booleans()):
+        # Tamper with a leaf instead of a proof word.
+        victim = data.draw(st.integers(0, len(leaves) - 1))
+        leaves[victim] = keccak(leaves[victim])
+    else:
+        victim = data.draw(st.integers(0, len(proofs) - 1))
+        level = data.draw(st.integers(0, tree_depth(count) - 1))
+        words = list(proofs[victim])
+        words[level] = bytes([words[level][0] ^ 1]) + words[level][1:]
+        proofs[victim] = tuple(words)
+    assert not _each_proof_holds(leaves, indices, proofs, tree.root, count)
+    assert not _all_proofs_hold(leaves, indices, proofs, tree.root, count)
+
+
+def test_merkle_proofs_check_redundant_words_of_neighbours() -> None:
+    # Leaves 0 and 1 are each other's sibling: leaf 1's proof word 0 is never needed to fold the
+    # root, yet a wrong one must still be refused (a retriever later checks that proof alone).
+    leaves = _leaves(4)
+    tree = compute_merkle_tree(leaves)
+    bad = (keccak(b"not leaf 0"), *tree.get_proof(1)[1:])
+    proofs = [tree.get_proof(0), bad]
+    with pytest.raises(BadProof, match="leaf 1 disagrees at level 0"):
+        validate_merkle_proofs(leaves[:2], [0, 1], proofs, tree.root, 4)
+
+
+def test_merkle_proofs_refuse_shape_errors() -> None:
+    leaves = _leaves(4)
+    tree = compute_merkle_tree(leaves)
+    proof = tree.get_proof(2)
+    cases: list[tuple[list[bytes], list[int], list[tuple[bytes, ...]], str]] = [
+        ([leaves[2]], [2], [proof[:-1]], "needs 2"),
+        ([leaves[2]], [4], [proof], "outside a tree"),
+        ([leaves[2], leaves[2]], [2, 2], [proof, proof], "appears twice"),
+        ([leaves[2]], [2, 3], [proof], "differ in number"),
+        ([leaves[2]], [2], [(proof[0][:31], proof[1])], "not 32 bytes"),
+    ]
+    for case_leaves, indices, proofs, message in cases:
+        with pytest.raises(BadProof, match=message):
+            validate_merkle_proofs(case_leaves, indices, proofs, tree.root, 4)
+    validate_merkle_proofs([], [], [], tree.root, 4)  # nothing to check is not an error

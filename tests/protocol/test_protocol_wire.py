@@ -10,65 +10,28 @@ import tracemalloc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.messages import make_blob, make_request
 
 from operator_node.protocol import (
     BadProof,
     BatchHeader,
-    BlobChunks,
-    BlobHeader,
     InvalidBlob,
     InvalidSecurityParams,
     MalformedRequest,
     ProtocolError,
-    QuorumParams,
     RequestTooLarge,
     RetrievalReply,
     StoreChunksRequest,
     WireLimits,
-    compute_batch_root,
     compute_batch_tree,
-    compute_chunk_tree,
     decode_retrieval_reply,
     decode_store_chunks,
     encode_retrieval_reply,
     encode_store_chunks,
-    select_blob_chunks,
+    store_chunks_head,
     validate_retrieval_reply,
     validate_store_chunks,
 )
-
-DEFAULT_QUORUMS = (QuorumParams(0, 33, 55), QuorumParams(1, 40, 60))
-
-
-def make_blob(
-    rng: random.Random,
-    *,
-    k: int = 3,
-    n: int = 6,
-    chunk_length: int = 16,
-    indices: tuple[int, ...] = (1, 4),
-    quorums: tuple[QuorumParams, ...] = DEFAULT_QUORUMS,
-) -> BlobChunks:
-    """Return the chunks at ``indices``, with proofs, of a blob made of random chunks."""
-    chunks = [rng.randbytes(chunk_length) for _ in range(n)]
-    tree = compute_chunk_tree(chunks)
-    header = BlobHeader(
-        commitment=tree.root,
-        data_length=k * chunk_length - 5,
-        k=k,
-        n=n,
-        chunk_length=chunk_length,
-        quorums=quorums,
-        account=rng.randbytes(20),
-    )
-    return select_blob_chunks(header, tree, chunks, indices)
-
-
-def make_request(rng: random.Random, *blob_indices: tuple[int, ...]) -> StoreChunksRequest:
-    """Return a valid request with one blob per entry of ``blob_indices`` (default two blobs)."""
-    blobs = tuple(make_blob(rng, indices=ix) for ix in (blob_indices or ((1, 4), (0, 2, 5))))
-    root = compute_batch_root([blob.header for blob in blobs])
-    return StoreChunksRequest(BatchHeader(root, 1234), blobs)
 
 
 def make_reply(rng: random.Random, blob_index: int = 1) -> RetrievalReply:
@@ -104,7 +67,8 @@ def _as_bytes(request: StoreChunksRequest) -> list[list[bytes]]:
 def test_store_chunks_round_trip_is_exact_and_zero_copy() -> None:
     request = make_request(random.Random(1))
     parts = encode_store_chunks(request)
-    assert parts[2] is request.blobs[0].chunks[0]  # chunk buffers are passed through
+    assert parts[1] is request.blobs[0].chunks[0]  # chunk buffers are passed through
+    assert parts[0] == store_chunks_head(b"".join(parts))  # then the head, in one buffer
     body = b"".join(parts)
     decoded = decode_store_chunks(body, LIMITS)
     assert decoded.batch_header == request.batch_header

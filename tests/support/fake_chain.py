@@ -15,6 +15,7 @@ class FakeChain:
     states: Mapping[int, OperatorStakes]
     head: int
     dispersers: set[str] = field(default_factory=set)
+    head_reads: int = 0
 
     async def get_operator_state(
         self, quorums: Sequence[int], block_number: int
@@ -23,7 +24,8 @@ class FakeChain:
         return {q: self.states[q] for q in quorums}
 
     async def get_block_number(self) -> int:
-        """The chain head set by the test."""
+        """The chain head set by the test (counted in ``head_reads``)."""
+        self.head_reads += 1
         return self.head
 
     async def is_disperser(self, address: str) -> bool:
