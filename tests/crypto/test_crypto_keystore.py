@@ -285,3 +285,12 @@ def test_read_password_file_strips_one_trailing_newline(tmp_path: Path) -> None:
         read_password_file(path)
     with pytest.raises(KeystoreError, match="cannot read"):
         read_password_file(tmp_path / "missing")
+
+
+def test_keystore_ecdsa_address_matches_eth_account() -> None:
+    # EcdsaKey derives the address itself (coincurve + keccak + EIP-55); eth_account is the oracle.
+    for seed in range(1, 40):
+        secret = Account.create(extra_entropy=str(seed)).key
+        assert EcdsaKey.from_secret(bytes(secret)).address == Account.from_key(secret).address
+    known = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+    assert EcdsaKey.from_secret(known).address == "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
