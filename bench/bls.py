@@ -1,9 +1,14 @@
 """BN254 BLS costs: ours against plain py_ecc, measured in one process; MCL quoted, not measured.
 
-Operations: hash_to_g1 (the on-chain try-and-increment), sign (hashToG1 + G1 multiplication), verify
+Operations: hash_to_g1 (the on-chain try-and-increment), sign (hashToG1 + G1 multiplication), the
+G1 multiplication alone, verify
 (one two-pairing check), batch verify of 8 and 64 signatures on one message (two pairings plus two
 multi-scalar multiplications with 128-bit random weights), and G2 public key derivation. Figures
 are medians in milliseconds.
+
+"ours" runs G1 multiplication on the backend ``g1_backend()`` picks (C when the extension is built);
+the column "ours, Python G1" repeats sign and the multiplication in the same run with the backend
+forced to the pure-Python code through OPERATOR_NODE_BN254_BACKEND.
 
 Peers: "py_ecc" is the obvious code on py_ecc's ``optimized_bn128`` (``multiply``, ``normalize``,
 two ``pairing`` calls); its N-signature figure is N times its measured verify (marked "~"), since
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -29,7 +35,16 @@ from py_ecc.optimized_bn128 import optimized_curve as curve
 from py_ecc.optimized_bn128 import optimized_pairing
 
 from operator_node.crypto.bls import BlsKeyPair, batch_verify, verify
-from operator_node.crypto.bn254 import CURVE_ORDER, G2_GENERATOR, G2Point, g2_multiply, hash_to_g1
+from operator_node.crypto.bn254 import (
+    BACKEND_ENV,
+    CURVE_ORDER,
+    G2_GENERATOR,
+    G2Point,
+    g1_backend,
+    g1_multiply,
+    g2_multiply,
+    hash_to_g1,
+)
 
 MCL_QUOTED_MS = {"sign": 0.08, "verify": 0.43}
 BATCH_SIZES = (8, 64)
@@ -80,11 +95,13 @@ def measure_ours(keypair: BlsKeyPair, signers: list[BlsKeyPair]) -> dict[str, fl
     """Every operation with our implementation."""
     secret = int.from_bytes(keypair.secret_bytes(), "big")
     msgs = messages(64)
+    points = [hash_to_g1(m) for m in msgs]
     message = msgs[0]
     signature, pubkey_g2 = keypair.sign(message), G2Point.from_bytes(keypair.pubkey_g2)
     figures = {
         "hash_to_g1": median_ms(lambda i: hash_to_g1(msgs[i % 64]), 200),
         "sign": median_ms(lambda i: keypair.sign(msgs[i % 64]), 100),
+        "g1_multiply": median_ms(lambda i: g1_multiply(points[i % 64], secret - i), 100),
         "verify": median_ms(lambda i: verify(signature, message, pubkey_g2), 5),
         "g2_pubkey": median_ms(lambda i: g2_multiply(G2_GENERATOR, secret + i), 20),
     }
@@ -94,6 +111,25 @@ def measure_ours(keypair: BlsKeyPair, signers: list[BlsKeyPair]) -> dict[str, fl
         assert batch_verify(message, sigs, keys)
         figures[f"batch_verify_{size}"] = median_ms(batch_run(message, sigs, keys), 5)
     return figures
+
+
+def measure_python_g1(keypair: BlsKeyPair) -> dict[str, float]:
+    """Sign and the G1 multiplication with the backend forced to the pure-Python code."""
+    secret = int.from_bytes(keypair.secret_bytes(), "big")
+    msgs = messages(64)
+    points = [hash_to_g1(m) for m in msgs]
+    saved = os.environ.get(BACKEND_ENV)
+    os.environ[BACKEND_ENV] = "python"
+    try:
+        return {
+            "sign": median_ms(lambda i: keypair.sign(msgs[i % 64]), 50),
+            "g1_multiply": median_ms(lambda i: g1_multiply(points[i % 64], secret - i), 50),
+        }
+    finally:
+        if saved is None:
+            del os.environ[BACKEND_ENV]
+        else:
+            os.environ[BACKEND_ENV] = saved
 
 
 def measure_py_ecc(secret: int) -> dict[str, float]:
@@ -118,19 +154,26 @@ def main() -> None:
     keypair = BlsKeyPair(secret)
     signers = [BlsKeyPair(int.from_bytes(keccak(f"signer {i}".encode()), "big") % CURVE_ORDER)
                for i in range(max(BATCH_SIZES))]  # fmt: skip
+    backend = g1_backend()
     ours = measure_ours(keypair, signers)
+    python_g1 = measure_python_g1(keypair)
     peer = measure_py_ecc(secret)
-    rows = ["hash_to_g1", "sign", "verify", *(f"batch_verify_{n}" for n in BATCH_SIZES),
-            "g2_pubkey"]  # fmt: skip
-    print(f"{'operation (median ms)':<24}{'ours':>12}{'py_ecc':>14}{'MCL (quoted)':>16}")
+    rows = ["hash_to_g1", "sign", "g1_multiply", "verify",
+            *(f"batch_verify_{n}" for n in BATCH_SIZES), "g2_pubkey"]  # fmt: skip
+    print(f"G1 multiplication backend: {backend}")
+    print(f"{'operation (median ms)':<24}{'ours':>12}{'ours, Python G1':>18}{'py_ecc':>14}"
+          f"{'MCL (quoted)':>16}")  # fmt: skip
     for name in rows:
         mark = "~" if name.startswith("batch") else ""
         theirs = f"{mark}{peer[name]:.2f}" if name in peer else "-"
+        python = f"{python_g1[name]:.3f}" if name in python_g1 else "-"
         quoted = f"{MCL_QUOTED_MS[name]:.2f}" if name in MCL_QUOTED_MS else "-"
-        print(f"{name:<24}{ours[name]:>12.3f}{theirs:>14}{quoted:>16}")
+        print(f"{name:<24}{ours[name]:>12.3f}{python:>18}{theirs:>14}{quoted:>16}")
     print("py_ecc batch figures are N x its verify; MCL figures are quoted, not measured.")
-    print(json.dumps({"bench": "bls", "unit": "ms", "ours": ours, "py_ecc": peer,
-                      "mcl_quoted_not_measured": MCL_QUOTED_MS}))  # fmt: skip
+    speedup = python_g1["sign"] / ours["sign"]
+    print(json.dumps({"bench": "bls", "unit": "ms", "g1_backend": backend, "ours": ours,
+                      "ours_python_g1": python_g1, "sign_python_g1_over_ours": round(speedup, 2),
+                      "py_ecc": peer, "mcl_quoted_not_measured": MCL_QUOTED_MS}))  # fmt: skip
 
 
 if __name__ == "__main__":
