@@ -1,5 +1,6 @@
 /*
- * BN254 G1 scalar multiplication in C: the arithmetic of a BLS signature (sk * hashToG1(m)).
+ * BN254 G1 scalar multiplication in C: the arithmetic of a BLS signature (sk * hashToG1(m)), and
+ * hashToG1 itself, whose square root costs as much in Python as the multiplication does in C.
  *
  * The field Fp (p = 0x30644e72...d87cfd47, 254 bits) is held in Montgomery form, R = 2^256, as four
  * 64-bit limbs, least significant first; products use unsigned __int128. Every element is kept
@@ -207,18 +208,31 @@ static inline void fp_mul(fp r, const fp a, const fp b) {
  * carry chains, not multiplications, so squaring is a plain multiplication. */
 static inline void fp_sqr(fp r, const fp a) { fp_mul(r, a, a); }
 
-/* a^(p-2) = a^-1 (0 for 0). The exponent is public, so branching on its bits leaks nothing. */
-static void fp_inv(fp r, const fp a) {
-    static const uint64_t e[4] = {0x3c208c16d87cfd45ULL, 0x97816a916871ca8dULL,
-                                  0xb85045b68181585dULL, 0x30644e72e131a029ULL};
+/* r = a^e for a public exponent e (limbs, least significant first): branching on its bits leaks
+ * nothing about a. */
+static void fp_pow(fp r, const fp a, const uint64_t e[4]) {
     fp acc, base;
     memcpy(acc, MONT_ONE, sizeof(fp));
     memcpy(base, a, sizeof(fp));
-    for (int bit = 253; bit >= 0; bit--) {
+    for (int bit = 255; bit >= 0; bit--) {
         fp_sqr(acc, acc);
         if ((e[bit / 64] >> (bit % 64)) & 1) fp_mul(acc, acc, base);
     }
     memcpy(r, acc, sizeof(fp));
+}
+
+/* a^(p-2) = a^-1 (0 for 0). */
+static void fp_inv(fp r, const fp a) {
+    static const uint64_t p_minus_2[4] = {0x3c208c16d87cfd45ULL, 0x97816a916871ca8dULL,
+                                          0xb85045b68181585dULL, 0x30644e72e131a029ULL};
+    fp_pow(r, a, p_minus_2);
+}
+
+/* a^((p+1)/4): a square root of a whenever a is a square, as p = 3 mod 4. */
+static void fp_sqrt_candidate(fp r, const fp a) {
+    static const uint64_t p_plus_1_over_4[4] = {0x4f082305b61f3f52ULL, 0x65e05aa45a1c72a3ULL,
+                                                0x6e14116da0605617ULL, 0x0c19139cb84c680aULL};
+    fp_pow(r, a, p_plus_1_over_4);
 }
 
 /* 32 big-endian bytes -> limbs (no reduction). */
@@ -377,6 +391,34 @@ static void jac_to_affine_be(unsigned char out[64], const jac *a) {
     limbs_to_be(out + 32, y);
 }
 
+/*
+ * BN254.hashToG1 of eigenlayer-middleware: x = digest mod p; until x^3 + 3 is a square, x = x + 1;
+ * y = (x^3 + 3)^((p+1)/4), the root the exponentiation gives (never negated). The digest is public
+ * (a message hash), so this loop is variable-time by design. out: 64 big-endian bytes X || Y.
+ */
+static void hash_to_g1_be(unsigned char out[64], const unsigned char digest[32]) {
+    fp x, beta, y, check;
+    limbs_from_be(x, digest);
+    while (!below_p(x)) {
+        unsigned char borrow = 0;
+        for (int i = 0; i < 4; i++) x[i] = subb(x[i], P_MOD[i], &borrow);
+    }
+    fp_to_mont(x, x);
+    for (;;) {
+        fp_sqr(beta, x);
+        fp_mul(beta, beta, x);
+        fp_add(beta, beta, MONT_B);
+        fp_sqrt_candidate(y, beta);
+        fp_sqr(check, y);
+        if (memcmp(check, beta, sizeof(fp)) == 0) break;
+        fp_add(x, x, MONT_ONE);
+    }
+    fp_from_mont(x, x);
+    fp_from_mont(y, y);
+    limbs_to_be(out, x);
+    limbs_to_be(out + 32, y);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Python binding                                                                              */
 
@@ -443,14 +485,42 @@ static PyObject *bn254_g1_multiply(PyObject *self, PyObject *const *args, Py_ssi
     return out;
 }
 
+PyDoc_STRVAR(hash_to_g1_doc,
+             "hash_to_g1(digest, /) -> bytes\n\n"
+             "BN254.hashToG1 (try-and-increment) of a 32-byte digest as 64 bytes X || Y.\n"
+             "Raises TypeError if digest is not bytes, ValueError if not 32 bytes. Variable-time\n"
+             "(the digest is public); releases the GIL.");
+
+static PyObject *bn254_hash_to_g1(PyObject *self, PyObject *digest) {
+    (void)self;
+    if (!PyBytes_Check(digest)) {
+        PyErr_SetString(PyExc_TypeError, "hash_to_g1 takes bytes");
+        return NULL;
+    }
+    if (PyBytes_GET_SIZE(digest) != 32) {
+        PyErr_SetString(PyExc_ValueError, "hash_to_g1 takes a 32-byte digest");
+        return NULL;
+    }
+    unsigned char in[32];
+    memcpy(in, PyBytes_AS_STRING(digest), 32);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 64);
+    if (out == NULL) return NULL;
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    hash_to_g1_be(dst, in);
+    Py_END_ALLOW_THREADS
+    return out;
+}
+
 static PyMethodDef bn254_methods[] = {
     {"g1_multiply", (PyCFunction)(void (*)(void))bn254_g1_multiply, METH_FASTCALL,
      g1_multiply_doc},
+    {"hash_to_g1", bn254_hash_to_g1, METH_O, hash_to_g1_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef bn254_module = {
-    PyModuleDef_HEAD_INIT, "_bn254", "BN254 G1 scalar multiplication (constant-time in the scalar).",
+    PyModuleDef_HEAD_INIT, "_bn254", "BN254 G1 scalar multiplication (constant-time in the scalar) and hash-to-G1.",
     -1, bn254_methods,
 };
 
