@@ -1,4 +1,4 @@
-"""The C G1 multiplication against the Python one and py_ecc, and the backend switch.
+"""The C G1 multiplication and hash-to-G1 against the Python code and py_ecc; the backend switch.
 
 The native backend is compared with the pure-Python code it replaces (forced through the same
 environment variable a deployment would use) and with py_ecc's own multiplication, which shares
@@ -210,15 +210,51 @@ def test_bn254_native_is_correct_from_concurrent_threads() -> None:
     assert results == [on("python", point, scalar) for point, scalar in jobs]
 
 
+def hash_on(name: str, digest: bytes) -> G1Point:
+    """hash_to_g1 on the named backend."""
+    with backend(name):
+        return hash_to_g1(digest)
+
+
+@needs_native
+@settings(max_examples=50, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32))
+def test_bn254_native_hash_to_g1_matches_python(digest: bytes) -> None:
+    assert hash_on("native", digest) == hash_on("python", digest)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "value", [0, 1, P - 1, P, P + 1, 2 * P, 2**256 - 1], ids=lambda v: hex(v)[:12]
+)
+def test_bn254_native_hash_to_g1_edge_digests(value: int) -> None:
+    # Digests >= p are reduced first (up to five subtractions of p in C).
+    digest = value.to_bytes(32, "big")
+    native = hash_on("native", digest)
+    assert native == hash_on("python", digest)
+    assert (native.y**2 - native.x**3 - 3) % P == 0
+
+
+@needs_native
+def test_bn254_native_hash_to_g1_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="32-byte digest"):
+        NATIVE.hash_to_g1(bytes(31))
+    with pytest.raises(TypeError):
+        NATIVE.hash_to_g1(bytearray(32))  # type: ignore[arg-type]
+
+
 def xy(obj: dict[str, str]) -> G1Point:
     return G1Point(int(obj["x"]), int(obj["y"]))
 
 
 @pytest.mark.parametrize("name", ["native", "python"])
-def test_bn254_native_signing_vectors_pass_on_each_backend(name: str) -> None:
+def test_bn254_native_hash_and_signing_vectors_pass_on_each_backend(name: str) -> None:
     if name == "native" and NATIVE is None:
         pytest.skip("the C extension operator_node.crypto._bn254 failed to build")
     with backend(name):
+        for vector in VECTORS["hash_to_g1"]:
+            point = hash_to_g1(bytes.fromhex(vector["digest"][2:]))
+            assert point == xy(vector), vector["note"]
         for vector in VECTORS["signatures"]:
             keypair = BlsKeyPair(int(vector["secret"]))
             message = bytes.fromhex(vector["message"][2:])
