@@ -105,10 +105,11 @@ class Metrics:
             "HTTP requests being served now",
             registry=registry,
         )
-        self._codec_backend = Gauge(
-            "operator_node_codec_backend_info",
-            "Erasure-code kernel in use (value 1 on the active backend's label)",
-            ["backend"],
+        self._backends = Gauge(
+            "operator_node_backend_info",
+            "Implementation in use per component: erasure (codec kernel), bn254 (BLS signing), "
+            "keccak (chunk hashing); value 1 on the active backend's label",
+            ["component", "backend"],
             registry=registry,
         )
 
@@ -186,10 +187,12 @@ class Metrics:
 
     # -- components -----------------------------------------------------------------------------
 
-    def set_codec_backend(self, backend: str) -> None:
-        """Record which erasure-code kernel is active."""
-        self._codec_backend.clear()
-        self._codec_backend.labels(backend).set(1)
+    def set_backend(self, component: str, backend: str) -> None:
+        """Record which implementation ``component`` ("erasure", "bn254", "keccak") runs on.
+
+        Called once per component at start: backends are chosen once per process.
+        """
+        self._backends.labels(component, backend).set(1)
 
     @contextmanager
     def time_stage(self, stage: str) -> Iterator[None]:

@@ -30,6 +30,7 @@ from operator_node.chain.client import ChainConnection
 from operator_node.chain.service import ChainService
 from operator_node.chain.view import ConnectionChainView
 from operator_node.config import Config
+from operator_node.crypto.bn254 import g1_backend
 from operator_node.crypto.keystore import (
     load_bls_keystore,
     load_ecdsa_keystore,
@@ -190,10 +191,11 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         "Accepts, checks, stores and attests to dispersed chunks",
         critical=False,
     )
-    # Resolving the kernel now (OPERATOR_NODE_RS_BACKEND included) fails fast on a bad choice.
-    codec_backend = select_backend()
-    metrics.set_codec_backend(codec_backend)
-    log.info("codec_backend", backend=codec_backend)
+    # Resolving the backends now (OPERATOR_NODE_*_BACKEND included) fails fast on a bad choice.
+    backends = {"erasure": select_backend(), "bn254": g1_backend()}
+    for component, backend in backends.items():
+        metrics.set_backend(component, backend)
+    log.info("native_backends", **backends)
     signer = await load_signer(config)
     connection = build_chain(config, metrics=metrics, account=await load_account(config))
     chain = ConnectionChainView(connection) if connection is not None else None

@@ -338,3 +338,8 @@ def test_bn254_backend_without_extension_refuses_native() -> None:
     result = probe("no-extension", "native")
     assert result["error"] == "Bn254BackendError"
     assert "not built" in str(result["message"]) and BACKEND_ENV in str(result["message"])
+
+
+def test_bn254_native_extension_is_built_here() -> None:
+    # CI has a C compiler: signing must run in C there, not silently fall back to Python.
+    assert NATIVE is not None, "operator_node.crypto._bn254 did not build"

@@ -109,8 +109,13 @@ def test_daemon_metrics_exposes_spec_and_own_metrics(
         for s in requests
     )
     assert "process_resident_memory_bytes" in {s.name for f in families.values() for s in f.samples}
-    backends = [s.labels["backend"] for s in families["operator_node_codec_backend_info"].samples]
-    assert len(backends) == 1 and backends[0] in ("gfni", "avx2", "ssse3", "scalar", "reedsolo")
+    backends = {
+        s.labels["component"]: s.labels["backend"]
+        for s in families["operator_node_backend_info"].samples
+        if s.value == 1
+    }
+    assert backends["erasure"] in ("gfni", "avx2", "ssse3", "scalar", "reedsolo")
+    assert backends["bn254"] in ("native", "python")
 
 
 def test_daemon_metrics_pass_promtool(tmp_path: Path, node_factory: NodeFactory) -> None:
