@@ -71,6 +71,8 @@ MIN_MAX_SIZE = 1 << 20
 _DATA_DBS = (b"batches", b"blob_headers", b"chunks", b"expiry")
 _LOCK_FILE = "node.lock"
 _T = TypeVar("_T")
+# A failed write with less free disk than the batch plus this was for want of space.
+_DISK_HEADROOM = 1 << 20
 _Entry = tuple[bytes, bytes, BytesLike]  # (database name, key, value)
 
 _log = structlog.get_logger(__name__)
@@ -157,7 +159,10 @@ class LmdbStore:
             entries = _batch_entries(
                 batch_hash, bytes(batch_header), checked, expiry_ms, self._scratch
             )
-            return self._write(lambda txn: _put_entries(txn, self._dbs, entries), self._max_size)
+            needed = sum(len(key) + len(value) for _, key, value in entries)
+            return self._write(
+                lambda txn: _put_entries(txn, self._dbs, entries), self._max_size, needed
+            )
 
     def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
         """Delete, in one transaction, up to ``max_batches`` batches whose expiry is <= ``now``.
@@ -175,12 +180,16 @@ class LmdbStore:
                 self._max_size + DELETE_HEADROOM,
             )
 
-    def _write(self, work: Callable[[lmdb.Transaction[bytes]], _T], limit: int) -> _T:
+    def _write(
+        self, work: Callable[[lmdb.Transaction[bytes]], _T], limit: int, needed: int = 0
+    ) -> _T:
         """Run ``work`` in a write transaction, growing the map up to ``limit`` as needed.
 
         At the limit, one retry follows a small "release" commit: LMDB reuses pages freed by a
         transaction only once a later one has committed, so right after expiry the freed space
-        is not yet usable. Then StoreFullError.
+        is not yet usable. Then StoreFullError. A failed write on a disk with less than
+        ``needed`` bytes (plus headroom) free is StoreFullError too: LMDB reports a write that
+        ran out of space as EIO (a short write), not always as ENOSPC.
         """
         assert self._env is not None
         released = False
@@ -197,9 +206,17 @@ class LmdbStore:
                         f"bytes); writes resume when expired batches are deleted"
                     ) from None
                 released = True
-            except lmdb.DiskError as exc:
-                raise StoreFullError(f"the disk holding {self._path} is full") from exc
             except lmdb.Error as exc:
+                free = shutil.disk_usage(self._path).free
+                if isinstance(exc, lmdb.DiskError) or free < needed + _DISK_HEADROOM:
+                    # Pages freed by expiry may be reusable after one more commit, as above.
+                    if not released and self._release_freed_pages():
+                        released = True
+                        continue
+                    raise StoreFullError(
+                        f"the disk holding {self._path} is full ({free} bytes free); writes "
+                        f"resume when expired batches are deleted or space is freed"
+                    ) from exc
                 raise StoreError(f"chunk store write failed in {self._path}: {exc}") from exc
 
     def _grow(self, limit: int) -> bool:
@@ -223,7 +240,7 @@ class LmdbStore:
         try:
             with self._env.begin(write=True) as txn:
                 txn.put(FORMAT_KEY, FORMAT_VERSION.to_bytes(4, "big"), db=self._dbs[b"meta"])
-        except lmdb.MapFullError:
+        except lmdb.Error:  # full map or full disk: nothing to release
             return False
         return True
 
