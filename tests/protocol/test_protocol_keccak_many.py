@@ -260,3 +260,8 @@ def test_keccak_many_without_the_extension_uses_pycryptodome(
         monkeypatch.setenv(KECCAK_BACKEND_ENV, name)
         with pytest.raises(KeccakBackendError, match="C extension was not built"):
             keccak256_many([b"abc"])
+
+
+def test_keccak_native_extension_is_built_here() -> None:
+    # CI has a C compiler: chunk hashing must run in C there, not silently fall back.
+    assert _keccak is not None, "operator_node.protocol._keccak did not build"
