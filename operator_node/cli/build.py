@@ -45,6 +45,7 @@ from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
 from operator_node.node import API_SERVICE_ID, BackgroundService, Listener, Node
 from operator_node.protocol.auth import ReplayGuard
+from operator_node.protocol.hashes import keccak_backend
 from operator_node.protocol.wire import WireLimits
 from operator_node.store import AsyncStore, ExpiryService, open_store
 from operator_node.systemd import SystemdNotifier
@@ -192,7 +193,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         critical=False,
     )
     # Resolving the backends now (OPERATOR_NODE_*_BACKEND included) fails fast on a bad choice.
-    backends = {"erasure": select_backend(), "bn254": g1_backend()}
+    backends = {"erasure": select_backend(), "bn254": g1_backend(), "keccak": keccak_backend()}
     for component, backend in backends.items():
         metrics.set_backend(component, backend)
     log.info("native_backends", **backends)

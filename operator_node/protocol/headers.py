@@ -21,7 +21,7 @@ from itertools import pairwise
 from eth_abi.abi import encode as abi_encode
 
 from operator_node.protocol.errors import BadProof, InvalidBlob, InvalidSecurityParams
-from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256
+from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256, keccak256_many
 from operator_node.protocol.merkle import MerkleTree, compute_merkle_root, compute_merkle_tree
 
 # Reed-Solomon over GF(2^8) has at most 255 distinct evaluation points, hence chunks per blob.
@@ -152,7 +152,7 @@ def compute_chunk_leaf(chunk: Bytes) -> bytes:
 
 def compute_chunk_tree(chunks: Sequence[Bytes]) -> MerkleTree:
     """Return the Merkle tree over all n chunks of a blob (its root is the blob commitment)."""
-    return compute_merkle_tree([compute_chunk_leaf(chunk) for chunk in chunks])
+    return compute_merkle_tree(keccak256_many(chunks))
 
 
 def compute_blob_commitment(chunks: Sequence[Bytes]) -> bytes:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from operator_node.protocol.errors import BadProof
-from operator_node.protocol.hashes import WORD_BYTES, ZERO_WORD, keccak256
+from operator_node.protocol.hashes import WORD_BYTES, ZERO_WORD, keccak256, keccak256_many
 
 
 def tree_depth(leaf_count: int) -> int:
@@ -59,7 +59,7 @@ def compute_merkle_tree(leaves: Sequence[bytes]) -> MerkleTree:
     level = tuple(leaves) + (ZERO_WORD,) * (width - len(leaves))
     levels = [level]
     while len(level) > 1:
-        level = tuple(keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2))
+        level = tuple(keccak256_many([level[i] + level[i + 1] for i in range(0, len(level), 2)]))
         levels.append(level)
     return MerkleTree(levels=tuple(levels), leaf_count=len(leaves))
 
@@ -138,10 +138,9 @@ def validate_merkle_proofs(
         raise BadProof("the same leaf index appears twice")
     for level in range(depth):
         _check_proof_words(known, indices, proofs, level)
-        known = {
-            position: keccak256(known[2 * position] + known[2 * position + 1])
-            for position in {index >> (level + 1) for index in indices}
-        }
+        parents = sorted({index >> (level + 1) for index in indices})
+        pairs = [known[2 * position] + known[2 * position + 1] for position in parents]
+        known = dict(zip(parents, keccak256_many(pairs), strict=True))
     if known[0] != root:
         raise BadProof("the Merkle proofs do not lead to the root")
 

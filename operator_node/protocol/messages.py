@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from operator_node.protocol.errors import BadProof, MalformedRequest
-from operator_node.protocol.hashes import WORD_BYTES, Bytes
+from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256_many
 from operator_node.protocol.headers import (
     BatchHeader,
     BlobHeader,
     compute_blob_leaf,
-    compute_chunk_leaf,
     validate_batch_root,
 )
 from operator_node.protocol.merkle import (
@@ -129,7 +128,7 @@ def validate_blob_chunks(blob: BlobChunks, leaves: Sequence[bytes] | None = None
     (:func:`~operator_node.protocol.merkle.validate_merkle_proofs`), each word of each one.
     """
     if leaves is None:
-        leaves = [compute_chunk_leaf(chunk) for chunk in blob.chunks]
+        leaves = keccak256_many(blob.chunks)
     elif len(leaves) != len(blob.chunks):
         raise ValueError(f"{len(leaves)} leaves given for {len(blob.chunks)} chunks")
     header = blob.header

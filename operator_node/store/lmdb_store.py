@@ -56,6 +56,7 @@ from operator_node.store.errors import (
 )
 from operator_node.store.gate import SharedExclusiveGate
 from operator_node.store.model import (
+    BatchWrite,
     BytesLike,
     ChunkSet,
     ExpiredBatches,
@@ -148,20 +149,36 @@ class LmdbStore:
         Raises StoreInputError on malformed input and StoreFullError when the store or the
         disk is full; either way nothing is written.
         """
-        batch_hash = layout.validate_hash(batch_header_hash)
-        if not isinstance(batch_header, bytes | bytearray | memoryview):
-            raise StoreInputError("batch header must be bytes")
-        checked = layout.validate_blobs(blobs)
+        return self.put_batches([(batch_header_hash, batch_header, blobs)], now=now)[0]
+
+    def put_batches(self, batches: Sequence[BatchWrite], *, now: float | None = None) -> list[bool]:
+        """Store several batches in one transaction (one commit, one pair of fsyncs).
+
+        Like :meth:`put_batch` for each (hash, header, blobs), in order; a hash given twice is
+        written once (the second answer is False). All or nothing: any error writes none.
+        """
+        checked = []
+        for batch_header_hash, batch_header, blobs in batches:
+            batch_hash = layout.validate_hash(batch_header_hash)
+            if not isinstance(batch_header, bytes | bytearray | memoryview):
+                raise StoreInputError("batch header must be bytes")
+            checked.append((batch_hash, bytes(batch_header), layout.validate_blobs(blobs)))
         now_ms = layout.to_ms(self._clock() if now is None else now)
         expiry_ms = now_ms + self._duration_ms
         with self._write_lock:
             self._require_open()
-            entries = _batch_entries(
-                batch_hash, bytes(batch_header), checked, expiry_ms, self._scratch
-            )
-            needed = sum(len(key) + len(value) for _, key, value in entries)
+            sizes = [sum(layout.chunks_value_size(c) for _, c in b) for _, _, b in checked]
+            space = self._scratch.take(sum(sizes))
+            groups, offset = [], 0
+            for (batch_hash, header, valid_blobs), size in zip(checked, sizes, strict=True):
+                part = space[offset : offset + size]
+                groups.append(_batch_entries(batch_hash, header, valid_blobs, expiry_ms, part))
+                offset += size
+            needed = sum(len(key) + len(value) for group in groups for _, key, value in group)
             return self._write(
-                lambda txn: _put_entries(txn, self._dbs, entries), self._max_size, needed
+                lambda txn: [_put_entries(txn, self._dbs, group) for group in groups],
+                self._max_size,
+                needed,
             )
 
     def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
@@ -394,14 +411,13 @@ def _batch_entries(
     header: bytes,
     blobs: list[tuple[bytes, dict[int, memoryview]]],
     expiry_ms: int,
-    scratch: _Scratch,
+    space: memoryview,
 ) -> list[_Entry]:
     """Every (database, key, value) a batch writes, the batch record last.
 
-    Chunk values are views of ``scratch``: valid until the next call.
+    Chunk values are laid out in ``space`` (exactly their total size) and are views of it.
     """
     sizes = [layout.chunks_value_size(chunks) for _, chunks in blobs]
-    space = scratch.take(sum(sizes))
     entries: list[_Entry] = []
     offset = 0
     for blob_index, ((blob_header, chunks), size) in enumerate(zip(blobs, sizes, strict=True)):

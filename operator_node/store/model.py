@@ -27,6 +27,10 @@ class StoredBlob:
     chunks: Mapping[int, BytesLike]
 
 
+# One batch to write: (batch header hash, batch header, blobs), as put_batch takes them.
+BatchWrite: TypeAlias = tuple[BytesLike, BytesLike, Sequence["StoredBlob"]]
+
+
 @dataclass(frozen=True)
 class ChunkSet:
     """This node's chunks of one blob, as read back from the store.
@@ -103,6 +107,10 @@ class ChunkStore(Protocol):
         now: float | None = None,
     ) -> bool:
         """Store a batch durably; True if written, False if it was already stored."""
+        ...
+
+    def put_batches(self, batches: Sequence[BatchWrite], *, now: float | None = None) -> list[bool]:
+        """Store several batches durably in one commit, all or none; put_batch's answer for each."""
         ...
 
     def get_chunks(self, batch_header_hash: BytesLike, blob_index: int) -> ChunkSet | None:

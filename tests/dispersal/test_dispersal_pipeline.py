@@ -26,6 +26,7 @@ from operator_node.dispersal import (
     StaleReferenceBlock,
     StoreChunksPipeline,
 )
+from operator_node.dispersal.pipeline import _split_for_threads
 from operator_node.protocol.assignment import OperatorStakes
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.errors import (
@@ -302,3 +303,13 @@ async def test_pipeline_without_chain_refuses_with_chain_unavailable(tmp_path: P
     with pytest.raises(ChainUnavailable):
         await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
     await _assert_untouched(node, batch)
+
+
+def test_pipeline_hash_runs_cover_every_chunk_in_whole_vectors() -> None:
+    big = [bytes(64 << 10)] * 192  # 12 MiB: worth both threads
+    runs = _split_for_threads(big, 2)  # type: ignore[arg-type]
+    assert [len(run) for run in runs] == [96, 96]
+    odd = [bytes(64 << 10)] * 100
+    assert [len(run) for run in _split_for_threads(odd, 2)] == [56, 44]  # type: ignore[arg-type]
+    assert [len(run) for run in _split_for_threads(big[:24], 2)] == [24]  # type: ignore[arg-type]
+    assert _split_for_threads(big, 1) == [big]  # type: ignore[arg-type]

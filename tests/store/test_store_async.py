@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lmdb
 import pytest
-from store.store_testdata import make_batch
+from store.store_testdata import assert_stored, make_batch
 
 from operator_node.health import Health, ServiceStatus
 from operator_node.store import (
@@ -16,6 +16,7 @@ from operator_node.store import (
     LmdbStore,
     StoreClosedError,
     StoreFormatError,
+    StoreInputError,
     open_store,
 )
 
@@ -93,3 +94,66 @@ async def test_async_store_concurrent_puts_of_one_batch_write_once(tmp_path: Pat
     assert (await store.stats()).batches == 1 + len(others)
     assert store.store.check() == []  # type: ignore[attr-defined]
     await store.close()
+
+
+def _transactions(store: AsyncStore) -> int:
+    lmdb_store = store.store
+    assert isinstance(lmdb_store, LmdbStore)
+    return int(lmdb_store._env.info()["last_txnid"])  # type: ignore[union-attr]
+
+
+async def test_async_store_commits_waiting_batches_together(tmp_path: Path) -> None:
+    store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
+    batches = [make_batch(n) for n in range(9)]
+    before = _transactions(store)
+    lmdb_store = store.store
+    assert isinstance(lmdb_store, LmdbStore)
+    # Hold the writer inside the first put, so the other eight queue up behind it.
+    with lmdb_store._write_lock:
+        puts = [
+            asyncio.create_task(store.put_batch(b.hash, b.header, b.blobs, now=10.0))
+            for b in batches
+        ]
+        await asyncio.sleep(0.2)
+    assert await asyncio.gather(*puts) == [True] * 9
+    assert _transactions(store) - before == 2  # the first batch alone, then the eight together
+    for batch in batches:
+        assert_stored(lmdb_store, batch)
+    await store.close()
+
+
+async def test_async_store_group_with_a_bad_batch_fails_only_that_one(tmp_path: Path) -> None:
+    store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
+    good = [make_batch(n) for n in range(4)]
+    lmdb_store = store.store
+    assert isinstance(lmdb_store, LmdbStore)
+    with lmdb_store._write_lock:
+        puts = [
+            asyncio.create_task(store.put_batch(b.hash, b.header, b.blobs, now=10.0))
+            for b in good[:2]
+        ]
+        bad = asyncio.create_task(store.put_batch(b"short", b"header", [], now=10.0))
+        puts += [
+            asyncio.create_task(store.put_batch(b.hash, b.header, b.blobs, now=10.0))
+            for b in good[2:]
+        ]
+        await asyncio.sleep(0.2)
+    assert await asyncio.gather(*puts) == [True] * 4
+    with pytest.raises(StoreInputError):
+        await bad
+    for batch in good:
+        assert_stored(lmdb_store, batch)
+    await store.close()
+
+
+def test_lmdb_store_put_batches_is_one_answer_per_batch_and_all_or_nothing(tmp_path: Path) -> None:
+    store = LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20)
+    a, b, c = make_batch(1), make_batch(2), make_batch(3)
+    writes = [(x.hash, x.header, x.blobs) for x in (a, b, a)]
+    assert store.put_batches(writes, now=10.0) == [True, True, False]
+    with pytest.raises(StoreInputError):
+        store.put_batches([(c.hash, c.header, c.blobs), (b"short", b"", [])], now=10.0)
+    assert not store.has_batch(c.hash)
+    assert_stored(store, a)
+    assert_stored(store, b)
+    store.close()
