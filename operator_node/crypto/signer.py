@@ -11,6 +11,7 @@ import asyncio
 from typing import Protocol, runtime_checkable
 
 from operator_node.crypto.bls import BlsKeyPair
+from operator_node.crypto.bn254 import g1_backend
 from operator_node.crypto.errors import InvalidMessageError
 
 
@@ -64,9 +65,15 @@ class LocalSigner:
         return self._pubkey_g2
 
     async def sign(self, msg_hash: bytes) -> bytes:
-        """Sign in a worker thread; raises :class:`InvalidMessageError` unless 32 bytes."""
+        """Sign; raises :class:`InvalidMessageError` unless 32 bytes.
+
+        In C (~0.13 ms) the signature is made on the event loop: a thread hop would cost more.
+        The pure-Python path (~1.5-6 ms) runs in a worker thread instead.
+        """
         if len(msg_hash) != 32:
             raise InvalidMessageError(f"a message hash is 32 bytes, got {len(msg_hash)}")
+        if g1_backend() == "native":
+            return self._keypair.sign(bytes(msg_hash))
         return await asyncio.to_thread(self._keypair.sign, bytes(msg_hash))
 
     def __repr__(self) -> str:

@@ -149,12 +149,12 @@ class StoreChunksPipeline:
 
     async def _validate_chunks(self, request: StoreChunksRequest) -> None:
         chunks = [chunk for blob in request.blobs for chunk in blob.chunks]
-        hashed = await asyncio.gather(
-            *(
-                asyncio.to_thread(keccak256_many, run)
-                for run in _split_for_threads(chunks, self._hash_threads)
-            )
-        )
+        runs = _split_for_threads(chunks, self._hash_threads)
+        if len(runs) == 1:
+            # One thread hop for the whole check: for small requests the hops cost the most.
+            await asyncio.to_thread(_validate_proofs, request, None)
+            return
+        hashed = await asyncio.gather(*(asyncio.to_thread(keccak256_many, run) for run in runs))
         leaves = [leaf for run in hashed for leaf in run]
         await asyncio.to_thread(_validate_proofs, request, leaves)
 
@@ -197,9 +197,10 @@ def _split_for_threads(chunks: list[Bytes], threads: int) -> list[list[Bytes]]:
     return [chunks[start : start + step] for start in range(0, len(chunks), step)]
 
 
-def _validate_proofs(request: StoreChunksRequest, leaves: list[bytes]) -> None:
+def _validate_proofs(request: StoreChunksRequest, leaves: list[bytes] | None) -> None:
+    """Check every blob's chunks; ``leaves`` are all chunks' hashes in order, or None to hash."""
     start = 0
     for blob in request.blobs:
         end = start + len(blob.chunks)
-        validate_blob_chunks(blob, leaves[start:end])
+        validate_blob_chunks(blob, None if leaves is None else leaves[start:end])
         start = end
