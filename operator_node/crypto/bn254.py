@@ -31,7 +31,6 @@ fallback and the reference; it is not constant-time.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +39,7 @@ from py_ecc.fields import optimized_bn128_FQ2 as _FQ2
 from py_ecc.fields import optimized_bn128_FQ12 as _FQ12
 from py_ecc.optimized_bn128 import optimized_pairing as _pairing
 
+from operator_node.backends import pick_backend, read_backend_variable
 from operator_node.crypto.errors import (
     CryptoError,
     InvalidBatchError,
@@ -284,19 +284,16 @@ def g1_backend() -> str:
     than auto/native/python, and for native when the extension is missing. Call it at start-up to
     log the backend and to fail early on a bad environment.
     """
-    name = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
-    if name == "auto":
-        return "native" if _bn254 is not None else "python"
-    if name not in G1_BACKENDS:
-        raise Bn254BackendError(
-            f"unknown BN254 backend {name!r} from {BACKEND_ENV}; expected auto, native or python"
-        )
-    if name == "native" and _bn254 is None:
-        raise Bn254BackendError(
-            f"BN254 backend 'native' (from {BACKEND_ENV}) is not available: the C extension "
-            "operator_node.crypto._bn254 was not built"
-        )
-    return name
+    return pick_backend(
+        read_backend_variable(BACKEND_ENV),
+        component="BN254",
+        source=BACKEND_ENV,
+        known=G1_BACKENDS,
+        available=G1_BACKENDS if _bn254 is not None else ("python",),
+        unknown_error=Bn254BackendError,
+        unavailable_error=Bn254BackendError,
+        why_unavailable="the C extension operator_node.crypto._bn254 was not built",
+    )
 
 
 def g1_multiply(point: G1Point, scalar: int) -> G1Point:

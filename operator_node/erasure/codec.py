@@ -10,11 +10,11 @@ L = chunk_length(len(blob), k).
 from __future__ import annotations
 
 import operator
-import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from operator_node.backends import pick_backend, read_backend_variable
 from operator_node.erasure._backend import Backend
 from operator_node.erasure._reference import ReedsoloBackend
 from operator_node.erasure.errors import (
@@ -88,25 +88,18 @@ def select_backend(requested: str = "auto") -> str:
     name and BackendUnavailableError for one this machine cannot run. Call it at start-up to log
     the backend and to fail early on a bad environment.
     """
-    source = "backend argument"
-    name = requested
+    name, source = requested, "the backend argument"
     if requested == "auto":
-        source = BACKEND_ENV
-        name = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
-    if name != "auto" and name not in BACKENDS:
-        raise CodecParameterError(
-            f"unknown erasure backend {name!r} from the {source}; expected auto or one of "
-            + ", ".join(BACKENDS)
-        )
-    available = available_backends()
-    if name == "auto":
-        return available[0]
-    if name not in available:
-        raise BackendUnavailableError(
-            f"erasure backend {name!r} (from the {source}) cannot run here; "
-            f"available: {', '.join(available)}"
-        )
-    return name
+        name, source = read_backend_variable(BACKEND_ENV), BACKEND_ENV
+    return pick_backend(
+        name,
+        component="erasure",
+        source=source,
+        known=BACKENDS,
+        available=available_backends(),
+        unknown_error=CodecParameterError,
+        unavailable_error=BackendUnavailableError,
+    )
 
 
 def _make_backend(name: str, k: int, n: int) -> Backend:

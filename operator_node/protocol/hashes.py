@@ -12,12 +12,12 @@ environment variable ``OPERATOR_NODE_KECCAK_BACKEND`` (``auto``, ``avx512``, ``a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
 
 from Crypto.Hash import keccak
 
+from operator_node.backends import pick_backend, read_backend_variable
 from operator_node.errors import OperatorNodeError
 
 try:
@@ -69,22 +69,17 @@ def keccak_backend() -> str:
     for one this machine cannot run (the CPU lacks it, or the C extension was not built). Call it
     at start-up to log the backend and to fail early on a bad environment.
     """
-    name = os.environ.get(KECCAK_BACKEND_ENV, "").strip().lower() or "auto"
-    available = available_keccak_backends()
-    if name == "auto":
-        return available[0]
-    if name not in KECCAK_BACKENDS:
-        raise KeccakBackendError(
-            f"unknown keccak backend {name!r} from {KECCAK_BACKEND_ENV}; expected auto or one of "
-            + ", ".join(KECCAK_BACKENDS)
-        )
-    if name not in available:
-        why = "this CPU lacks it" if _keccak is not None else "the C extension was not built"
-        raise KeccakBackendError(
-            f"keccak backend {name!r} (from {KECCAK_BACKEND_ENV}) cannot run here: {why}; "
-            f"available: {', '.join(available)}"
-        )
-    return name
+    built = _keccak is not None
+    return pick_backend(
+        read_backend_variable(KECCAK_BACKEND_ENV),
+        component="keccak",
+        source=KECCAK_BACKEND_ENV,
+        known=KECCAK_BACKENDS,
+        available=available_keccak_backends(),
+        unknown_error=KeccakBackendError,
+        unavailable_error=KeccakBackendError,
+        why_unavailable="this CPU lacks it" if built else "the C extension was not built",
+    )
 
 
 def keccak256_many(buffers: Sequence[Bytes]) -> list[bytes]:
