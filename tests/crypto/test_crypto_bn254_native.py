@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from py_ecc.fields import optimized_bn128_FQ as FQ
 from py_ecc.optimized_bn128 import optimized_curve as ecc
+from support.probe import run_probe
 
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.bn254 import (
@@ -309,20 +308,8 @@ else:
 
 
 def probe(mode: str, env_value: str | None) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if k != BACKEND_ENV}
-    if env_value is not None:
-        env[BACKEND_ENV] = env_value
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode, json.dumps(VECTORS["signatures"][-1])],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
+    vector = json.dumps(VECTORS["signatures"][-1])
+    return run_probe(PROBE, mode, vector, variable=BACKEND_ENV, value=env_value)
 
 
 @needs_native

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from erasure.erasure_support import ALL_BACKENDS
+from support.probe import run_probe
 
 from operator_node.erasure import BACKEND_ENV
 
@@ -36,19 +36,7 @@ else:
 
 
 def probe(env_value: str | None, argument: str = "auto", mode: str = "normal") -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if k != BACKEND_ENV}
-    if env_value is not None:
-        env[BACKEND_ENV] = env_value
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode, argument],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
+    return run_probe(PROBE, mode, argument, variable=BACKEND_ENV, value=env_value)
 
 
 @pytest.mark.parametrize("name", ALL_BACKENDS)
