@@ -7,7 +7,6 @@ puts them together. Nothing here runs at import time.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from prometheus_client import CollectorRegistry
 
@@ -29,17 +27,12 @@ from operator_node.api.retrieval import RetrievalHandler
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.service import ChainService
 from operator_node.chain.view import ConnectionChainView
+from operator_node.cli.credentials import load_bls_keypair, load_ecdsa_account
 from operator_node.config import Config
 from operator_node.crypto.bn254 import g1_backend
-from operator_node.crypto.keystore import (
-    load_bls_keystore,
-    load_ecdsa_keystore,
-    read_password_file,
-)
 from operator_node.crypto.signer import LocalSigner, Signer
 from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
 from operator_node.erasure import select_backend
-from operator_node.errors import StartupError
 from operator_node.health import Health, ServiceStatus
 from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
@@ -50,8 +43,6 @@ from operator_node.protocol.wire import WireLimits
 from operator_node.store import AsyncStore, ExpiryService, open_store
 from operator_node.systemd import SystemdNotifier
 
-BLS_PASSWORD_ENV = "OPERATOR_NODE_BLS_KEY_PASSWORD"  # noqa: S105 - a variable name, not a secret
-ECDSA_PASSWORD_ENV = "OPERATOR_NODE_ECDSA_KEY_PASSWORD"  # noqa: S105 - a variable name
 DISPERSAL_SERVICE_ID = "dispersal"
 
 
@@ -67,19 +58,6 @@ class NodeParts:
     services: list[BackgroundService] = field(default_factory=list)
 
 
-def _read_password(config: Config, password_file: Path | None, env: str, what: str) -> str:
-    if password_file is not None:
-        return read_password_file(
-            password_file, allow_insecure_permissions=config.keys.allow_insecure_permissions
-        )
-    if env in os.environ:
-        return os.environ[env]
-    raise StartupError(
-        f"keys.{what}_keystore is set but neither keys.{what}_password_file nor {env} "
-        "gives its password"
-    )
-
-
 async def load_signer(config: Config) -> Signer | None:
     """The BLS signer from ``[keys]``, or None when no BLS keystore is configured.
 
@@ -87,34 +65,14 @@ async def load_signer(config: Config) -> Signer | None:
     ``OPERATOR_NODE_BLS_KEY_PASSWORD``. Raises a keystore error (wrong password, bad file,
     unsafe permissions) that stops start-up with its message.
     """
-    keys = config.keys
-    if keys.bls_keystore is None:
-        return None
-    password = _read_password(config, keys.bls_password_file, BLS_PASSWORD_ENV, "bls")
     # scrypt at the standard strength takes about a second: not on the event loop.
-    keypair = await asyncio.to_thread(
-        load_bls_keystore,
-        keys.bls_keystore,
-        password,
-        allow_insecure_permissions=keys.allow_insecure_permissions,
-    )
-    return LocalSigner(keypair)
+    keypair = await asyncio.to_thread(load_bls_keypair, config)
+    return None if keypair is None else LocalSigner(keypair)
 
 
 async def load_account(config: Config) -> LocalAccount | None:
     """The operator's ECDSA account from ``[keys]``, or None when not configured."""
-    keys = config.keys
-    if keys.ecdsa_keystore is None:
-        return None
-    password = _read_password(config, keys.ecdsa_password_file, ECDSA_PASSWORD_ENV, "ecdsa")
-    key = await asyncio.to_thread(
-        load_ecdsa_keystore,
-        keys.ecdsa_keystore,
-        password,
-        allow_insecure_permissions=keys.allow_insecure_permissions,
-    )
-    account: LocalAccount = Account.from_key(key.secret_bytes())
-    return account
+    return await asyncio.to_thread(load_ecdsa_account, config)
 
 
 def build_chain(

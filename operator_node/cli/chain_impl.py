@@ -11,61 +11,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.reader import ZERO_ID, Registration
 from operator_node.chain.registration import deregister as leave_quorums
 from operator_node.chain.registration import ensure_registered
+from operator_node.cli.credentials import load_bls_keypair, load_ecdsa_account
 from operator_node.config import Config, load_config
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import (
     ecdsa_keystore_address,
-    load_bls_keystore,
-    load_ecdsa_keystore,
-    read_password_file,
     read_secret_file,
 )
 from operator_node.errors import ConfigError
 
-ECDSA_PASSWORD_ENV = "OPERATOR_NODE_ECDSA_KEY_PASSWORD"  # noqa: S105 - a variable name
-BLS_PASSWORD_ENV = "OPERATOR_NODE_BLS_KEY_PASSWORD"  # noqa: S105 - a variable name
-
-
-def _password(path: Path | None, env: str, what: str, config: Config) -> str:
-    if path is not None:
-        allow = config.keys.allow_insecure_permissions
-        return read_password_file(path, allow_insecure_permissions=allow)
-    if env in os.environ:
-        return os.environ[env]
-    raise ConfigError(
-        f"no password for the {what} keystore: set keys.{what}_password_file or {env}"
-    )
-
 
 def _load_account(config: Config) -> LocalAccount:
-    path = config.keys.ecdsa_keystore
-    if path is None:
+    account = load_ecdsa_account(config)
+    if account is None:
         raise ConfigError("keys.ecdsa_keystore is required to send transactions")
-    password = _password(config.keys.ecdsa_password_file, ECDSA_PASSWORD_ENV, "ecdsa", config)
-    allow = config.keys.allow_insecure_permissions
-    key = load_ecdsa_keystore(path, password, allow_insecure_permissions=allow)
-    account: LocalAccount = Account.from_key(key.secret_bytes())
     return account
 
 
 def _load_bls(config: Config) -> BlsKeyPair:
-    path = config.keys.bls_keystore
-    if path is None:
+    keypair = load_bls_keypair(config)
+    if keypair is None:
         raise ConfigError("keys.bls_keystore is required to register")
-    password = _password(config.keys.bls_password_file, BLS_PASSWORD_ENV, "bls", config)
-    allow = config.keys.allow_insecure_permissions
-    return load_bls_keystore(path, password, allow_insecure_permissions=allow)
+    return keypair
 
 
 def _chain_config(args: argparse.Namespace) -> Config:
