@@ -12,7 +12,7 @@ environment variable ``OPERATOR_NODE_KECCAK_BACKEND`` (``auto``, ``avx512``, ``a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TypeAlias
 
 from Crypto.Hash import keccak
@@ -45,14 +45,6 @@ class KeccakBackendError(OperatorNodeError, ValueError):
 def keccak256(data: Bytes) -> bytes:
     """Return the 32-byte keccak256 (Ethereum's, not SHA3-256) of ``data``; no copy is made."""
     return bytes(keccak.new(digest_bits=256, data=data).digest())
-
-
-def keccak256_parts(parts: Iterable[Bytes]) -> bytes:
-    """Return keccak256 of the concatenation of ``parts`` without building the concatenation."""
-    state = keccak.new(digest_bits=256)
-    for part in parts:
-        state.update(part)
-    return bytes(state.digest())
 
 
 def available_keccak_backends() -> tuple[str, ...]:

@@ -145,11 +145,6 @@ class BatchHeader:
         return keccak256(abi_encode(BATCH_HEADER_ABI_TYPES, values))
 
 
-def compute_chunk_leaf(chunk: Bytes) -> bytes:
-    """Return the Merkle leaf of one chunk: keccak256 of its bytes."""
-    return keccak256(chunk)
-
-
 def compute_chunk_tree(chunks: Sequence[Bytes]) -> MerkleTree:
     """Return the Merkle tree over all n chunks of a blob (its root is the blob commitment)."""
     return compute_merkle_tree(keccak256_many(chunks))
