@@ -106,6 +106,20 @@ async def _stage_totals(url: str) -> dict[str, float]:
     return totals
 
 
+def _thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of a process's main thread (its event loop) and the rest."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"loop": 0.0, "other_threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        totals["loop" if int(task.name) == pid else "other_threads"] += seconds
+    return totals
+
+
 def _bare_server(port: int, ready: multiprocessing.synchronize.Event) -> None:
     async def handle(request: web.Request) -> web.Response:
         await request.read()
@@ -191,11 +205,17 @@ async def _measure(
     )
     await _post_all(url, [warm_body], [warm_headers], 1)
     metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
+    assert target.process is not None
     before = await _stage_totals(metrics_url)
+    cpu_before = _thread_cpu_seconds(target.process.pid)
     start = time.perf_counter()
     latencies = await _post_all(url, bodies, headers, clients)
     node_s = time.perf_counter() - start
+    cpu_after = _thread_cpu_seconds(target.process.pid)
     after = await _stage_totals(metrics_url)
+    cpu_ms = {
+        name: round((cpu_after[name] - cpu_before[name]) / requests * 1000, 2) for name in cpu_after
+    }
     stage_ms = {
         stage: round((after[stage] - before.get(stage, 0.0)) / requests * 1000, 2)
         for stage in after
@@ -234,10 +254,11 @@ async def _measure(
         ),
         "request_MiB": round(len(bodies[0]) / (1 << 20), 2),
         "stage_mean_ms": stage_ms,
+        "node_cpu_ms_per_request": cpu_ms,
     }
 
 
-async def _run(requests: int, clients: int) -> dict[str, object]:
+async def _run(requests: int, clients: int, shapes: list[int]) -> dict[str, object]:
     chunks = [os.urandom(CHUNK) for _ in range(64)]
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
         devnet = Devnet(Path(root))
@@ -245,7 +266,7 @@ async def _run(requests: int, clients: int) -> dict[str, object]:
         try:
             target = max(devnet.operators, key=lambda op: op.stake)
             results: dict[str, object] = {"bench": "ingest", "clients": clients}
-            for blobs in (1, 8):
+            for blobs in shapes:
                 count = requests if blobs == 1 else max(4, requests // 4)
                 results[f"blobs_{blobs}"] = await _measure(
                     devnet, target, blobs, count, clients, chunks
@@ -260,13 +281,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=96)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--blobs", type=int, nargs="+", default=[1, 8], help="blobs per batch, one run each"
+    )
     args = parser.parse_args()
-    results = asyncio.run(_run(args.requests, args.clients))
+    results = asyncio.run(_run(args.requests, args.clients, args.blobs))
     print(
         f"{'batch':>8} {'node':>8} {'aiohttp':>8} {'fsync':>8} {'keccak2':>8} {'ratio':>6} "
         f"{'p50 ms':>8} {'p99 ms':>8}"
     )
-    for blobs in (1, 8):
+    for blobs in args.blobs:
         r = results[f"blobs_{blobs}"]
         assert isinstance(r, dict)
         print(
