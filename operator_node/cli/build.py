@@ -163,6 +163,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         store_duration=config.store.store_duration,
         max_size=config.store.max_size,
         health=health,
+        shards=config.store.shards,
     )
     dispersal = None
     if signer is None:

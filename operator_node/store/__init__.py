@@ -1,7 +1,8 @@
 """The durable chunk store: batches written atomically, read by (batch hash, blob index), expired.
 
 :class:`LmdbStore` implements the synchronous :class:`ChunkStore` interface; :class:`AsyncStore`
-runs it off the event loop; :class:`ExpiryService` deletes expired batches in the background.
+runs one or several of them (the shards of one store, see :mod:`operator_node.store.shards`) off
+the event loop; :class:`ExpiryService` deletes expired batches in the background.
 The key layout is documented in :mod:`operator_node.store.layout`.
 """
 

@@ -1,13 +1,16 @@
-"""The chunk store for the event loop: every call runs in a thread, one writer at a time.
+"""The chunk store for the event loop: every call runs in a thread, one writer per shard.
 
-Writes (``put_batch``, ``delete_expired``) go to a single-thread executor, so they queue in
-order and never contend for LMDB's writer lock. Batches that arrive while the writer is busy are
-committed together (group commit): one transaction and one pair of fsyncs for all of them,
-each caller answered once the group is durable. A group that fails is retried one batch at a
-time, so one bad or oversized batch fails alone; reads go to a small pool of their own, so a
-retrieval never waits behind a batch being fsynced. A cancelled awaiter does not cancel the call
-already running in its thread: a batch whose ``put_batch`` was cancelled may still be stored, but
-the caller, having no answer, must not treat it as acknowledged.
+The store may be split into shards (see :mod:`operator_node.store.shards`), each a
+:class:`ChunkStore` with its own writer thread, so that batches in different shards commit in
+parallel. A batch goes to the shard its hash routes to, and every read of it goes there too.
+Writes to a shard (``put_batch``, ``delete_expired``) go to its single-thread executor, so they
+queue in order and never contend for LMDB's writer lock. Batches that arrive while a shard's
+writer is busy are committed together (group commit): one transaction and one pair of fsyncs
+for all of them, each caller answered once the group is durable. A group that fails is retried
+one batch at a time, so one bad or oversized batch fails alone; reads go to a small pool of
+their own, so a retrieval never waits behind a batch being fsynced. A cancelled awaiter does
+not cancel the call already running in its thread: a batch whose ``put_batch`` was cancelled
+may still be stored, but the caller, having no answer, must not treat it as acknowledged.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from operator_node.health import Health, ServiceStatus
 from operator_node.store.errors import StoreClosedError, StoreError
+from operator_node.store.layout import HASH_SIZE
 from operator_node.store.lmdb_store import LmdbStore
 from operator_node.store.model import (
     BatchWrite,
@@ -34,11 +39,14 @@ from operator_node.store.model import (
     StoredBlob,
     StoreStats,
 )
+from operator_node.store.shards import resolve_shard_paths, shard_index
 
 STORE_SERVICE_ID = "store"
 # At most this many batches share one commit (a bound on a group's size and latency).
 MAX_GROUP_BATCHES = 16
 DEFAULT_READ_THREADS = 4
+# Two writers: most of the gain of parallel commits on the disks measured (see store.shards).
+DEFAULT_SHARDS = 2
 _T = TypeVar("_T")
 
 
@@ -63,21 +71,45 @@ class _PendingPut:
             self.future.set_result(result)
 
 
-class AsyncStore:
-    """Awaitable wrappers around a :class:`ChunkStore`; owns the store and closes it."""
+@dataclass
+class _Shard:
+    """One shard: its store, its writer thread, and the batches waiting for that writer."""
 
-    def __init__(self, store: ChunkStore, *, read_threads: int = DEFAULT_READ_THREADS) -> None:
-        """Wrap ``store``; reads use ``read_threads`` threads, writes one."""
-        self._store = store
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+    store: ChunkStore
+    writer: ThreadPoolExecutor
+    puts: collections.deque[_PendingPut]
+
+
+class AsyncStore:
+    """Awaitable wrappers around one or more :class:`ChunkStore` shards; owns and closes them."""
+
+    def __init__(
+        self, shards: ChunkStore | Sequence[ChunkStore], *, read_threads: int = DEFAULT_READ_THREADS
+    ) -> None:
+        """Wrap one store, or the shards of one (in shard order); each shard gets a writer."""
+        stores = list(shards) if isinstance(shards, Sequence) else [shards]
+        if not stores:
+            raise ValueError("an AsyncStore needs at least one shard")
+        self._shards = [
+            _Shard(store, ThreadPoolExecutor(1, thread_name_prefix=f"store-write-{i}"), deque())
+            for i, store in enumerate(stores)
+        ]
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="store-read")
         self._closed = False
-        self._puts: collections.deque[_PendingPut] = collections.deque()
 
     @property
-    def store(self) -> ChunkStore:
-        """The wrapped synchronous store (for code that already runs in a thread)."""
-        return self._store
+    def shards(self) -> tuple[ChunkStore, ...]:
+        """The wrapped synchronous stores, in shard order (for code already in a thread)."""
+        return tuple(shard.store for shard in self._shards)
+
+    def _shard(self, batch_header_hash: BytesLike) -> _Shard:
+        """The shard a batch hash routes to (a malformed hash goes to shard 0, which refuses it)."""
+        if not isinstance(batch_header_hash, bytes | bytearray | memoryview):
+            return self._shards[0]
+        raw = bytes(batch_header_hash)
+        if len(raw) != HASH_SIZE:
+            return self._shards[0]
+        return self._shards[shard_index(raw, len(self._shards))]
 
     async def _run(self, pool: ThreadPoolExecutor, call: Callable[[], _T]) -> _T:
         if self._closed:
@@ -92,87 +124,106 @@ class AsyncStore:
         *,
         now: float | None = None,
     ) -> bool:
-        """:meth:`ChunkStore.put_batch` on the writer thread; durable when it returns.
+        """:meth:`ChunkStore.put_batch` on its shard's writer; durable when it returns.
 
-        Committed together with any other batches waiting for the writer (see the module doc).
+        Committed together with any other batches waiting for that writer (see the module doc).
         """
         if self._closed:
             raise StoreClosedError("the chunk store is closed")
+        shard = self._shard(batch_header_hash)
         loop = asyncio.get_running_loop()
         pending = _PendingPut((batch_header_hash, batch_header, blobs), now, loop.create_future())
-        self._puts.append(pending)
+        shard.puts.append(pending)
         # This drain finds our batch still queued, or runs after the drain that took it.
-        await self._run(self._writer, self._drain_puts)
+        await self._run(shard.writer, functools.partial(_drain_puts, shard))
         return await pending.future
 
-    def _put_group(self, group: list[_PendingPut]) -> list[bool] | None:
-        try:
-            return self._store.put_batches([p.batch for p in group], now=group[0].now)
-        except Exception:  # noqa: BLE001 - each batch is then retried alone, with its own error
-            return None
-
-    def _drain_puts(self) -> None:
-        """On the writer thread: commit every queued batch (up to a group's limit) at once."""
-        if not self._puts:
-            return
-        group = [self._puts.popleft()]
-        # Batches given the same expiry clock (None: the store's) can share a commit.
-        while self._puts and len(group) < MAX_GROUP_BATCHES and self._puts[0].now == group[0].now:
-            group.append(self._puts.popleft())
-        if len(group) > 1:
-            results = self._put_group(group)
-            if results is not None:
-                for pending, result in zip(group, results, strict=True):
-                    pending.resolve(result, None)
-                return
-        for pending in group:
-            try:
-                result = self._store.put_batch(*pending.batch, now=pending.now)
-            except Exception as exc:  # noqa: BLE001 - handed to the caller's future
-                pending.resolve(False, exc)
-            else:
-                pending.resolve(result, None)
-
     async def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
-        """:meth:`ChunkStore.delete_expired` on the writer thread."""
-        return await self._run(
-            self._writer, functools.partial(self._store.delete_expired, now, max_batches)
+        """:meth:`ChunkStore.delete_expired` on every shard's writer at once; the sums.
+
+        ``max_batches`` bounds each shard's transaction.
+        """
+        results = await asyncio.gather(
+            *(
+                self._run(
+                    shard.writer, functools.partial(shard.store.delete_expired, now, max_batches)
+                )
+                for shard in self._shards
+            )
         )
+        return ExpiredBatches(sum(r.batches for r in results), sum(r.freed_bytes for r in results))
 
     async def get_chunks(self, batch_header_hash: BytesLike, blob_index: int) -> ChunkSet | None:
         """:meth:`ChunkStore.get_chunks` on a reader thread."""
-        call = functools.partial(self._store.get_chunks, batch_header_hash, blob_index)
+        store = self._shard(batch_header_hash).store
+        call = functools.partial(store.get_chunks, batch_header_hash, blob_index)
         return await self._run(self._readers, call)
 
     async def get_blob_header(self, batch_header_hash: BytesLike, blob_index: int) -> bytes | None:
         """:meth:`ChunkStore.get_blob_header` on a reader thread."""
-        call = functools.partial(self._store.get_blob_header, batch_header_hash, blob_index)
+        store = self._shard(batch_header_hash).store
+        call = functools.partial(store.get_blob_header, batch_header_hash, blob_index)
         return await self._run(self._readers, call)
 
     async def get_batch(self, batch_header_hash: BytesLike) -> StoredBatch | None:
         """:meth:`ChunkStore.get_batch` on a reader thread."""
-        call = functools.partial(self._store.get_batch, batch_header_hash)
-        return await self._run(self._readers, call)
+        store = self._shard(batch_header_hash).store
+        return await self._run(self._readers, functools.partial(store.get_batch, batch_header_hash))
 
     async def has_batch(self, batch_header_hash: BytesLike) -> bool:
         """:meth:`ChunkStore.has_batch` on a reader thread."""
-        call = functools.partial(self._store.has_batch, batch_header_hash)
-        return await self._run(self._readers, call)
+        store = self._shard(batch_header_hash).store
+        return await self._run(self._readers, functools.partial(store.has_batch, batch_header_hash))
 
     async def stats(self) -> StoreStats:
-        """:meth:`ChunkStore.stats` on a reader thread."""
-        return await self._run(self._readers, self._store.stats)
+        """:meth:`ChunkStore.stats` of every shard, summed field by field."""
+        parts = await asyncio.gather(
+            *(self._run(self._readers, shard.store.stats) for shard in self._shards)
+        )
+        return StoreStats(*(sum(values) for values in zip(*map(astuple, parts), strict=True)))
 
     async def close(self) -> None:
-        """Let queued calls finish, then close the store. Later calls raise StoreClosedError."""
+        """Let queued calls finish, then close every shard. Later calls raise StoreClosedError."""
         self._closed = True
 
         def shut_down() -> None:
-            self._writer.shutdown(wait=True)
+            for shard in self._shards:
+                shard.writer.shutdown(wait=True)
             self._readers.shutdown(wait=True)
-            self._store.close()
+            for shard in self._shards:
+                shard.store.close()
 
         await asyncio.to_thread(shut_down)
+
+
+def _put_group(store: ChunkStore, group: list[_PendingPut]) -> list[bool] | None:
+    try:
+        return store.put_batches([p.batch for p in group], now=group[0].now)
+    except Exception:  # noqa: BLE001 - each batch is then retried alone, with its own error
+        return None
+
+
+def _drain_puts(shard: _Shard) -> None:
+    """On a shard's writer thread: commit every queued batch (up to a group's limit) at once."""
+    if not shard.puts:
+        return
+    group = [shard.puts.popleft()]
+    # Batches given the same expiry clock (None: the store's) can share a commit.
+    while shard.puts and len(group) < MAX_GROUP_BATCHES and shard.puts[0].now == group[0].now:
+        group.append(shard.puts.popleft())
+    if len(group) > 1:
+        results = _put_group(shard.store, group)
+        if results is not None:
+            for pending, result in zip(group, results, strict=True):
+                pending.resolve(result, None)
+            return
+    for pending in group:
+        try:
+            result = shard.store.put_batch(*pending.batch, now=pending.now)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's future
+            pending.resolve(False, exc)
+        else:
+            pending.resolve(result, None)
 
 
 def register_store_health(health: Health) -> None:
@@ -192,21 +243,40 @@ async def open_store(
     store_duration: float,
     max_size: int,
     health: Health,
+    shards: int = DEFAULT_SHARDS,
     read_threads: int = DEFAULT_READ_THREADS,
 ) -> AsyncStore:
-    """Open the LMDB store in a thread and report it in ``health`` (Up, or Down and re-raise).
+    """Open the store in ``path`` in a thread; report it in ``health`` (Up, or Down and re-raise).
 
-    Registers the "store" service if it is not yet registered. Raises the StoreError that
-    prevented opening (StoreFormatError, StoreLockedError, ...).
+    A new store gets ``shards`` LMDB shards, each allowed ``max_size / shards`` bytes; an
+    existing one must be opened with the count it was made with (see
+    :mod:`operator_node.store.shards`). Registers the "store" service if it is not yet
+    registered. Raises the StoreError that prevented opening (StoreFormatError,
+    StoreLockedError, ...), after closing any shard already opened.
     """
     if health.get_service(STORE_SERVICE_ID) is None:
         register_store_health(health)
     try:
-        store = await asyncio.to_thread(
-            LmdbStore, path, store_duration=store_duration, max_size=max_size
-        )
+        stores = await asyncio.to_thread(_open_shards, path, shards, store_duration, max_size)
     except StoreError:
         health.set_status(STORE_SERVICE_ID, ServiceStatus.DOWN)
         raise
     health.set_status(STORE_SERVICE_ID, ServiceStatus.UP)
-    return AsyncStore(store, read_threads=read_threads)
+    return AsyncStore(stores, read_threads=read_threads)
+
+
+def _open_shards(path: Path, count: int, store_duration: float, max_size: int) -> list[LmdbStore]:
+    paths = resolve_shard_paths(path, count)
+    stores: list[LmdbStore] = []
+    try:
+        for shard_path in paths:
+            stores.append(
+                LmdbStore(
+                    shard_path, store_duration=store_duration, max_size=max_size // len(paths)
+                )
+            )
+    except BaseException:
+        for store in stores:
+            store.close()
+        raise
+    return stores

@@ -85,6 +85,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], str]] = [
     ("bool_for_int", "[limits]\nmax_inflight = true\n", {}, "limits.max_inflight"),
     ("port_zero", "[api]\nport = 0\n", {}, "api.port must be at least 1"),
     ("port_too_big", "[metrics]\nport = 70000\n", {}, "metrics.port must be at most 65535"),
+    ("too_many_shards", "[store]\nshards = 17\n", {}, "store.shards must be at most 16"),
     ("bad_choice", '[node]\nlog_level = "loud"\n', {}, "node.log_level must be one of"),
     ("bad_address", '[chain]\nregistry_coordinator = "0x12"\n', {}, "chain.registry_coordinator"),
     ("same_ports", "[api]\nport = 9100\n[metrics]\nport = 9100\n", {}, "metrics.port must differ"),

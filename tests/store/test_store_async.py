@@ -92,12 +92,12 @@ async def test_async_store_concurrent_puts_of_one_batch_write_once(tmp_path: Pat
     assert results[:8].count(True) == 1
     assert all(results[8:])
     assert (await store.stats()).batches == 1 + len(others)
-    assert store.store.check() == []  # type: ignore[attr-defined]
+    assert store.shards[0].check() == []  # type: ignore[attr-defined]
     await store.close()
 
 
 def _transactions(store: AsyncStore) -> int:
-    lmdb_store = store.store
+    lmdb_store = store.shards[0]
     assert isinstance(lmdb_store, LmdbStore)
     return int(lmdb_store._env.info()["last_txnid"])  # type: ignore[union-attr]
 
@@ -106,7 +106,7 @@ async def test_async_store_commits_waiting_batches_together(tmp_path: Path) -> N
     store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
     batches = [make_batch(n) for n in range(9)]
     before = _transactions(store)
-    lmdb_store = store.store
+    lmdb_store = store.shards[0]
     assert isinstance(lmdb_store, LmdbStore)
     # Hold the writer inside the first put, so the other eight queue up behind it.
     with lmdb_store._write_lock:
@@ -125,7 +125,7 @@ async def test_async_store_commits_waiting_batches_together(tmp_path: Path) -> N
 async def test_async_store_group_with_a_bad_batch_fails_only_that_one(tmp_path: Path) -> None:
     store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
     good = [make_batch(n) for n in range(4)]
-    lmdb_store = store.store
+    lmdb_store = store.shards[0]
     assert isinstance(lmdb_store, LmdbStore)
     with lmdb_store._write_lock:
         puts = [
