@@ -585,6 +585,25 @@ static PyObject *kc_keccak256_many(PyObject *self, PyObject *const *args, Py_ssi
     return result;
 }
 
+/* Below this many bytes, releasing and retaking the GIL costs more than it frees. */
+#define RELEASE_GIL_BYTES 4096
+
+static PyObject *kc_keccak256(PyObject *self, PyObject *data) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
+    uint8_t digest[DIGEST];
+    if (view.len >= RELEASE_GIL_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        hash1_scalar(view.buf, (size_t)view.len, digest);
+        Py_END_ALLOW_THREADS
+    } else {
+        hash1_scalar(view.buf, (size_t)view.len, digest);
+    }
+    PyBuffer_Release(&view);
+    return PyBytes_FromStringAndSize((const char *)digest, DIGEST);
+}
+
 static PyObject *kc_backends(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
@@ -608,6 +627,9 @@ static PyObject *kc_backend(PyObject *self, PyObject *unused) {
 }
 
 static PyMethodDef kc_methods[] = {
+    {"keccak256", kc_keccak256, METH_O,
+     "keccak256(data, /) -> bytes\n\n"
+     "keccak256 of one bytes-like object (scalar code: one message gains nothing from lanes)."},
     {"keccak256_many", (PyCFunction)(void (*)(void))kc_keccak256_many, METH_FASTCALL,
      "keccak256_many(buffers, backend=None, /) -> list[bytes]\n\n"
      "keccak256 of each bytes-like object, in order, on the named backend (None: the best\n"

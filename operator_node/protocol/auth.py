@@ -30,7 +30,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Mapping
 
-from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys.datatypes import Signature
@@ -76,11 +75,13 @@ def compute_store_chunks_digest(operator_id: bytes, timestamp: int, request_hash
         raise MalformedRequest("operator id and request hash must be 32 bytes")
     if not 0 <= timestamp <= UINT64_MAX:
         raise MalformedRequest(f"timestamp {timestamp} is not a uint64")
-    encoded = abi_encode(
-        ("bytes32", "bytes32", "uint64", "bytes32"),
-        (STORE_CHUNKS_TAG, operator_id, timestamp, request_hash),
+    # abi.encode(bytes32, bytes32, uint64, bytes32): four static words, written directly.
+    return keccak256(
+        STORE_CHUNKS_TAG
+        + bytes(operator_id)
+        + timestamp.to_bytes(WORD_BYTES, "big")
+        + bytes(request_hash)
     )
-    return keccak256(encoded)
 
 
 def sign_store_chunks(

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from eth_abi.abi import encode as abi_encode
-
 from operator_node.protocol.errors import BadProof, InvalidBlob, InvalidSecurityParams
 from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256, keccak256_many
 from operator_node.protocol.merkle import MerkleTree, compute_merkle_root, compute_merkle_tree
@@ -106,20 +104,28 @@ class BlobHeader:
             raise InvalidBlob(f"quorums must be non-empty and strictly increasing, got {numbers}")
 
     def compute_hash(self) -> bytes:
-        """Return the blob header hash (see the module docstring for the exact encoding)."""
-        quorums = [
-            (q.quorum_number, q.adversary_threshold, q.confirmation_threshold) for q in self.quorums
-        ]
-        values = (
+        """Return the blob header hash (see the module docstring for the exact encoding).
+
+        The ABI words are written here directly (every field was range-checked at
+        construction): eth_abi's general encoder cost ~40 us per header on the request path.
+        """
+        words = [
             self.commitment,
-            self.data_length,
-            self.k,
-            self.n,
-            self.chunk_length,
-            quorums,
-            self.account,
-        )
-        return keccak256(abi_encode(BLOB_HEADER_ABI_TYPES, values))
+            _uint_word(self.data_length),
+            _uint_word(self.k),
+            _uint_word(self.n),
+            _uint_word(self.chunk_length),
+            _uint_word(len(BLOB_HEADER_ABI_TYPES) * WORD_BYTES),  # offset of the quorums' tail
+            bytes(WORD_BYTES - ADDRESS_BYTES) + self.account,
+            _uint_word(len(self.quorums)),
+        ]
+        for q in self.quorums:
+            words += (
+                _uint_word(q.quorum_number),
+                _uint_word(q.adversary_threshold),
+                _uint_word(q.confirmation_threshold),
+            )
+        return keccak256(b"".join(words))
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,12 @@ class BatchHeader:
 
     def compute_hash(self) -> bytes:
         """Return keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber))."""
-        values = (self.batch_root, self.reference_block_number)
-        return keccak256(abi_encode(BATCH_HEADER_ABI_TYPES, values))
+        return keccak256(self.batch_root + _uint_word(self.reference_block_number))
+
+
+def _uint_word(value: int) -> bytes:
+    """An unsigned integer as one 32-byte ABI word (the caller has checked its range)."""
+    return value.to_bytes(WORD_BYTES, "big")
 
 
 def compute_chunk_tree(chunks: Sequence[Bytes]) -> MerkleTree:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_keys.backends import get_backend
@@ -54,6 +55,11 @@ def test_store_chunks_digest_matches_hand_computation() -> None:
     assert compute_request_hash(BODY) == request_hash
     assert compute_request_hash(HEAD) == request_hash  # the head alone gives the same hash
     assert compute_request_hash(memoryview(BODY)) == request_hash
+    for timestamp in (0, 1, 2**64 - 1):  # the uint64 word at its edges, against eth_abi
+        words = abi_encode(
+            ("bytes32", "bytes32", "uint64", "bytes32"), (tag, OPERATOR, timestamp, request_hash)
+        )
+        assert compute_store_chunks_digest(OPERATOR, timestamp, request_hash) == keccak(words)
 
 
 def test_request_hash_is_the_head_up_to_the_first_chunk_byte() -> None:

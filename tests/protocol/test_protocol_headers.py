@@ -6,7 +6,10 @@ import dataclasses
 import random
 
 import pytest
+from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from operator_node.protocol import (
     BadProof,
@@ -19,6 +22,7 @@ from operator_node.protocol import (
     compute_blob_commitment,
     validate_batch_root,
 )
+from operator_node.protocol.headers import BATCH_HEADER_ABI_TYPES, BLOB_HEADER_ABI_TYPES
 
 COMMITMENT = bytes(range(32))
 ACCOUNT = bytes.fromhex("00112233445566778899aabbccddeeff00112233")
@@ -146,3 +150,48 @@ def test_batch_header_refuses_invalid_fields() -> None:
         BatchHeader(bytes(31), 1)
     with pytest.raises(InvalidBlob):
         BatchHeader(bytes(32), 1 << 32)
+
+
+@st.composite
+def _any_header(draw: st.DrawFn) -> BlobHeader:
+    n = draw(st.integers(1, 255))
+    k = draw(st.integers(1, n))
+    chunk_length = draw(st.integers(1, 2**32 - 1))
+    numbers = draw(st.lists(st.integers(0, 255), min_size=1, max_size=5, unique=True))
+    quorums = []
+    for number in sorted(numbers):
+        adversary = draw(st.integers(1, 90))
+        confirmation = adversary + draw(st.integers(10, 100 - adversary))
+        quorums.append(QuorumParams(number, adversary, confirmation))
+    return BlobHeader(
+        commitment=draw(st.binary(min_size=32, max_size=32)),
+        data_length=draw(st.integers(1, min(2**32 - 1, k * chunk_length))),
+        k=k,
+        n=n,
+        chunk_length=chunk_length,
+        quorums=tuple(quorums),
+        account=draw(st.binary(min_size=20, max_size=20)),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=_any_header(), block=st.integers(0, 2**32 - 1))
+def test_header_hashes_equal_eth_abi_encoding(header: BlobHeader, block: int) -> None:
+    # The node writes the ABI words itself; eth_abi's general encoder is the reference.
+    quorums = [
+        (q.quorum_number, q.adversary_threshold, q.confirmation_threshold) for q in header.quorums
+    ]
+    values = (
+        header.commitment,
+        header.data_length,
+        header.k,
+        header.n,
+        header.chunk_length,
+        quorums,
+        header.account,
+    )
+    assert header.compute_hash() == keccak(abi_encode(BLOB_HEADER_ABI_TYPES, values))
+    batch = BatchHeader(header.commitment, block)
+    assert batch.compute_hash() == keccak(
+        abi_encode(BATCH_HEADER_ABI_TYPES, (header.commitment, block))
+    )

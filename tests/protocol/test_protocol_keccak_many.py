@@ -1,4 +1,4 @@
-"""keccak256_many: every C backend this CPU runs against pycryptodome, and its refusals.
+"""keccak256 and keccak256_many: every C backend this CPU runs against pycryptodome, and refusals.
 
 The C backends are called by name through the extension's private entry point, and through the
 public function with OPERATOR_NODE_KECCAK_BACKEND set, so each one is checked on this machine
@@ -265,3 +265,27 @@ def test_keccak_many_without_the_extension_uses_pycryptodome(
 def test_keccak_native_extension_is_built_here() -> None:
     # CI has a C compiler: chunk hashing must run in C there, not silently fall back.
     assert _keccak is not None, "operator_node.protocol._keccak did not build"
+
+
+@needs_native
+def test_keccak_single_in_c_matches_pycryptodome_for_every_length_and_buffer() -> None:
+    rng = random.Random(11)
+    lengths = [*range(300), *EDGE_LENGTHS, 4095, 4096, 1 << 20]  # 4096+: hashed without the GIL
+    for length in lengths:
+        data = rng.randbytes(length)
+        assert _keccak.keccak256(data) == _reference(data)
+    unaligned = memoryview(bytearray(rng.randbytes(1000)))[3:-5]
+    assert _keccak.keccak256(unaligned) == _reference(unaligned)
+    assert _keccak.keccak256(array.array("I", range(50))) == _reference(array.array("I", range(50)))
+    with pytest.raises(TypeError):
+        _keccak.keccak256("text")  # type: ignore[arg-type]
+
+
+def test_keccak_single_follows_the_backend_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = memoryview(b"single message" * 20)[2:]
+    for value in ("", "pycryptodome", *NATIVE):
+        monkeypatch.setenv(KECCAK_BACKEND_ENV, value)
+        assert hashes.keccak256(data) == _reference(data)
+    monkeypatch.setattr(hashes, "_keccak", None)  # a failed build
+    monkeypatch.delenv(KECCAK_BACKEND_ENV)
+    assert hashes.keccak256(data) == _reference(data)
