@@ -21,7 +21,7 @@ import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -176,11 +176,19 @@ class AsyncStore:
         return await self._run(self._readers, functools.partial(store.has_batch, batch_header_hash))
 
     async def stats(self) -> StoreStats:
-        """:meth:`ChunkStore.stats` of every shard, summed field by field."""
+        """:meth:`ChunkStore.stats` of every shard, summed, except what the shards share.
+
+        The shards share one filesystem, so its free space counts once: the store may grow by
+        the smaller of the shards' own room and the disk's free space plus the files' free pages.
+        """
         parts = await asyncio.gather(
             *(self._run(self._readers, shard.store.stats) for shard in self._shards)
         )
-        return StoreStats(*(sum(values) for values in zip(*map(astuple, parts), strict=True)))
+        total = StoreStats(*(sum(values) for values in zip(*map(astuple, parts), strict=True)))
+        disk_free = max(part.disk_free_bytes for part in parts)
+        slack = sum(max(0, part.file_bytes - part.used_bytes) for part in parts)
+        free = min(total.free_bytes, slack + disk_free)
+        return replace(total, free_bytes=free, disk_free_bytes=disk_free)
 
     async def close(self) -> None:
         """Let queued calls finish, then close every shard. Later calls raise StoreClosedError."""

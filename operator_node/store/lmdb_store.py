@@ -341,9 +341,11 @@ class LmdbStore:
         used = (pages + 2) * page  # + the two meta pages
         entries = sum(txn_stat["entries"] for txn_stat in stats[1:-1])  # data databases only
         file_bytes = (self._path / "data.mdb").stat().st_size
-        disk_room = max(0, file_bytes - used) + shutil.disk_usage(self._path).free
-        free = max(0, min(self._max_size - used, disk_room))
-        return StoreStats(used, entries, free, batches, map_size, file_bytes, self._max_size)
+        disk_free = shutil.disk_usage(self._path).free
+        free = max(0, min(self._max_size - used, max(0, file_bytes - used) + disk_free))
+        return StoreStats(
+            used, entries, free, batches, map_size, file_bytes, self._max_size, disk_free
+        )
 
     def check(self) -> list[str]:
         """Walk the whole store and describe every inconsistency found (empty if none).

@@ -72,7 +72,8 @@ class StoreStats:
 
     ``used_bytes`` counts the pages holding data; ``free_bytes`` is how much more the store may
     grow: the smaller of what ``max_size`` allows and what the disk (plus the file's own free
-    pages) can hold. ``map_size`` is the current LMDB map size, ``file_bytes`` the data file size.
+    pages) can hold. ``map_size`` is the current LMDB map size, ``file_bytes`` the data file size,
+    ``disk_free_bytes`` what the filesystem holding the store has free.
     """
 
     used_bytes: int
@@ -82,6 +83,7 @@ class StoreStats:
     map_size: int
     file_bytes: int
     max_size: int
+    disk_free_bytes: int
 
 
 @dataclass(frozen=True)

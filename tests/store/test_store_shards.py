@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -129,4 +130,28 @@ async def test_store_shards_single_environment_store_opens_as_one_shard(tmp_path
     assert len(store.shards) == 1
     assert_stored(_lmdb_shards(store)[0], batch)
     assert not (path / SHARDS_FILE).exists()
+    await store.close()
+
+
+async def test_store_shards_count_the_shared_disk_once_in_free_space(tmp_path: Path) -> None:
+    # Each shard may grow past what the disk holds, so the disk is the limit: its free space
+    # must count once, not once per shard.
+    disk_free = shutil.disk_usage(tmp_path).free
+    store = await open_store(
+        tmp_path / "chunks",
+        store_duration=60.0,
+        max_size=2 * (disk_free + (64 << 30)),
+        health=Health(),
+        shards=2,
+    )
+    batch = make_batch(1)
+    await store.put_batch(batch.hash, batch.header, batch.blobs)
+    stats = await store.stats()
+    slack = sum(
+        max(0, s.file_bytes - s.used_bytes) for s in map(LmdbStore.stats, _lmdb_shards(store))
+    )
+    now_free = shutil.disk_usage(tmp_path).free
+    assert abs(stats.disk_free_bytes - now_free) < 256 << 20  # others may write meanwhile
+    assert stats.free_bytes <= stats.disk_free_bytes + slack
+    assert stats.free_bytes >= now_free - (256 << 20)
     await store.close()
