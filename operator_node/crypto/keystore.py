@@ -63,6 +63,7 @@ from operator_node.crypto.errors import (
     KeystoreFormatError,
     WrongPasswordError,
 )
+from operator_node.durable import fsync_directory
 
 KeyType = Literal["bls", "ecdsa"]
 
@@ -399,7 +400,7 @@ def write_new_file(path: Path, data: bytes) -> None:
         try:
             _write_all(fd, data)
             os.link(temporary, path)  # fails if path appeared meanwhile: no overwrite race
-            _fsync_directory(path.parent)
+            fsync_directory(path.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
@@ -417,14 +418,6 @@ def _write_all(fd: int, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
         os.fsync(fd)
     finally:
         os.close(fd)

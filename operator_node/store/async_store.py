@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, replace
@@ -26,8 +25,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from operator_node.health import Health, ServiceStatus
-from operator_node.store.errors import StoreClosedError, StoreError
-from operator_node.store.layout import HASH_SIZE
+from operator_node.store.errors import StoreClosedError, StoreError, StoreInputError
+from operator_node.store.layout import validate_hash
 from operator_node.store.lmdb_store import LmdbStore
 from operator_node.store.model import (
     BatchWrite,
@@ -91,7 +90,11 @@ class AsyncStore:
         if not stores:
             raise ValueError("an AsyncStore needs at least one shard")
         self._shards = [
-            _Shard(store, ThreadPoolExecutor(1, thread_name_prefix=f"store-write-{i}"), deque())
+            _Shard(
+                store,
+                ThreadPoolExecutor(1, thread_name_prefix=f"store-write-{i}"),
+                collections.deque(),
+            )
             for i, store in enumerate(stores)
         ]
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="store-read")
@@ -104,12 +107,11 @@ class AsyncStore:
 
     def _shard(self, batch_header_hash: BytesLike) -> _Shard:
         """The shard a batch hash routes to (a malformed hash goes to shard 0, which refuses it)."""
-        if not isinstance(batch_header_hash, bytes | bytearray | memoryview):
+        try:
+            batch_hash = validate_hash(batch_header_hash)
+        except StoreInputError:
             return self._shards[0]
-        raw = bytes(batch_header_hash)
-        if len(raw) != HASH_SIZE:
-            return self._shards[0]
-        return self._shards[shard_index(raw, len(self._shards))]
+        return self._shards[shard_index(batch_hash, len(self._shards))]
 
     async def _run(self, pool: ThreadPoolExecutor, call: Callable[[], _T]) -> _T:
         if self._closed:

@@ -45,6 +45,7 @@ from typing import TypeVar
 import lmdb
 import structlog
 
+from operator_node.durable import fsync_directory
 from operator_node.store import layout
 from operator_node.store.errors import (
     StoreClosedError,
@@ -118,7 +119,9 @@ class LmdbStore:
             map_size = max_size if initial_map_size is None else min(max_size, initial_map_size)
             env = _open_environment(self._path, map_size)
             self._dbs = self._open_databases(env)
-            _fsync_directory(self._path)
+            # The entries of a new store (its directory and LMDB's files) must be durable.
+            fsync_directory(self._path)
+            fsync_directory(self._path.parent)
         except BaseException:
             if env is not None:
                 env.close()
@@ -583,16 +586,6 @@ def _open_environment(path: Path, map_size: int) -> lmdb.Environment:
         raise StoreFormatError(f"{path} does not hold a readable chunk store: {exc}") from exc
     except lmdb.Error as exc:
         raise StoreError(f"cannot open the chunk store in {path}: {exc}") from exc
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make the directory entries of a new store durable (LMDB syncs only the files)."""
-    for directory in (path, path.parent):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _round_to_page(size: int) -> int:

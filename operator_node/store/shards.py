@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from operator_node.durable import fsync_directory
 from operator_node.store.errors import StoreError, StoreFormatError, StoreInputError
 
 MAX_SHARDS = 16
@@ -82,8 +83,4 @@ def _write_atomically(target: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(temporary, target)
-    directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(target.parent)
