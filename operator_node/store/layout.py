@@ -4,12 +4,16 @@ Integers are big-endian so that LMDB's bytewise key order is numeric order. Layo
 
 - ``batches``      batch hash (32) -> expiry ms u64 | blob count u32 | stored bytes u64 | header
 - ``blob_headers`` batch hash (32) | blob index u32 -> blob header bytes
-- ``chunks``       batch hash (32) | blob index u32 -> chunk count u32
-                   | count x (chunk index u32, chunk length u32) | chunk bytes in index order
+- ``chunk_refs``   batch hash (32) | blob index u32 -> segment id u64 | offset u64 | length u32
+                   of the blob's chunk value in a segment file (see ``store.segments``)
+- ``chunks``       batch hash (32) | blob index u32 -> chunk value (format 1 stores only: the
+                   chunk value itself; still read, never written)
+- ``segments``     segment id u64 -> number of ``chunk_refs`` into it, u64
 - ``expiry``       expiry ms u64 | batch hash (32) -> empty
 
-The chunk value keeps one blob's chunks together so that a retrieval is one lookup and one copy,
-after which each chunk is a memoryview slice of that copy.
+A chunk value is chunk count u32 | count x (chunk index u32, chunk length u32) | chunk bytes in
+index order. It keeps one blob's chunks together so that a retrieval is one lookup and one read,
+after which each chunk is a memoryview slice of what was read.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ _U32_LIMIT = 1 << 32
 _BATCH_FIXED = struct.Struct(">QIQ")
 _U32 = struct.Struct(">I")
 _EXPIRY_PREFIX = struct.Struct(">Q")
+_U64 = struct.Struct(">Q")
+_REF = struct.Struct(">QQI")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,38 @@ def split_expiry_key(key: BytesLike) -> tuple[int, bytes]:
     """(expiry ms, batch hash) of an ``expiry`` key."""
     (expiry_ms,) = _EXPIRY_PREFIX.unpack_from(key, 0)
     return expiry_ms, bytes(key[_EXPIRY_PREFIX.size :])
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """Where a blob's chunk value lies: ``length`` bytes at ``offset`` of segment ``segment``."""
+
+    segment: int
+    offset: int
+    length: int
+
+
+def encode_ref(ref: ChunkRef) -> bytes:
+    """Value of a ``chunk_refs`` entry."""
+    return _REF.pack(ref.segment, ref.offset, ref.length)
+
+
+def decode_ref(value: BytesLike) -> ChunkRef:
+    """Decode a ``chunk_refs`` value; raises ValueError if it has the wrong length."""
+    if len(value) != _REF.size:
+        raise ValueError(f"a chunk reference is {_REF.size} bytes, not {len(value)}")
+    return ChunkRef(*_REF.unpack(value))
+
+
+def u64(value: int) -> bytes:
+    """A ``segments`` key or value."""
+    return _U64.pack(value)
+
+
+def read_u64(raw: BytesLike) -> int:
+    """Decode a ``segments`` key or value."""
+    (value,) = _U64.unpack(raw)
+    return int(value)
 
 
 def encode_batch(record: BatchRecord) -> bytes:
@@ -161,17 +199,31 @@ def _byte_view(chunk: object, what: str) -> memoryview:
 
 
 def chunks_value_is_consistent(value: BytesLike) -> bool:
-    """Whether a ``chunks`` value's table is complete and its lengths add up to the value."""
-    if len(value) < _U32.size:
+    """Whether a chunk value's table is complete and its lengths add up to the value."""
+    return chunks_head_is_consistent(value, len(value))
+
+
+def chunks_head_size(value_start: BytesLike) -> int | None:
+    """How many bytes a chunk value's count and table take, from its first 4 (None if fewer)."""
+    if len(value_start) < _U32.size:
+        return None
+    (count,) = _U32.unpack_from(value_start, 0)
+    return int(_U32.size * (1 + 2 * count))
+
+
+def chunks_head_is_consistent(head: BytesLike, length: int) -> bool:
+    """Whether a chunk value of ``length`` bytes that starts with ``head`` is well formed.
+
+    ``head`` needs to hold only the count and the table (see :func:`chunks_head_size`).
+    """
+    size = chunks_head_size(head)
+    if size is None or len(head) < size or length < size:
         return False
-    (count,) = _U32.unpack_from(value, 0)
-    head = _U32.size * (1 + 2 * count)
-    if len(value) < head:
-        return False
-    table = struct.unpack_from(f">{2 * count}I", value, _U32.size)
+    count = (size - _U32.size) // (2 * _U32.size)
+    table = struct.unpack_from(f">{2 * count}I", head, _U32.size)
     indices = table[0::2]
     ascending = all(a < b for a, b in itertools.pairwise(indices))
-    return ascending and head + sum(table[1::2]) == len(value)
+    return ascending and size + sum(table[1::2]) == length
 
 
 def validate_blobs(blobs: Sequence[StoredBlob]) -> list[tuple[bytes, dict[int, memoryview]]]:

@@ -1,28 +1,37 @@
-"""The chunk store on LMDB: one durable transaction per batch, reads without blocking writes.
+"""The chunk store: an LMDB index over append-only segment files, one durable commit per batch.
 
-The data directory holds LMDB's ``data.mdb`` and ``lock.mdb`` and our ``node.lock``, which one
-process holds (``flock``) for as long as the store is open. Named databases, with the key layout
+The data directory holds LMDB's ``data.mdb`` and ``lock.mdb``, the ``segments/`` directory of
+chunk bytes (see :mod:`operator_node.store.segments`) and our ``node.lock``, which one process
+holds (``flock``) for as long as the store is open. Named databases, with the key layout
 documented in :mod:`operator_node.store.layout`:
 
-- ``meta``         ``b"format_version"`` -> u32, refused on open unless it is ours;
+- ``meta``         ``b"format_version"`` -> u32, refused on open unless it is ours (format 1 is
+                   upgraded in place);
 - ``batches``      batch hash -> expiry, blob count, stored bytes, batch header;
 - ``blob_headers`` batch hash | blob index -> blob header (for retrieval proofs);
-- ``chunks``       batch hash | blob index -> this node's chunks of the blob, with their indices;
+- ``chunk_refs``   batch hash | blob index -> where in a segment this node's chunks of the blob
+                   lie (``chunks`` holds them inline for batches a format 1 store wrote);
+- ``segments``     segment id -> how many chunk references point into it;
 - ``expiry``       expiry ms | batch hash -> (empty): deletion walks this in time order.
 
-Durability: the environment keeps LMDB's defaults (``sync``, ``metasync``, no ``writemap``, no
-``map_async``), so a commit returns only after the data pages and then the meta page reach the
-disk. A batch is written by one transaction, so after any crash it is either whole or absent.
+Durability: a write appends every chunk value of its batches to a segment and fdatasyncs it,
+then commits the index entries in one LMDB transaction. The environment keeps LMDB's defaults
+(``sync``, ``metasync``, no ``writemap``, no ``map_async``), so a commit returns only after the
+data pages and then the meta page reach the disk. A batch exists once its transaction commits,
+so after any crash it is either whole or absent; segment bytes no commit refers to are cut
+back at once after a failed commit, or deleted with their segment.
 
-Capacity: the LMDB map is opened at ``max_size``. Without ``writemap`` LMDB does not preallocate
-its file: the file grows page by page as data is written, so a large map costs address space
-only. The map is grown (doubled on ``MapFullError``: the failed transaction is aborted and
-retried) only when it is smaller than needed: when a test opens it small, and for deletions,
-which may take the map ``DELETE_HEADROOM`` bytes past ``max_size`` because copy-on-write needs
-a few fresh pages before it can free any (without that a full store could never expire
-anything). Growing by default was measured and rejected: a remap must exclude readers, and under
-a steady read load py-lmdb's internal locking stalled the writer for seconds at each growth.
-At ``max_size``, ``put_batch`` raises :class:`StoreFullError`, as it does on ENOSPC.
+Capacity: ``max_size`` bounds LMDB's file and the segment files together; a batch that would
+pass it is refused with :class:`StoreFullError`, as on ENOSPC. The LMDB map is opened at
+``max_size``. Without ``writemap`` LMDB does not preallocate its file: the file grows page by
+page as data is written, so a large map costs address space only. The map is grown (doubled on
+``MapFullError``: the failed transaction is aborted and retried) only when it is smaller than
+needed: when a test opens it small, and for deletions, which may take the map
+``DELETE_HEADROOM`` bytes past ``max_size`` because copy-on-write needs a few fresh pages before
+it can free any (without that a full store could never expire anything). Growing by default
+was measured and rejected: a remap must exclude readers, and under a steady read load
+py-lmdb's internal locking stalled the writer for seconds at each growth. Expiry frees segment
+space a whole segment at a time, when the last batch in it goes.
 
 Threads: every method may be called from any thread. Writes (put, delete, growth) are serialised
 by one lock; reads run concurrently in their own read transactions and never wait for a write,
@@ -31,14 +40,16 @@ only for the rare remap when the map grows.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
 import fcntl
 import mmap
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,7 +57,7 @@ import lmdb
 import structlog
 
 from operator_node.durable import fsync_directory
-from operator_node.store import layout
+from operator_node.store import layout, segments
 from operator_node.store.errors import (
     StoreClosedError,
     StoreError,
@@ -66,16 +77,20 @@ from operator_node.store.model import (
     StoreStats,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 kept chunk values in LMDB; such a store is upgraded in place (its values still read).
+_UPGRADABLE_VERSIONS = (1,)
 FORMAT_KEY = b"format_version"
 DELETE_HEADROOM = 8 << 20
 MIN_MAX_SIZE = 1 << 20
-_DATA_DBS = (b"batches", b"blob_headers", b"chunks", b"expiry")
+_DATA_DBS = (b"batches", b"blob_headers", b"chunks", b"chunk_refs", b"segments", b"expiry")
 _LOCK_FILE = "node.lock"
 _T = TypeVar("_T")
 # A failed write with less free disk than the batch plus this was for want of space.
 _DISK_HEADROOM = 1 << 20
 _Entry = tuple[bytes, bytes, BytesLike]  # (database name, key, value)
+# A batch after validation: (hash, header, [(blob header, chunks by index)]).
+_CheckedBatch = tuple[bytes, bytes, list[tuple[bytes, dict[int, memoryview]]]]
 
 _log = structlog.get_logger(__name__)
 
@@ -91,12 +106,15 @@ class LmdbStore:
         max_size: int,
         clock: Callable[[], float] = time.time,
         initial_map_size: int | None = None,
+        segment_size: int | None = None,
     ) -> None:
         """Open (creating if needed) the store in directory ``path``.
 
         ``store_duration`` (seconds) is added to a batch's receipt time to give its expiry;
-        ``max_size`` caps the map in bytes; ``clock`` gives the receipt time when ``put_batch``
-        is not told; ``initial_map_size`` (default ``max_size``) exists for tests of growth.
+        ``max_size`` caps the LMDB file and the segments together, in bytes; ``clock`` gives the
+        receipt time when ``put_batch`` is not told; ``initial_map_size`` (default ``max_size``)
+        exists for tests of growth; ``segment_size`` (default about ``max_size / 64``, see
+        :func:`segments.default_segment_size`) is where a segment file stops growing.
         Raises StoreInputError for bad parameters, StoreLockedError if another
         process holds the directory, StoreFormatError for a store of another format, and
         StoreError if LMDB cannot open it.
@@ -119,6 +137,7 @@ class LmdbStore:
             map_size = max_size if initial_map_size is None else min(max_size, initial_map_size)
             env = _open_environment(self._path, map_size)
             self._dbs = self._open_databases(env)
+            self._segments = self._open_segments(env, segment_size)
             # The entries of a new store (its directory and LMDB's files) must be durable.
             fsync_directory(self._path)
             fsync_directory(self._path.parent)
@@ -155,7 +174,7 @@ class LmdbStore:
         return self.put_batches([(batch_header_hash, batch_header, blobs)], now=now)[0]
 
     def put_batches(self, batches: Sequence[BatchWrite], *, now: float | None = None) -> list[bool]:
-        """Store several batches in one transaction (one commit, one pair of fsyncs).
+        """Store several batches with one segment append and one commit (three fsyncs in all).
 
         Like :meth:`put_batch` for each (hash, header, blobs), in order; a hash given twice is
         written once (the second answer is False). All or nothing: any error writes none.
@@ -170,19 +189,82 @@ class LmdbStore:
         expiry_ms = now_ms + self._duration_ms
         with self._write_lock:
             self._require_open()
-            sizes = [sum(layout.chunks_value_size(c) for _, c in b) for _, _, b in checked]
-            space = self._scratch.take(sum(sizes))
-            groups, offset = [], 0
-            for (batch_hash, header, valid_blobs), size in zip(checked, sizes, strict=True):
-                part = space[offset : offset + size]
-                groups.append(_batch_entries(batch_hash, header, valid_blobs, expiry_ms, part))
+            fresh = self._unstored(batch_hash for batch_hash, _, _ in checked)
+            new = [batch for batch, is_new in zip(checked, fresh, strict=True) if is_new]
+            if new:
+                self._put_new(new, expiry_ms)
+            return fresh
+
+    def _unstored(self, batch_hashes: Iterable[bytes]) -> list[bool]:
+        """For each hash, whether it is neither stored nor named earlier in ``batch_hashes``.
+
+        Called under the write lock, so the answer holds until the caller's commit.
+        """
+        seen: set[bytes] = set()
+        answers = []
+        with self._reading() as txn:
+            for batch_hash in batch_hashes:
+                stored = txn.get(batch_hash, db=self._dbs[b"batches"]) is not None
+                answers.append(not stored and batch_hash not in seen)
+                seen.add(batch_hash)
+        return answers
+
+    def _put_new(self, batches: list[_CheckedBatch], expiry_ms: int) -> None:
+        """Append the batches' chunk values to a segment, then commit their index entries."""
+        sizes = [[layout.chunks_value_size(c) for _, c in blobs] for _, _, blobs in batches]
+        total = sum(map(sum, sizes))
+        padded = segments.aligned(total)
+        self._reserve(padded)
+        region = self._scratch.take(padded)[:padded]
+        offset = 0
+        for (_, _, blobs), blob_sizes in zip(batches, sizes, strict=True):
+            for (_, chunks), size in zip(blobs, blob_sizes, strict=True):
+                layout.encode_chunks_into(region[offset : offset + size], chunks)
                 offset += size
-            needed = sum(len(key) + len(value) for group in groups for _, key, value in group)
-            return self._write(
-                lambda txn: [_put_entries(txn, self._dbs, group) for group in groups],
-                self._max_size,
-                needed,
+        region[total:] = bytes(padded - total)  # no stale scratch bytes reach the disk
+        segment, start = self._append(region)
+        groups, offset = [], start
+        for (batch_hash, header, blobs), blob_sizes in zip(batches, sizes, strict=True):
+            refs = []
+            for size in blob_sizes:
+                refs.append(layout.ChunkRef(segment, offset, size))
+                offset += size
+            groups.append(_batch_entries(batch_hash, header, blobs, expiry_ms, refs))
+        needed = sum(len(key) + len(value) for group in groups for _, key, value in group)
+        try:
+            self._write(
+                lambda txn: _put_groups(txn, self._dbs, groups, segment), self._max_size, needed
             )
+        except BaseException:
+            self._segments.take_back(segment, start)
+            raise
+
+    def _reserve(self, size: int) -> None:
+        """Raise StoreFullError unless ``size`` more bytes of segments fit within ``max_size``."""
+        used = self._segments.total_bytes + self._lmdb_high_water()
+        if used + size > self._max_size:
+            raise StoreFullError(
+                f"the chunk store in {self._path} is full (max_size {self._max_size} bytes, "
+                f"{used} used, {size} needed); writes resume when expired batches are deleted"
+            )
+
+    def _append(self, region: memoryview) -> tuple[int, int]:
+        """Append ``region`` to a segment, with the store's errors for a full or failing disk."""
+        try:
+            return self._segments.append(region)
+        except OSError as exc:
+            free = shutil.disk_usage(self._path).free
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT) or free < len(region) + _DISK_HEADROOM:
+                raise StoreFullError(
+                    f"the disk holding {self._path} is full ({free} bytes free); writes "
+                    f"resume when expired batches are deleted or space is freed"
+                ) from exc
+            raise StoreError(f"chunk store write failed in {self._path}: {exc}") from exc
+
+    def _lmdb_high_water(self) -> int:
+        """Bytes of LMDB's file in use or once used (its pages up to the last one written)."""
+        env = self._require_open()
+        return int(env.info()["last_pgno"] + 1) * int(env.stat()["psize"])
 
     def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
         """Delete, in one transaction, up to ``max_batches`` batches whose expiry is <= ``now``.
@@ -195,10 +277,12 @@ class LmdbStore:
             raise StoreInputError(f"max_batches must be a positive integer, got {max_batches!r}")
         with self._write_lock:
             self._require_open()
-            return self._write(
+            expired, emptied = self._write(
                 lambda txn: _delete_expired(txn, self._dbs, now_ms, max_batches),
                 self._max_size + DELETE_HEADROOM,
             )
+            self._segments.remove(emptied)
+        return expired
 
     def _write(
         self, work: Callable[[lmdb.Transaction[bytes]], _T], limit: int, needed: int = 0
@@ -282,16 +366,31 @@ class LmdbStore:
     def get_chunks(self, batch_header_hash: BytesLike, blob_index: int) -> ChunkSet | None:
         """This node's chunks of blob ``blob_index`` of the batch, or None if not stored.
 
-        The stored value is copied once out of the read transaction; the chunks are views of
-        that copy. Raises StoreInputError for a malformed hash or index.
+        The chunk value is read once from its segment; the chunks are views of what was read.
+        Raises StoreInputError for a malformed hash or index, StoreError if the segment is
+        shorter than the index says.
         """
         key = layout.blob_key(
             layout.validate_hash(batch_header_hash), layout.validate_index(blob_index, "blob index")
         )
         with self._reading() as txn:
-            value = txn.get(key, db=self._dbs[b"chunks"])
-            data = None if value is None else bytes(value)
-        return None if data is None else layout.decode_chunks(data)
+            raw = txn.get(key, db=self._dbs[b"chunk_refs"])
+            ref = None if raw is None else layout.decode_ref(raw)
+            if ref is None:  # a batch stored by format 1 keeps its chunk value in LMDB
+                value = txn.get(key, db=self._dbs[b"chunks"])
+                return None if value is None else layout.decode_chunks(bytes(value))
+        try:
+            data = self._segments.read(ref.segment, ref.offset, ref.length)
+        except OSError as exc:
+            raise StoreError(f"chunk store read failed in {self._path}: {exc}") from exc
+        if data is None:  # expired and deleted since the lookup
+            return None
+        if len(data) != ref.length or not layout.chunks_value_is_consistent(data):
+            raise StoreError(
+                f"segment {ref.segment} in {self._path} does not hold the chunk value the index "
+                f"expects at offset {ref.offset} ({ref.length} bytes)"
+            )
+        return layout.decode_chunks(data)
 
     def get_blob_header(self, batch_header_hash: BytesLike, blob_index: int) -> bytes | None:
         """The header bytes of blob ``blob_index`` of the batch, or None if not stored."""
@@ -341,13 +440,22 @@ class LmdbStore:
             map_size = env.info()["map_size"]
         page = stats[-1]["psize"]
         pages = sum(s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"] for s in stats)
-        used = (pages + 2) * page  # + the two meta pages
+        lmdb_used = (pages + 2) * page  # + the two meta pages
         entries = sum(txn_stat["entries"] for txn_stat in stats[1:-1])  # data databases only
-        file_bytes = (self._path / "data.mdb").stat().st_size
+        lmdb_file = (self._path / "data.mdb").stat().st_size
+        segment_bytes = self._segments.total_bytes
+        used = lmdb_used + segment_bytes
         disk_free = shutil.disk_usage(self._path).free
-        free = max(0, min(self._max_size - used, max(0, file_bytes - used) + disk_free))
+        free = max(0, min(self._max_size - used, max(0, lmdb_file - lmdb_used) + disk_free))
         return StoreStats(
-            used, entries, free, batches, map_size, file_bytes, self._max_size, disk_free
+            used,
+            entries,
+            free,
+            batches,
+            map_size,
+            lmdb_file + segment_bytes,
+            self._max_size,
+            disk_free,
         )
 
     def check(self) -> list[str]:
@@ -357,7 +465,8 @@ class LmdbStore:
         chunk value must decode to lengths that add up. Reads only; costs a full scan.
         """
         with self._reading() as txn:
-            return _find_inconsistencies(txn, self._dbs)
+            problems = _find_inconsistencies(txn, self._dbs)
+            return problems + _check_chunk_values(txn, self._dbs, self._segments)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -368,6 +477,7 @@ class LmdbStore:
             try:
                 if self._env is None:
                     return
+                self._segments.close()
                 self._env.close()
                 self._env = None
                 os.close(self._lock_fd)
@@ -379,6 +489,29 @@ class LmdbStore:
         if self._env is None:
             raise StoreClosedError(f"the chunk store in {self._path} is closed")
         return self._env
+
+    def _open_segments(
+        self, env: lmdb.Environment, segment_size: int | None
+    ) -> segments.SegmentFiles:
+        """Open the segment directory and delete the files no chunk reference needs.
+
+        Such files are left by a crash between a segment append and its commit, or after
+        expiry emptied a segment but before its file was deleted.
+        """
+        size = (
+            segments.default_segment_size(self._max_size) if segment_size is None else segment_size
+        )
+        if size < segments.ALIGN:
+            raise StoreInputError(f"segment_size must be at least {segments.ALIGN} bytes")
+        try:
+            files = segments.SegmentFiles(self._path / "segments", segment_size=size)
+            with env.begin() as txn:
+                cursor = txn.cursor(db=self._dbs[b"segments"])
+                live = {layout.read_u64(key) for key in cursor.iternext(values=False)}
+            files.remove(files.ids() - live)
+        except OSError as exc:
+            raise StoreError(f"cannot open the chunk segments in {self._path}: {exc}") from exc
+        return files
 
     def _open_databases(self, env: lmdb.Environment) -> dict[bytes, lmdb._Database]:
         """Open the named databases and check (or, in a new store, write) the format version."""
@@ -394,9 +527,12 @@ class LmdbStore:
 
 
 class _Scratch:
-    """A reused anonymous mapping in which a batch's chunk values are laid out before writing."""
+    """A reused anonymous mapping in which a batch's chunk values are laid out before writing.
 
-    _KEEP_LIMIT = 64 << 20  # larger one-off batches get a throwaway buffer instead
+    A mapping, not a bytearray, because it is page-aligned, as ``O_DIRECT`` writes need.
+    """
+
+    _KEEP_LIMIT = 64 << 20  # larger one-off batches get a throwaway mapping instead
 
     def __init__(self) -> None:
         self._map = mmap.mmap(-1, 1 << 20)
@@ -404,7 +540,7 @@ class _Scratch:
     def take(self, size: int) -> memoryview:
         """A writable view of at least ``size`` bytes, valid until the next call."""
         if size > self._KEEP_LIMIT:
-            return memoryview(bytearray(size))
+            return memoryview(mmap.mmap(-1, size))  # page-aligned, as O_DIRECT needs
         if size > len(self._map):
             # Dropped, not closed: a view still held elsewhere keeps the old one alive.
             self._map = mmap.mmap(-1, 1 << (size - 1).bit_length())
@@ -416,47 +552,52 @@ def _batch_entries(
     header: bytes,
     blobs: list[tuple[bytes, dict[int, memoryview]]],
     expiry_ms: int,
-    space: memoryview,
+    refs: list[layout.ChunkRef],
 ) -> list[_Entry]:
-    """Every (database, key, value) a batch writes, the batch record last.
-
-    Chunk values are laid out in ``space`` (exactly their total size) and are views of it.
-    """
-    sizes = [layout.chunks_value_size(chunks) for _, chunks in blobs]
+    """Every (database, key, value) a batch writes, the batch record last."""
     entries: list[_Entry] = []
-    offset = 0
-    for blob_index, ((blob_header, chunks), size) in enumerate(zip(blobs, sizes, strict=True)):
+    for blob_index, ((blob_header, _), ref) in enumerate(zip(blobs, refs, strict=True)):
         key = layout.blob_key(batch_hash, blob_index)
-        value = space[offset : offset + size]
-        layout.encode_chunks_into(value, chunks)
-        offset += size
         entries.append((b"blob_headers", key, blob_header))
-        entries.append((b"chunks", key, value))
+        entries.append((b"chunk_refs", key, layout.encode_ref(ref)))
     expiry = layout.expiry_key(expiry_ms, batch_hash)
     entries.append((b"expiry", expiry, b""))
     stored = sum(len(key) + len(value) for _, key, value in entries)
-    stored += len(batch_hash) + layout.batch_value_size(len(header))
+    stored += len(batch_hash) + layout.batch_value_size(len(header)) + sum(r.length for r in refs)
     record = layout.BatchRecord(expiry_ms, len(blobs), stored, header)
     entries.append((b"batches", batch_hash, layout.encode_batch(record)))
     return entries
 
 
-def _put_entries(
-    txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], entries: list[_Entry]
-) -> bool:
-    """Write a batch's entries unless the batch is already there (checked inside the txn)."""
-    batch_hash = entries[-1][1]
-    if txn.get(batch_hash, db=dbs[b"batches"]) is not None:
-        return False
-    for name, key, value in entries:
-        txn.put(key, value, db=dbs[name])
-    return True
+def _put_groups(
+    txn: lmdb.Transaction[bytes],
+    dbs: dict[bytes, lmdb._Database],
+    groups: list[list[_Entry]],
+    segment: int,
+) -> None:
+    """Write the batches' entries and count their chunk references into ``segment``."""
+    refs = 0
+    for entries in groups:
+        for name, key, value in entries:
+            txn.put(key, value, db=dbs[name])
+        refs += sum(name == b"chunk_refs" for name, _, _ in entries)
+    key = layout.u64(segment)
+    count = txn.get(key, db=dbs[b"segments"])
+    txn.put(
+        key,
+        layout.u64(refs + (0 if count is None else layout.read_u64(count))),
+        db=dbs[b"segments"],
+    )
 
 
 def _delete_expired(
     txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], now_ms: int, limit: int
-) -> ExpiredBatches:
-    """Delete up to ``limit`` batches expired at ``now_ms``, soonest expiry first."""
+) -> tuple[ExpiredBatches, list[int]]:
+    """Delete up to ``limit`` batches expired at ``now_ms``, soonest expiry first.
+
+    Also returns the segments no chunk reference points into any more, to be deleted once this
+    transaction has committed.
+    """
     due: list[bytes] = []
     for key in txn.cursor(db=dbs[b"expiry"]).iternext(values=False):
         expiry_ms, _ = layout.split_expiry_key(key)
@@ -464,6 +605,7 @@ def _delete_expired(
             break
         due.append(bytes(key))
     freed = 0
+    released: collections.Counter[int] = collections.Counter()
     for key in due:
         _, batch_hash = layout.split_expiry_key(key)
         txn.delete(key, db=dbs[b"expiry"])
@@ -475,14 +617,38 @@ def _delete_expired(
             blob = layout.blob_key(batch_hash, blob_index)
             txn.delete(blob, db=dbs[b"blob_headers"])
             txn.delete(blob, db=dbs[b"chunks"])
+            ref = txn.pop(blob, db=dbs[b"chunk_refs"])
+            if ref is not None:
+                released[layout.decode_ref(ref).segment] += 1
         freed += stored
-    return ExpiredBatches(len(due), freed)
+    return ExpiredBatches(len(due), freed), _release_refs(txn, dbs[b"segments"], released)
+
+
+def _release_refs(
+    txn: lmdb.Transaction[bytes], db: lmdb._Database, released: collections.Counter[int]
+) -> list[int]:
+    """Lower the segments' reference counts; returns the segments left with none."""
+    emptied = []
+    for segment, count in released.items():
+        key = layout.u64(segment)
+        raw = txn.get(key, db=db)
+        left = (0 if raw is None else layout.read_u64(raw)) - count
+        if left > 0:
+            txn.put(key, layout.u64(left), db=db)
+        else:
+            txn.delete(key, db=db)
+            emptied.append(segment)
+    return emptied
 
 
 def _check_format(
     txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], path: Path
 ) -> None:
-    """Accept our format version, write it into a new store, refuse anything else."""
+    """Accept our format version, write it into a new store, upgrade format 1, refuse the rest.
+
+    Format 1 differs only in keeping chunk values in LMDB (``chunks``); those are still read and
+    expired, and new batches go to segments, so the upgrade rewrites nothing but the version.
+    """
     raw = txn.get(FORMAT_KEY, db=dbs[b"meta"])
     if raw is None:
         if any(txn.stat(dbs[name])["entries"] for name in _DATA_DBS):
@@ -493,13 +659,17 @@ def _check_format(
         txn.put(FORMAT_KEY, FORMAT_VERSION.to_bytes(4, "big"), db=dbs[b"meta"])
         return
     found = int.from_bytes(raw, "big") if len(raw) == 4 else None
+    if found in _UPGRADABLE_VERSIONS:
+        txn.put(FORMAT_KEY, FORMAT_VERSION.to_bytes(4, "big"), db=dbs[b"meta"])
+        _log.info("store_format_upgraded", path=str(path), found=found, now=FORMAT_VERSION)
+        return
     if found != FORMAT_VERSION:
         shown = f"version {found}" if found is not None else f"an unreadable version {raw!r}"
         newer = " (written by a newer operator-node?)" if found and found > FORMAT_VERSION else ""
         raise StoreFormatError(
             f"the chunk store in {path} has format {shown}{newer}; this operator-node reads "
-            f"format version {FORMAT_VERSION} only. Move the directory aside or use a matching "
-            f"release."
+            f"format version {FORMAT_VERSION} (and upgrades version 1) only. Move the directory "
+            f"aside or use a matching release."
         )
 
 
@@ -518,36 +688,87 @@ def _find_inconsistencies(
         expiry_ms, batch_hash = layout.split_expiry_key(key)
         if batch_hash not in blob_counts:
             problems.append(f"expiry entry for missing batch {batch_hash.hex()}")
-    for name in (b"blob_headers", b"chunks"):
-        problems += _check_blob_db(txn, dbs[name], name.decode(), blob_counts)
-    return problems
+    problems += _check_blob_dbs(txn, [dbs[b"blob_headers"]], "blob_headers", blob_counts)
+    # A blob's chunks are in "chunk_refs", or in "chunks" if format 1 stored them.
+    chunk_dbs = [dbs[b"chunks"], dbs[b"chunk_refs"]]
+    return problems + _check_blob_dbs(txn, chunk_dbs, "chunks", blob_counts)
 
 
-def _check_blob_db(
+def _check_blob_dbs(
     txn: lmdb.Transaction[memoryview],
-    db: lmdb._Database,
+    blob_dbs: list[lmdb._Database],
     name: str,
     blob_counts: dict[bytes, int],
 ) -> list[str]:
-    """Problems of one per-blob database: orphans, gaps, and undecodable chunk values."""
+    """Problems of per-blob databases that together hold each blob once: orphans and gaps."""
     problems: list[str] = []
     seen: dict[bytes, int] = {}
-    for key, value in txn.cursor(db=db):
-        batch_hash, blob_index = bytes(key[: layout.HASH_SIZE]), int.from_bytes(key[-4:], "big")
-        if blob_index >= blob_counts.get(batch_hash, 0):
-            problems.append(f"{name}: orphan blob {blob_index} of batch {batch_hash.hex()}")
-            continue
-        seen[batch_hash] = seen.get(batch_hash, 0) + 1
-        if name == "chunks" and not layout.chunks_value_is_consistent(value):
-            problems.append(
-                f"chunks: undecodable value for blob {blob_index} of {batch_hash.hex()}"
-            )
+    for db in blob_dbs:
+        for key in txn.cursor(db=db).iternext(values=False):
+            batch_hash, blob_index = bytes(key[: layout.HASH_SIZE]), int.from_bytes(key[-4:], "big")
+            if blob_index >= blob_counts.get(batch_hash, 0):
+                problems.append(f"{name}: orphan blob {blob_index} of batch {batch_hash.hex()}")
+                continue
+            seen[batch_hash] = seen.get(batch_hash, 0) + 1
     for batch_hash, count in blob_counts.items():
         if seen.get(batch_hash, 0) != count:
             problems.append(
                 f"{name}: batch {batch_hash.hex()} has {seen.get(batch_hash, 0)} of {count} blobs"
             )
     return problems
+
+
+def _check_chunk_values(
+    txn: lmdb.Transaction[memoryview],
+    dbs: dict[bytes, lmdb._Database],
+    files: segments.SegmentFiles,
+) -> list[str]:
+    """Problems of the chunk values: undecodable tables, references past a segment's end,
+    and segments whose reference count is wrong or whose file is missing."""
+    problems: list[str] = []
+    for key, value in txn.cursor(db=dbs[b"chunks"]):
+        if not layout.chunks_value_is_consistent(value):
+            problems.append(f"chunks: undecodable value for {_blob_name(key)}")
+    counted: collections.Counter[int] = collections.Counter()
+    for key, value in txn.cursor(db=dbs[b"chunk_refs"]):
+        try:
+            ref = layout.decode_ref(value)
+        except ValueError:
+            problems.append(f"chunk_refs: undecodable reference for {_blob_name(key)}")
+            continue
+        counted[ref.segment] += 1
+        problem = _check_ref(files, ref)
+        if problem:
+            problems.append(f"chunk_refs: {_blob_name(key)}: {problem}")
+    for key, value in txn.cursor(db=dbs[b"segments"]):
+        segment, count = layout.read_u64(key), layout.read_u64(value)
+        if counted.pop(segment, 0) != count:
+            problems.append(f"segments: segment {segment} is counted {count} times, wrongly")
+    problems += [f"segments: segment {segment} is not counted" for segment in counted]
+    return problems
+
+
+def _check_ref(files: segments.SegmentFiles, ref: layout.ChunkRef) -> str | None:
+    """What is wrong with the chunk value ``ref`` points to, or None."""
+    size = files.size(ref.segment)
+    if size is None:
+        return f"segment {ref.segment} is missing"
+    if ref.offset + ref.length > size:
+        return f"reaches past the end of segment {ref.segment} ({size} bytes)"
+    try:
+        start = files.read(ref.segment, ref.offset, min(ref.length, 4)) or b""
+        head_size = layout.chunks_head_size(start) or 0
+        head = files.read(ref.segment, ref.offset, min(ref.length, head_size)) or b""
+    except OSError as exc:
+        return f"segment {ref.segment} is unreadable: {exc}"
+    if not layout.chunks_head_is_consistent(head, ref.length):
+        return "undecodable chunk value"
+    return None
+
+
+def _blob_name(key: BytesLike) -> str:
+    """ "blob I of batch H" for a per-blob key."""
+    return f"blob {int.from_bytes(key[-4:], 'big')} of {bytes(key[: layout.HASH_SIZE]).hex()}"
 
 
 def _lock_directory(path: Path) -> int:

@@ -70,10 +70,11 @@ class StoredBatch:
 class StoreStats:
     """Size figures of the store, as reported to metrics.
 
-    ``used_bytes`` counts the pages holding data; ``free_bytes`` is how much more the store may
-    grow: the smaller of what ``max_size`` allows and what the disk (plus the file's own free
-    pages) can hold. ``map_size`` is the current LMDB map size, ``file_bytes`` the data file size,
-    ``disk_free_bytes`` what the filesystem holding the store has free.
+    ``used_bytes`` counts LMDB's pages holding data and the segment files; ``free_bytes`` is how
+    much more the store may grow: the smaller of what ``max_size`` allows and what the disk (plus
+    LMDB's own free pages) can hold. ``map_size`` is the current LMDB map size, ``file_bytes``
+    the size of LMDB's data file and the segment files, ``disk_free_bytes`` what the filesystem
+    holding the store has free.
     """
 
     used_bytes: int

@@ -100,7 +100,8 @@ def test_lmdb_store_stats_count_entries(store: LmdbStore) -> None:
     store.put_batch(batch.hash, batch.header, batch.blobs)
     stats = store.stats()
     assert stats.batches == 1
-    assert stats.entries == 2 + 2 * len(batch.blobs)  # batch, expiry, then header+chunks per blob
+    # batch and expiry, a header and a chunk reference per blob, and the segment's count
+    assert stats.entries == 2 + 2 * len(batch.blobs) + 1
     assert stats.used_bytes - empty.used_bytes >= batch.chunk_bytes
     assert 0 < stats.free_bytes <= stats.max_size - stats.used_bytes
 
@@ -241,14 +242,15 @@ def test_lmdb_store_check_reports_partial_and_orphan_entries(tmp_path: Path) -> 
     store.close()
     env = lmdb.Environment(str(path), max_dbs=8)
     with env.begin(write=True) as txn:
-        txn.delete(layout.blob_key(damaged.hash, 0), db=env.open_db(b"chunks", txn=txn))
+        txn.delete(layout.blob_key(damaged.hash, 0), db=env.open_db(b"chunk_refs", txn=txn))
         orphan = layout.blob_key(bytes(32), 0)
         txn.put(orphan, b"header", db=env.open_db(b"blob_headers", txn=txn))
     env.close()
     problems = open_store(path).check()
-    assert len(problems) == 2
+    assert len(problems) == 3
     assert any(damaged.hash.hex() in problem and "chunks" in problem for problem in problems)
     assert any("orphan" in problem for problem in problems)
+    assert any("segment" in problem and "counted" in problem for problem in problems)
 
 
 _chunk_maps = st.dictionaries(st.integers(0, 2**32 - 1), st.binary(max_size=64), max_size=12)
