@@ -30,10 +30,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Mapping
 
+from coincurve import PublicKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_keys.datatypes import Signature
-from eth_keys.exceptions import BadSignature as _KeysBadSignature
 from eth_typing import Hash32
 
 from operator_node.protocol.errors import (
@@ -146,12 +145,24 @@ def recover_disperser(
     if len(signature) != SIGNATURE_BYTES or signature[64] not in (27, 28):
         raise BadSignature("signature must be 65 bytes r || s || v with v 27 or 28")
     digest = compute_store_chunks_digest(operator_id, timestamp, request_hash)
+    # coincurve directly (libsecp256k1), not through eth_keys: half the time, on the event loop.
     try:
-        parsed = Signature(signature[:64] + bytes([signature[64] - 27]))
-        public_key = parsed.recover_public_key_from_msg_hash(digest)
-    except (_KeysBadSignature, ValueError) as error:
+        public_key = PublicKey.from_signature_and_message(
+            signature[:64] + bytes([signature[64] - 27]), digest, hasher=None
+        )
+    except ValueError as error:  # r or s out of range, or no point recovers
         raise BadSignature(f"signature does not recover: {error}") from None
-    return str(public_key.to_checksum_address())
+    return to_checksum_address(keccak256(public_key.format(compressed=False)[1:])[12:])
+
+
+def to_checksum_address(address: bytes) -> str:
+    """The EIP-55 mixed-case hex form of a 20-byte address."""
+    digits = address.hex()
+    mask = keccak256(digits.encode("ascii")).hex()
+    return "0x" + "".join(
+        digit.upper() if int(nibble, 16) >= 8 else digit
+        for digit, nibble in zip(digits, mask, strict=False)
+    )
 
 
 class ReplayGuard:

@@ -10,6 +10,9 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from eth_keys.backends import get_backend
 from eth_keys.backends.coincurve import CoinCurveECCBackend
+from eth_keys.datatypes import Signature
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from support.messages import make_request
 
 from operator_node.protocol import (
@@ -29,6 +32,7 @@ from operator_node.protocol import (
     sign_store_chunks,
     store_chunks_head,
 )
+from operator_node.protocol.auth import to_checksum_address
 from operator_node.protocol.wire import encode_store_chunks
 
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
@@ -221,3 +225,29 @@ def test_replay_guard_check_refuses_like_admit_but_records_nothing() -> None:
     guard.admit(b"a", NOW)
     with pytest.raises(ReplayRejected, match="already received"):
         guard.check(b"a", NOW)
+
+
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=32, max_size=32),
+    st.integers(0, 2**64 - 1),
+)
+def test_recover_matches_eth_keys(secret: bytes, request_hash: bytes, timestamp: int) -> None:
+    # eth_keys is the reference for recovery and for EIP-55 checksums.
+    assume(0 < int.from_bytes(secret, "big") < SECP256K1_ORDER)
+    account = Account.from_key(secret)
+    signature = sign_store_chunks(account, OPERATOR, timestamp, request_hash)
+    assert recover_disperser(signature, OPERATOR, timestamp, request_hash) == account.address
+    assert to_checksum_address(bytes.fromhex(account.address[2:])) == account.address
+    # The malleated twin (s -> n - s, v flipped) is accepted by both, and recovers the same key.
+    s_value = int.from_bytes(signature[32:64], "big")
+    twin = signature[:32] + (SECP256K1_ORDER - s_value).to_bytes(32, "big")
+    twin += bytes([55 - signature[64]])
+    digest = compute_store_chunks_digest(OPERATOR, timestamp, request_hash)
+    reference = Signature(twin[:64] + bytes([twin[64] - 27]))
+    expected = reference.recover_public_key_from_msg_hash(digest).to_checksum_address()
+    assert recover_disperser(twin, OPERATOR, timestamp, request_hash) == expected == account.address
