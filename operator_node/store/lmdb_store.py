@@ -113,7 +113,7 @@ class LmdbStore:
         ``store_duration`` (seconds) is added to a batch's receipt time to give its expiry;
         ``max_size`` caps the LMDB file and the segments together, in bytes; ``clock`` gives the
         receipt time when ``put_batch`` is not told; ``initial_map_size`` (default ``max_size``)
-        exists for tests of growth; ``segment_size`` (default about ``max_size / 64``, see
+        exists for tests of growth; ``segment_size`` (default about ``max_size / 16``, see
         :func:`segments.default_segment_size`) is where a segment file stops growing.
         Raises StoreInputError for bad parameters, StoreLockedError if another
         process holds the directory, StoreFormatError for a store of another format, and

@@ -50,8 +50,12 @@ def aligned(size: int) -> int:
 
 
 def default_segment_size(max_size: int) -> int:
-    """About 1/64 of the store (so expiry frees space in small steps), within 1-256 MiB."""
-    return aligned(min(MAX_SEGMENT_SIZE, max(MIN_SEGMENT_SIZE, max_size // 64)))
+    """1/16 of the store, within 1-256 MiB.
+
+    Small enough that expiry frees space in steps (a segment goes with its last batch), large
+    enough that starting one (a file creation and a directory fsync) is rare.
+    """
+    return aligned(min(MAX_SEGMENT_SIZE, max(MIN_SEGMENT_SIZE, max_size // 16)))
 
 
 @dataclass
