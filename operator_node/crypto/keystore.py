@@ -52,6 +52,7 @@ from Crypto.Cipher import AES
 from Crypto.Protocol.KDF import scrypt
 from eth_hash.auto import keccak
 
+from operator_node.addresses import to_checksum_address
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.bn254 import CURVE_ORDER, FIELD_MODULUS, G1Point
 from operator_node.crypto.errors import (
@@ -94,7 +95,7 @@ class EcdsaKey:
         # The address is the last 20 bytes of keccak256 of the uncompressed public key (x ‖ y).
         # coincurve rather than eth_account: the latter costs half a second to import.
         public = PrivateKey(bytes(secret)).public_key.format(compressed=False)[1:]
-        return cls(address=_checksum_address(keccak(public)[-20:].hex()), _secret=bytes(secret))
+        return cls(address=to_checksum_address(keccak(public)[-20:]), _secret=bytes(secret))
 
     @classmethod
     def generate(cls) -> EcdsaKey:
@@ -318,15 +319,7 @@ def ecdsa_keystore_address(data: bytes, *, path: str = "") -> str:
     claimed = _load_json(data, path).get("address")
     if not isinstance(claimed, str) or not re.fullmatch(r"(0x)?[0-9a-fA-F]{40}", claimed):
         raise KeystoreFormatError(f"{path or 'keystore'}: no valid address field", path=path)
-    return _checksum_address(claimed.lower().removeprefix("0x"))
-
-
-def _checksum_address(hex40: str) -> str:
-    # EIP-55: upper-case the hex letters whose nibble in keccak256(lower-case hex) is >= 8.
-    digest = keccak(hex40.encode()).hex()
-    return "0x" + "".join(
-        c.upper() if int(h, 16) >= 8 else c for c, h in zip(hex40, digest[:40], strict=True)
-    )
+    return to_checksum_address(bytes.fromhex(claimed.removeprefix("0x")))
 
 
 def _load_json(data: bytes, path: str) -> Mapping[str, Any]:

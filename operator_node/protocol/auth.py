@@ -35,6 +35,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 
+from operator_node.addresses import to_checksum_address
 from operator_node.protocol.errors import (
     BadSignature,
     MalformedRequest,
@@ -153,16 +154,6 @@ def recover_disperser(
     except ValueError as error:  # r or s out of range, or no point recovers
         raise BadSignature(f"signature does not recover: {error}") from None
     return to_checksum_address(keccak256(public_key.format(compressed=False)[1:])[12:])
-
-
-def to_checksum_address(address: bytes) -> str:
-    """The EIP-55 mixed-case hex form of a 20-byte address."""
-    digits = address.hex()
-    mask = keccak256(digits.encode("ascii")).hex()
-    return "0x" + "".join(
-        digit.upper() if int(nibble, 16) >= 8 else digit
-        for digit, nibble in zip(digits, mask, strict=False)
-    )
 
 
 class ReplayGuard:

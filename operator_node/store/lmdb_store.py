@@ -243,10 +243,7 @@ class LmdbStore:
         """Raise StoreFullError unless ``size`` more bytes of segments fit within ``max_size``."""
         used = self._segments.total_bytes + self._lmdb_high_water()
         if used + size > self._max_size:
-            raise StoreFullError(
-                f"the chunk store in {self._path} is full (max_size {self._max_size} bytes, "
-                f"{used} used, {size} needed); writes resume when expired batches are deleted"
-            )
+            raise self._store_full(f"{used} used, {size} needed")
 
     def _append(self, region: memoryview) -> tuple[int, int]:
         """Append ``region`` to a segment, with the store's errors for a full or failing disk."""
@@ -255,10 +252,7 @@ class LmdbStore:
         except OSError as exc:
             free = shutil.disk_usage(self._path).free
             if exc.errno in (errno.ENOSPC, errno.EDQUOT) or free < len(region) + _DISK_HEADROOM:
-                raise StoreFullError(
-                    f"the disk holding {self._path} is full ({free} bytes free); writes "
-                    f"resume when expired batches are deleted or space is freed"
-                ) from exc
+                raise self._disk_full(free) from exc
             raise StoreError(f"chunk store write failed in {self._path}: {exc}") from exc
 
     def _lmdb_high_water(self) -> int:
@@ -305,10 +299,7 @@ class LmdbStore:
                 if self._grow(limit):
                     continue
                 if released or not self._release_freed_pages():
-                    raise StoreFullError(
-                        f"the chunk store in {self._path} is full (max_size {self._max_size} "
-                        f"bytes); writes resume when expired batches are deleted"
-                    ) from None
+                    raise self._store_full() from None
                 released = True
             except lmdb.Error as exc:
                 free = shutil.disk_usage(self._path).free
@@ -317,11 +308,23 @@ class LmdbStore:
                     if not released and self._release_freed_pages():
                         released = True
                         continue
-                    raise StoreFullError(
-                        f"the disk holding {self._path} is full ({free} bytes free); writes "
-                        f"resume when expired batches are deleted or space is freed"
-                    ) from exc
+                    raise self._disk_full(free) from exc
                 raise StoreError(f"chunk store write failed in {self._path}: {exc}") from exc
+
+    def _store_full(self, detail: str = "") -> StoreFullError:
+        """The error for a write refused at ``max_size``."""
+        shown = f"max_size {self._max_size} bytes" + (f", {detail}" if detail else "")
+        return StoreFullError(
+            f"the chunk store in {self._path} is full ({shown}); writes resume when expired "
+            f"batches are deleted"
+        )
+
+    def _disk_full(self, free: int) -> StoreFullError:
+        """The error for a write refused because the filesystem is full."""
+        return StoreFullError(
+            f"the disk holding {self._path} is full ({free} bytes free); writes resume when "
+            f"expired batches are deleted or space is freed"
+        )
 
     def _grow(self, limit: int) -> bool:
         """Double the map, at most to ``limit``; False if it is already there."""

@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from support.messages import make_request
 
+from operator_node.addresses import to_checksum_address
 from operator_node.protocol import (
     SIGNATURE_HEADER,
     STORE_CHUNKS_TAG,
@@ -32,7 +33,6 @@ from operator_node.protocol import (
     sign_store_chunks,
     store_chunks_head,
 )
-from operator_node.protocol.auth import to_checksum_address
 from operator_node.protocol.wire import encode_store_chunks
 
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
