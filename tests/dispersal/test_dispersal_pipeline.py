@@ -6,6 +6,7 @@ Every refusal asserts that nothing was stored and nothing was signed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -40,7 +41,7 @@ from operator_node.protocol.errors import (
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import StoreChunksRequest
 from operator_node.protocol.wire import encode_store_chunks
-from operator_node.store import AsyncStore
+from operator_node.store import AsyncStore, LmdbStore, StoredBlob, StoreFullError
 
 DISPERSER = Account.from_key(b"\x11" * 32)
 STRANGER = Account.from_key(b"\x22" * 32)
@@ -142,6 +143,48 @@ async def test_pipeline_repeat_batch_is_noop_and_signs_again(node: Node) -> None
     )
     assert first.newly_stored and not again.newly_stored
     assert again.signature == first.signature
+
+
+async def test_pipeline_refuses_when_store_full_then_stores_after_expiry(tmp_path: Path) -> None:
+    signer = CountingSigner(OPERATORS[0])
+    chain = FakeChain(_states(), head=REFERENCE_BLOCK + 5)
+    pipeline, store = await open_pipeline(
+        tmp_path, signer, chain, [DISPERSER.address], max_size=16 << 20, shards=1
+    )
+    try:
+        await _refuse_when_full_then_store(Node(pipeline, store, signer, chain))
+    finally:
+        await store.close()
+
+
+async def _refuse_when_full_then_store(node: Node) -> None:
+    store, pipeline = node.store, node.pipeline
+    fillers = 0
+    for size in (1 << 20, 64 << 10, 1):  # down to the last 4 KiB block the store can hold
+        with contextlib.suppress(StoreFullError):
+            while True:
+                await store.put_batch(
+                    os.urandom(32), b"filler", [StoredBlob(b"b", {0: bytes(size)})]
+                )
+                fillers += 1
+    assert fillers > 10
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+
+    with pytest.raises(StoreFullError):
+        await pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+    shard = store.shards[0]
+    assert isinstance(shard, LmdbStore) and shard.check() == []
+
+    # Expiry frees the space; the disperser's next attempt (signed anew) is stored and signed.
+    expired = await store.delete_expired(time.time() + 7200, max_batches=1000)
+    assert expired.batches == fillers
+    retry = _headers(body, me, timestamp=int(time.time()) - 1)
+    result = await pipeline.store_chunks(memoryview(body), retry)
+    assert result.newly_stored and node.signer.signed == 1
+    assert await store.has_batch(batch.header_hash)
 
 
 async def test_pipeline_refuses_replayed_request(node: Node) -> None:

@@ -7,6 +7,7 @@ on a batch stored by the pipeline into the daemon's data directory beforehand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -234,3 +235,70 @@ def test_http_second_sigterm_abandons_the_drain(tmp_path: Path, node_factory: No
     # The store was closed properly: the node starts again on the same data directory.
     again = node_factory(_config(tmp_path), name="again")
     again.wait_ready()
+
+
+def _upload(node: NodeProcess, length: int, send: int) -> socket.socket:
+    """Open a StoreChunks request declaring ``length`` body bytes and send the first ``send``."""
+    conn = socket.create_connection(("127.0.0.1", node.api_port), timeout=10)
+    conn.sendall(
+        b"POST /v1/store-chunks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/octet-stream\r\n" + f"Content-Length: {length}\r\n\r\n".encode()
+    )
+    with contextlib.suppress(OSError):  # the node answered and closed before the body was in
+        conn.sendall(bytes(send))
+    return conn
+
+
+def _status_line(conn: socket.socket) -> bytes:
+    """The HTTP status line of the reply on ``conn`` (empty if the node closed without one)."""
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        try:
+            piece = conn.recv(65536)
+        except ConnectionResetError:
+            break
+        if not piece:
+            break
+        reply += piece
+    return reply.partition(b"\r\n")[0]
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def test_http_in_flight_limit_refuses_before_reading_and_bounds_memory(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    """Past ``max_inflight``, requests get 503 busy before their bodies are read; memory stays
+    within the admitted requests' bodies however many more clients push full ones."""
+    limit = 8 << 20
+    node = node_factory(_config(tmp_path, limits={"max_inflight": 2, "max_request_bytes": limit}))
+    node.wait_ready()
+    small = b"".join(encode_store_chunks(_batch().requests[KEYPAIR.operator_id]))
+    # Two slow clients take both slots: their headers and half their bodies are in.
+    holders = [_upload(node, limit, limit // 2) for _ in range(2)]
+    deadline = time.monotonic() + 10
+    while _post(node, small, {})[0] != 503:  # admitted probes end at once (401, no signature)
+        assert time.monotonic() < deadline, "the slow uploads were never admitted"
+    baseline = _peak_rss(node.proc.pid)
+
+    # 16 more clients push 6 MiB each and hold on: 96 MiB the node must not keep.
+    floods = [_upload(node, limit, limit * 3 // 4) for _ in range(16)]
+    assert _peak_rss(node.proc.pid) - baseline < 24 << 20
+    lines = [_status_line(conn) for conn in floods]
+    assert lines == [b"HTTP/1.1 503 Service Unavailable"] * 16
+    status, reply = _post(node, small, _signed(small))
+    assert (status, reply["error"]) == (503, "busy")
+
+    for conn in [*holders, *floods]:
+        conn.close()
+    deadline = time.monotonic() + 10
+    while (status := _post(node, small, {})[0]) == 503:
+        assert time.monotonic() < deadline, "slots were not released after the clients left"
+    assert status == 401
+    assert http_get(node.url(f"/v1/chunks/0x{_batch().header_hash.hex()}/0"))[0] == 404

@@ -24,10 +24,12 @@ async def open_pipeline(
     allowed: Iterable[str],
     *,
     chain_allowlist: bool = True,
+    max_size: int = 64 << 20,
+    shards: int = 2,
 ) -> tuple[StoreChunksPipeline, AsyncStore]:
     """Open a store under ``data_dir / "chunks"`` (as the node does) and a pipeline over it."""
     store = await open_store(
-        data_dir / "chunks", store_duration=3600, max_size=64 << 20, health=Health()
+        data_dir / "chunks", store_duration=3600, max_size=max_size, health=Health(), shards=shards
     )
     pipeline = StoreChunksPipeline(
         signer=signer,
