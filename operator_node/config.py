@@ -124,11 +124,12 @@ class LimitsSection:
 
 @dataclass(frozen=True)
 class DispersalSection:
-    """``[dispersal]``: who may push chunks, and the replay window for their signatures."""
+    """``[dispersal]``: who may push chunks, the replay window, and hashing threads."""
 
     allowed_dispersers: tuple[str, ...] = _key((), kind="address")
     use_chain_allowlist: bool = _key(True)
     replay_window: float = _key(300.0, lo=1.0, hi=3600.0)
+    hash_threads: int = _key(2, lo=1, hi=64)
 
 
 @dataclass(frozen=True)
@@ -319,6 +320,13 @@ def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
         errors.append(f"{path}: metrics.port must differ from api.port ({config.api.port})")
     if config.chain.rpc_url and not config.chain.registry_coordinator:
         errors.append(f"{path}: chain.registry_coordinator is required when chain.rpc_url is set")
+    shard_size = config.store.max_size // config.store.shards
+    if shard_size < config.limits.max_request_bytes:
+        # A batch goes whole into one shard: one this large could never be stored.
+        errors.append(
+            f"{path}: store.max_size / store.shards ({shard_size} bytes) must be at least "
+            f"limits.max_request_bytes ({config.limits.max_request_bytes})"
+        )
 
 
 def _is_optional_path(hint: Any) -> bool:

@@ -105,6 +105,7 @@ def build_dispersal(
         metrics=metrics,
         wire_limits=WireLimits(max_body_bytes=config.limits.max_request_bytes),
         clock=time.time,
+        hash_threads=config.dispersal.hash_threads,
     )
     return StoreChunksHandler(
         pipeline,

@@ -89,6 +89,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], str]] = [
     ("bad_choice", '[node]\nlog_level = "loud"\n', {}, "node.log_level must be one of"),
     ("bad_address", '[chain]\nregistry_coordinator = "0x12"\n', {}, "chain.registry_coordinator"),
     ("same_ports", "[api]\nport = 9100\n[metrics]\nport = 9100\n", {}, "metrics.port must differ"),
+    ("shard_below_request", "[store]\nmax_size = 33554432\n", {}, "(16777216 bytes) must be at"),
     ("env_bad_value", "", {"OPERATOR_NODE__API__PORT": "nine"}, "OPERATOR_NODE__API__PORT"),
     ("env_unknown_key", "", {"OPERATOR_NODE__API__PROT": "1"}, "api.prot"),
     ("env_bad_section", "", {"OPERATOR_NODE__NOPE__PORT": "1"}, "OPERATOR_NODE__NOPE__PORT"),
