@@ -111,6 +111,7 @@ class StoreSection:
     store_duration: float = _key(1_213_200.0, lo=1.0)
     max_size: int = _key(64 * _GiB, lo=16 * _MiB)
     expiry_interval: float = _key(180.0, lo=0.1, hi=86_400.0)
+    # hi is store.shards.MAX_SHARDS, written out: importing the store here costs ~150 ms.
     shards: int = _key(2, lo=1, hi=16)
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from support.daemon import node_config, run_cli, write_config
 
-from operator_node.config import Config, load_config
+from operator_node.config import Config, StoreSection, load_config
 from operator_node.errors import ConfigError
+from operator_node.store.shards import MAX_SHARDS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "example.toml"
@@ -24,6 +25,11 @@ def test_config_example_is_valid_and_documents_every_key() -> None:
         assert f"[{section.name}]" in text, section.name
         for key in dataclasses.fields(getattr(config, section.name)):
             assert re.search(rf"^{key.name} = ", text, re.MULTILINE), f"{section.name}.{key.name}"
+
+
+def test_config_shard_limit_is_the_stores() -> None:
+    shards = {f.name: f for f in dataclasses.fields(StoreSection)}["shards"]
+    assert shards.metadata["hi"] == MAX_SHARDS
 
 
 def test_config_example_values_are_the_documented_defaults() -> None:
