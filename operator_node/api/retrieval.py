@@ -4,9 +4,20 @@ Public and rate-limited per client address. The reply is the binary retrieval re
 :mod:`operator_node.protocol.wire`: the batch header, the blob header with its Merkle proof to the
 batch root, and this node's chunks with their proofs to the blob commitment — everything a
 retriever needs to check each chunk without trusting the node.
+
+A retriever asks for every blob of a batch, and each proof needs the batch tree over all of the
+batch's blob headers. So the trees of recently asked batches are kept (bounded by their leaves),
+a big one is built off the event loop, and requests arriving while it is built share that build.
+A batch's tree never changes: its hash covers the root the blob headers were checked against.
 """
 
 from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -20,22 +31,106 @@ from operator_node.dispersal.records import (
 )
 from operator_node.errors import OperatorNodeError
 from operator_node.metrics import Metrics
-from operator_node.protocol.headers import compute_batch_tree
+from operator_node.protocol.headers import BatchHeader, compute_batch_tree
+from operator_node.protocol.merkle import MerkleTree
 from operator_node.protocol.messages import RetrievalReply
 from operator_node.protocol.wire import CONTENT_TYPE, encode_retrieval_reply
-from operator_node.store import AsyncStore
+from operator_node.store import AsyncStore, StoredBatch
 
 RETRIEVAL_PATH = "/v1/chunks/{batch_header_hash}/{blob_index}"
 _MAX_BLOB_INDEX = 1 << 16
+# Leaves (blob headers) of the batch trees kept: ~64 bytes of tree each, so at most ~16 MiB.
+TREE_CACHE_LEAVES = 1 << 18
+# Trees over fewer blob headers than this are built on the loop: a thread hop would cost more.
+_INLINE_TREE_LEAVES = 32
+
+
+@dataclass(frozen=True)
+class BatchIndex:
+    """What every retrieval of a batch needs: its header and the tree over its blob headers."""
+
+    header: BatchHeader
+    tree: MerkleTree
+
+
+class BatchTrees:
+    """The :class:`BatchIndex` of recently retrieved batches, least recently used dropped first.
+
+    Bounded by the trees' leaves. A batch that is not stored is not remembered: it may come.
+    """
+
+    def __init__(self, max_leaves: int = TREE_CACHE_LEAVES) -> None:
+        self._max_leaves = max_leaves
+        self._leaves = 0
+        self._batches: collections.OrderedDict[bytes, asyncio.Future[BatchIndex | None]] = (
+            collections.OrderedDict()
+        )
+        self._sizes: dict[bytes, int] = {}  # leaves of each batch already built
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    async def get(
+        self, batch_hash: bytes, load: Callable[[], Awaitable[StoredBatch | None]]
+    ) -> BatchIndex | None:
+        """The index of ``batch_hash``, built from ``load()`` (the stored batch) if not kept."""
+        future = self._batches.get(batch_hash)
+        if future is None:
+            future = asyncio.ensure_future(_build_index(load))
+            self._batches[batch_hash] = future
+            future.add_done_callback(functools.partial(self._built, batch_hash))
+        else:
+            self._batches.move_to_end(batch_hash)
+        # Shielded: one caller going away must not cancel a build the others wait for.
+        return await asyncio.shield(future)
+
+    def _built(self, batch_hash: bytes, future: asyncio.Future[BatchIndex | None]) -> None:
+        if self._batches.get(batch_hash) is not future:
+            return
+        index = None if future.cancelled() or future.exception() else future.result()
+        if index is None:
+            del self._batches[batch_hash]  # failures and unknown batches are not kept
+            return
+        self._sizes[batch_hash] = index.tree.leaf_count
+        self._leaves += index.tree.leaf_count
+        # Oldest built batches go first; the one just built stays even alone over the bound.
+        for oldest in [h for h in self._batches if h in self._sizes and h != batch_hash]:
+            if self._leaves <= self._max_leaves:
+                break
+            del self._batches[oldest]
+            self._leaves -= self._sizes.pop(oldest)
+
+
+async def _build_index(load: Callable[[], Awaitable[StoredBatch | None]]) -> BatchIndex | None:
+    batch = await load()
+    if batch is None:
+        return None
+    records = batch.blob_headers
+    if len(records) < _INLINE_TREE_LEAVES:
+        tree = _build_tree(records)
+    else:
+        tree = await asyncio.to_thread(_build_tree, records)
+    return BatchIndex(decode_batch_record(batch.header), tree)
+
+
+def _build_tree(blob_records: Sequence[bytes]) -> MerkleTree:
+    return compute_batch_tree([decode_blob_header(record) for record in blob_records])
 
 
 class RetrievalHandler:
     """Serves stored chunks with their proofs."""
 
-    def __init__(self, store: AsyncStore, limiter: RateLimiter, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        trees: BatchTrees | None = None,
+    ) -> None:
         self._store = store
         self._limiter = limiter
         self._metrics = metrics
+        self._trees = BatchTrees() if trees is None else trees
 
     def add_routes(self, app: web.Application) -> None:
         """Register the retrieval route on ``app``."""
@@ -63,17 +158,19 @@ class RetrievalHandler:
         return await _stream(request, encode_retrieval_reply(reply))
 
     async def _build_reply(self, batch_hash: bytes, blob_index: int) -> RetrievalReply | None:
-        batch = await self._store.get_batch(batch_hash)
-        if batch is None or blob_index >= len(batch.blob_headers):
+        load = functools.partial(self._store.get_batch, batch_hash)
+        batch = await self._trees.get(batch_hash, load)
+        if batch is None or blob_index >= batch.tree.leaf_count:
+            return None
+        record = await self._store.get_blob_header(batch_hash, blob_index)
+        if record is None:  # expired since its index was kept
             return None
         chunk_set = await self._store.get_chunks(batch_hash, blob_index)
-        records = batch.blob_headers
-        tree = compute_batch_tree([decode_blob_header(record) for record in records])
         return RetrievalReply(
-            batch_header=decode_batch_record(batch.header),
+            batch_header=batch.header,
             blob_index=blob_index,
-            blob_header_proof=tree.get_proof(blob_index),
-            blob=decode_stored_blob(records[blob_index], chunk_set),
+            blob_header_proof=batch.tree.get_proof(blob_index),
+            blob=decode_stored_blob(record, chunk_set),
         )
 
     def _refuse(self, status: int, code: str, message: str) -> web.Response:
