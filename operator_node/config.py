@@ -326,7 +326,8 @@ def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
         # A batch goes whole into one shard: one this large could never be stored.
         errors.append(
             f"{path}: store.max_size / store.shards ({shard_size} bytes) must be at least "
-            f"limits.max_request_bytes ({config.limits.max_request_bytes})"
+            f"limits.max_request_bytes ({config.limits.max_request_bytes}): raise the first or "
+            "lower the second"
         )
 
 
