@@ -15,7 +15,9 @@ Each bound has the whole machine to itself; the node must do all three works at 
 cores as the clients. So the run also counts CPU per request: the node's (event loop, other
 threads) and its clients', and each bound's (the bare run with its clients). From the bounds' CPU
 comes ``all_work_on_all_cores_MBps``: the rate at which every core, doing nothing but the three
-works, would serve these bodies. A node well below it is waiting (latency), not computing.
+bounds' own work, would serve these bodies. It is not a hard ceiling (the node reads a body with
+one copy and writes with O_DIRECT, cheaper than ``read()`` and a buffered write), but a node well
+below it is waiting (latency), not computing.
 """
 
 from __future__ import annotations
