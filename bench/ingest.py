@@ -31,6 +31,7 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -158,6 +159,13 @@ def _fsync_bound(directory: Path, bodies: list[bytes]) -> float:
     return elapsed
 
 
+def _with_cpu(work: Callable[[], float]) -> tuple[float, float]:
+    """``work()``'s result and the CPU seconds this process spent on it."""
+    start = time.process_time()
+    result = work()
+    return result, time.process_time() - start
+
+
 def _keccak_bound(chunk_runs: list[list[bytes]], many: bool) -> float:
     """Seconds to hash every chunk on two threads: multi-buffer C keccak, or pycryptodome."""
 
@@ -246,12 +254,8 @@ async def _measure(
     server.terminate()
 
     total = chunk_bytes * requests
-    fsync_cpu = -time.process_time()
-    fsync_s = _fsync_bound(target.home / "data", bodies)
-    fsync_cpu += time.process_time()
-    keccak_cpu = -time.process_time()
-    keccak_s = _keccak_bound(runs, many=True)
-    keccak_cpu += time.process_time()
+    fsync_s, fsync_cpu = _with_cpu(lambda: _fsync_bound(target.home / "data", bodies))
+    keccak_s, keccak_cpu = _with_cpu(lambda: _keccak_bound(runs, many=True))
     mbps = {
         "node": total / node_s / 1e6,
         "bare_aiohttp": total / bare_s / 1e6,

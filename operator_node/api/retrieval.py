@@ -162,10 +162,13 @@ class RetrievalHandler:
         batch = await self._trees.get(batch_hash, load)
         if batch is None or blob_index >= batch.tree.leaf_count:
             return None
-        record = await self._store.get_blob_header(batch_hash, blob_index)
+        # Two small reads on the reader pool at once: one thread hop's wait, not two.
+        record, chunk_set = await asyncio.gather(
+            self._store.get_blob_header(batch_hash, blob_index),
+            self._store.get_chunks(batch_hash, blob_index),
+        )
         if record is None:  # expired since its index was kept
             return None
-        chunk_set = await self._store.get_chunks(batch_hash, blob_index)
         return RetrievalReply(
             batch_header=batch.header,
             blob_index=blob_index,
