@@ -11,6 +11,14 @@ node's data directory, (c) keccak256 of the chunks (what the node must hash) on 
 the fastest keccak the node has (multi-buffer C; pycryptodome's figure is printed too). Target:
 ≥ 70% of the smallest.
 
+The node and the bounds run in turn, ``--rounds`` times, each round on fresh batches: this shared
+machine's disk and CPU drift by ±15% within minutes, and one sub-second run of each says more
+about the drift than about the node. Rates and the ratio are medians over the rounds (the ratio
+is taken within each round, node against that round's bounds); every round's ratio is printed.
+Beside (b), and not part of the bound, the same bytes appended with ``O_DIRECT`` and one
+fdatasync each (``direct_write_fdatasync_MBps``), as the node writes them: how much faster this
+disk takes them when the page cache is bypassed.
+
 Each bound has the whole machine to itself; the node must do all three works at once, on the same
 cores as the clients. So the run also counts CPU per request: the node's (event loop, other
 threads) and its clients', and each bound's (the bare run with its clients). From the bounds' CPU
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import mmap
 import multiprocessing
 import os
 import re
@@ -33,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -62,7 +71,10 @@ def _batches(
     states: dict[int, list[tuple[bytes, int]]],
     block: int,
     chunks: list[bytes],
+    *,
+    first: int = 0,
 ) -> list[PreparedBatch]:
+    """``count`` batches, distinct from every other call's with a different ``first``."""
     base = EncodedBlob.from_chunks(
         chunks, data_length=K * CHUNK, k=K, quorums=[QUORUM], account=bytes(20)
     )
@@ -70,7 +82,7 @@ def _batches(
     for i in range(count):
         encoded = [
             EncodedBlob(
-                replace(base.header, account=(i * blobs + b).to_bytes(20, "big")),
+                replace(base.header, account=((first + i) * blobs + b).to_bytes(20, "big")),
                 base.chunks,
                 base.tree,
             )
@@ -182,19 +194,59 @@ def _keccak_bound(chunk_runs: list[list[bytes]], many: bool) -> float:
     return time.perf_counter() - start
 
 
-async def _measure(
+def _direct_bound(directory: Path, bodies: list[bytes]) -> float:
+    """Seconds to append every body with ``O_DIRECT`` and fdatasync each (the node's method).
+
+    For information only, beside the issue's write + fsync bound: it shows how much faster
+    this disk takes the same bytes when the page cache is bypassed. None without ``O_DIRECT``.
+    """
+    size = -(-max(map(len, bodies)) // 4096) * 4096
+    buffer = mmap.mmap(-1, size)  # page-aligned, as O_DIRECT needs
+    path = directory / "bench-direct.bin"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_DIRECT", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        start = time.perf_counter()
+        offset = 0
+        for body in bodies:
+            buffer[: len(body)] = body
+            os.pwrite(fd, buffer, offset)
+            os.fdatasync(fd)
+            offset += size
+        return time.perf_counter() - start
+    finally:
+        os.close(fd)
+        path.unlink()
+
+
+@dataclass
+class _Round:
+    """One round's raw figures: seconds, CPU seconds and latencies, all on the same bodies."""
+
+    node_s: float
+    bare_s: float
+    fsync_s: float
+    direct_s: float
+    keccak_s: float
+    pycryptodome_s: float
+    latencies: list[float]
+    node_cpu: dict[str, float]
+    client_cpu: float
+    bare_cpu: float
+    fsync_cpu: float
+    keccak_cpu: float
+    stages: dict[str, float]
+
+
+async def _round(
     devnet: Devnet,
     target: DevnetOperator,
-    blobs: int,
-    requests: int,
+    batches: list[PreparedBatch],
     clients: int,
-    chunks: list[bytes],
-) -> dict[str, object]:
-    block, states = await devnet.fetch_operator_state()
-    batches = _batches(requests, blobs, states, block, chunks)
+) -> _Round:
+    """The node on fresh batches, then each bound on the same bodies."""
     me = target.keypair.operator_id
     bodies = [b"".join(encode_store_chunks(b.requests[me])) for b in batches]
-    chunk_bytes = sum(len(blob.indices) * CHUNK for blob in batches[0].requests[me].blobs)
     # The chunks the node hashes, as two runs of whole requests (one per thread).
     all_chunks = [bytes(c) for b in batches for blob in b.requests[me].blobs for c in blob.chunks]
     runs = [all_chunks[: len(all_chunks) // 2], all_chunks[len(all_chunks) // 2 :]]
@@ -203,6 +255,64 @@ async def _measure(
         for b in bodies
     ]
     url = f"http://{target.socket}/v1/store-chunks"
+    metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
+    assert target.process is not None
+    before = await _stage_totals(metrics_url)
+    cpu_before = _thread_cpu_seconds(target.process.pid)
+    client_cpu = time.process_time()
+    start = time.perf_counter()
+    latencies = await _post_all(url, bodies, headers, clients)
+    node_s = time.perf_counter() - start
+    client_cpu = time.process_time() - client_cpu
+    cpu_after = _thread_cpu_seconds(target.process.pid)
+    after = await _stage_totals(metrics_url)
+
+    port = free_port()
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=_bare_server, args=(port, ready), daemon=True)
+    server.start()
+    ready.wait(10)
+    assert server.pid is not None
+    bare_cpu = -sum(_thread_cpu_seconds(server.pid).values()) - time.process_time()
+    start = time.perf_counter()
+    await _post_all(f"http://127.0.0.1:{port}/", bodies, [{}] * len(bodies), clients)
+    bare_s = time.perf_counter() - start
+    bare_cpu += sum(_thread_cpu_seconds(server.pid).values()) + time.process_time()
+    server.terminate()
+    server.join()
+
+    data = target.home / "data"
+    fsync_s, fsync_cpu = _with_cpu(lambda: _fsync_bound(data, bodies))
+    keccak_s, keccak_cpu = _with_cpu(lambda: _keccak_bound(runs, many=True))
+    return _Round(
+        node_s=node_s,
+        bare_s=bare_s,
+        fsync_s=fsync_s,
+        direct_s=_direct_bound(data, bodies),
+        keccak_s=keccak_s,
+        pycryptodome_s=_keccak_bound(runs, many=False),
+        latencies=latencies,
+        node_cpu={name: cpu_after[name] - cpu_before[name] for name in cpu_after},
+        client_cpu=client_cpu,
+        bare_cpu=bare_cpu,
+        fsync_cpu=fsync_cpu,
+        keccak_cpu=keccak_cpu,
+        stages={stage: after[stage] - before.get(stage, 0.0) for stage in after},
+    )
+
+
+async def _measure(
+    devnet: Devnet,
+    target: DevnetOperator,
+    blobs: int,
+    requests: int,
+    clients: int,
+    rounds: int,
+    chunks: list[bytes],
+) -> dict[str, object]:
+    """``rounds`` rounds of ``requests`` fresh batches each; medians over the rounds."""
+    block, states = await devnet.fetch_operator_state()
+    me = target.keypair.operator_id
     # One untimed batch first, as a node in service is warm: its chain reads (head, operator
     # state, allow-list) are cached per reference block, and paying them here would charge a
     # one-off ~100 ms of RPCs to a run that lasts a fraction of a second.
@@ -219,88 +329,91 @@ async def _measure(
     warm_headers = compute_auth_headers(
         devnet.disperser, me, int(time.time()), compute_request_hash(warm_body)
     )
+    url = f"http://{target.socket}/v1/store-chunks"
     await _post_all(url, [warm_body], [warm_headers], 1)
-    metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
-    assert target.process is not None
-    before = await _stage_totals(metrics_url)
-    cpu_before = _thread_cpu_seconds(target.process.pid)
-    client_cpu = time.process_time()
-    start = time.perf_counter()
-    latencies = await _post_all(url, bodies, headers, clients)
-    node_s = time.perf_counter() - start
-    client_cpu = time.process_time() - client_cpu
-    cpu_after = _thread_cpu_seconds(target.process.pid)
-    after = await _stage_totals(metrics_url)
+
+    done: list[_Round] = []
+    for number in range(rounds):
+        batches = _batches(requests, blobs, states, block, chunks, first=number * requests)
+        done.append(await _round(devnet, target, batches, clients))
+    chunk_bytes = sum(len(blob.indices) * CHUNK for blob in batches[0].requests[me].blobs)
+    request_bytes = len(b"".join(encode_store_chunks(batches[0].requests[me])))
+    return _summarise(done, chunk_bytes * requests, requests, request_bytes)
+
+
+def _summarise(
+    rounds: list[_Round], round_bytes: int, requests: int, request_bytes: int
+) -> dict[str, object]:
+    """Median rates and ratio over the rounds; CPU, stages and latencies over all of them."""
+
+    def rate(seconds: float) -> float:
+        return round_bytes / seconds / 1e6
+
+    per_round = [
+        {
+            "node": rate(r.node_s),
+            "bare_aiohttp": rate(r.bare_s),
+            "write_fsync": rate(r.fsync_s),
+            "keccak_2_threads": rate(r.keccak_s),
+        }
+        for r in rounds
+    ]
+    ratios = [
+        mbps["node"] / min(v for name, v in mbps.items() if name != "node") for mbps in per_round
+    ]
+    medians = {name: statistics.median(m[name] for m in per_round) for name in per_round[0]}
+    bound_names = [min((n for n in m if n != "node"), key=m.__getitem__) for m in per_round]
+    total_requests = requests * len(rounds)
+
+    def per_request_ms(seconds: float) -> float:
+        return round(seconds / total_requests * 1000, 2)
+
     cpu_ms = {
-        name: round((cpu_after[name] - cpu_before[name]) / requests * 1000, 2) for name in cpu_after
+        name: per_request_ms(sum(r.node_cpu[name] for r in rounds)) for name in rounds[0].node_cpu
     }
-    cpu_ms["client"] = round(client_cpu / requests * 1000, 2)
-    stage_ms = {
-        stage: round((after[stage] - before.get(stage, 0.0)) / requests * 1000, 2)
-        for stage in after
-    }
-
-    port = free_port()
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=_bare_server, args=(port, ready), daemon=True)
-    server.start()
-    ready.wait(10)
-    assert server.pid is not None
-    bare_cpu = -sum(_thread_cpu_seconds(server.pid).values()) - time.process_time()
-    start = time.perf_counter()
-    await _post_all(f"http://127.0.0.1:{port}/", bodies, [{}] * len(bodies), clients)
-    bare_s = time.perf_counter() - start
-    bare_cpu += sum(_thread_cpu_seconds(server.pid).values()) + time.process_time()
-    server.terminate()
-
-    total = chunk_bytes * requests
-    fsync_s, fsync_cpu = _with_cpu(lambda: _fsync_bound(target.home / "data", bodies))
-    keccak_s, keccak_cpu = _with_cpu(lambda: _keccak_bound(runs, many=True))
-    mbps = {
-        "node": total / node_s / 1e6,
-        "bare_aiohttp": total / bare_s / 1e6,
-        "write_fsync": total / fsync_s / 1e6,
-        "keccak_2_threads": total / keccak_s / 1e6,
-    }
-    # The three works' CPU per request (the bare run's includes its client's): what the node
-    # must spend at the least, all on this machine's cores at once.
-    work_cpu_ms = {
-        name: round(seconds / requests * 1000, 2)
-        for name, seconds in (
-            ("bare_aiohttp_with_client", bare_cpu),
-            ("write_fsync", fsync_cpu),
-            ("keccak", keccak_cpu),
-        )
+    cpu_ms["client"] = per_request_ms(sum(r.client_cpu for r in rounds))
+    work_cpu = {
+        "bare_aiohttp_with_client": sum(r.bare_cpu for r in rounds),
+        "write_fsync": sum(r.fsync_cpu for r in rounds),
+        "keccak": sum(r.keccak_cpu for r in rounds),
     }
     cores = len(os.sched_getaffinity(0))
-    cpu_ceiling = cores * total / (bare_cpu + fsync_cpu + keccak_cpu) / 1e6
-    pycryptodome = total / _keccak_bound(runs, many=False) / 1e6
-    bound = min(mbps["bare_aiohttp"], mbps["write_fsync"], mbps["keccak_2_threads"])
-    bound_name = min(mbps, key=lambda name: mbps[name] if name != "node" else float("inf"))
-    ordered = sorted(latencies)
+    all_work = cores * round_bytes * len(rounds) / sum(work_cpu.values()) / 1e6
+    latencies = sorted(lat for r in rounds for lat in r.latencies)
     return {
-        **{f"{k}_MBps": round(v, 1) for k, v in mbps.items()},
-        "keccak_2_threads_pycryptodome_MBps": round(pycryptodome, 1),
+        **{f"{name}_MBps": round(value, 1) for name, value in medians.items()},
+        "direct_write_fdatasync_MBps": round(
+            statistics.median(rate(r.direct_s) for r in rounds), 1
+        ),
+        "keccak_2_threads_pycryptodome_MBps": round(
+            statistics.median(rate(r.pycryptodome_s) for r in rounds), 1
+        ),
         "keccak_backend": keccak_backend(),
-        "ratio_vs_bound": round(mbps["node"] / bound, 3),
-        "smallest_bound": bound_name,
-        "work_cpu_ms_per_request": work_cpu_ms,
-        "all_work_on_all_cores_MBps": round(cpu_ceiling, 1),
+        "rounds": len(rounds),
+        "ratio_vs_bound": round(statistics.median(ratios), 3),
+        "ratio_per_round": [round(ratio, 3) for ratio in ratios],
+        "smallest_bound": max(set(bound_names), key=bound_names.count),
+        "work_cpu_ms_per_request": {name: per_request_ms(s) for name, s in work_cpu.items()},
+        "all_work_on_all_cores_MBps": round(all_work, 1),
         "cores": cores,
         "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "latency_p99_ms": round(
-            ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))] * 1000, 1
+            latencies[min(len(latencies) - 1, round(0.99 * len(latencies)))] * 1000, 1
         ),
-        "request_MiB": round(len(bodies[0]) / (1 << 20), 2),
-        "stage_mean_ms": stage_ms,
+        "request_MiB": round(request_bytes / (1 << 20), 2),
+        "stage_mean_ms": {
+            stage: per_request_ms(sum(r.stages.get(stage, 0.0) for r in rounds))
+            for stage in rounds[-1].stages
+        },
         "node_cpu_ms_per_request": cpu_ms,
     }
 
 
-async def _run(requests: int, clients: int, shapes: list[int]) -> dict[str, object]:
+async def _run(requests: int, clients: int, rounds: int, shapes: list[int]) -> dict[str, object]:
     chunks = [os.urandom(CHUNK) for _ in range(64)]
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
-        devnet = Devnet(Path(root))
+        # Every round's batches stay stored (they expire after the devnet's run): room for all.
+        devnet = Devnet(Path(root), store_max_size=4 << 30)
         await devnet.start()
         try:
             target = max(devnet.operators, key=lambda op: op.stake)
@@ -308,7 +421,7 @@ async def _run(requests: int, clients: int, shapes: list[int]) -> dict[str, obje
             for blobs in shapes:
                 count = requests if blobs == 1 else max(4, requests // 4)
                 results[f"blobs_{blobs}"] = await _measure(
-                    devnet, target, blobs, count, clients, chunks
+                    devnet, target, blobs, count, clients, rounds, chunks
                 )
             return results
         finally:
@@ -321,12 +434,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=96)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
+        "--rounds", type=int, default=5, help="node and bounds in turn, this many times"
+    )
+    parser.add_argument(
         "--blobs", type=int, nargs="+", default=[1, 8], help="blobs per batch, one run each"
     )
     args = parser.parse_args()
-    results = asyncio.run(_run(args.requests, args.clients, args.blobs))
+    results = asyncio.run(_run(args.requests, args.clients, args.rounds, args.blobs))
     print(
-        f"{'batch':>8} {'node':>8} {'aiohttp':>8} {'fsync':>8} {'keccak2':>8} {'ratio':>6} "
+        f"{'batch':>8} {'node':>8} {'aiohttp':>8} {'fsync':>8} {'direct':>8} {'keccak2':>8} "
+        f"{'ratio':>6} "
         f"{'all-work':>8} {'p50 ms':>8} {'p99 ms':>8}"
     )
     for blobs in args.blobs:
@@ -335,6 +452,7 @@ def main() -> None:
         print(
             f"{blobs:>3} blob{'s' if blobs > 1 else ' '} {r['node_MBps']:>8} "
             f"{r['bare_aiohttp_MBps']:>8} {r['write_fsync_MBps']:>8} "
+            f"{r['direct_write_fdatasync_MBps']:>8} "
             f"{r['keccak_2_threads_MBps']:>8} {r['ratio_vs_bound']:>6} "
             f"{r['all_work_on_all_cores_MBps']:>8} "
             f"{r['latency_p50_ms']:>8} {r['latency_p99_ms']:>8}"

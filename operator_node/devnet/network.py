@@ -83,6 +83,7 @@ class Devnet:
 
     root: Path
     stakes: Sequence[int] = (10, 20, 30, 40)
+    store_max_size: int = 1 << 30
     log: Callable[[str], None] = lambda message: None
     anvil: Anvil = field(default_factory=lambda: Anvil(port=free_port()))
     operators: list[DevnetOperator] = field(default_factory=list)
@@ -297,7 +298,7 @@ class Devnet:
                 f'operator_state_retriever = "{chain.operator_state_retriever}"',
                 f"quorums = [{QUORUM}]",
                 "[store]",
-                "max_size = 1073741824",
+                f"max_size = {self.store_max_size}",
                 "",
             ]
         )
