@@ -7,6 +7,7 @@ from aiohttp import web
 from operator_node.api.responses import error_response
 from operator_node.dispersal.errors import ChainUnavailable, StaleReferenceBlock
 from operator_node.errors import OperatorNodeError
+from operator_node.logging import get_logger
 from operator_node.protocol.errors import (
     BadProof,
     BadSignature,
@@ -42,6 +43,15 @@ _STATUS: tuple[tuple[type[OperatorNodeError], int, str], ...] = (
     (StoreError, 503, "store_unavailable"),
 )
 
+# What a client is told of the node's own failures: their messages name local paths and sizes,
+# which are the operator's business (they go to the log), not the remote side's.
+_PUBLIC_MESSAGES = {
+    "store_full": "this node's chunk store is full; it accepts batches again once old ones expire",
+    "store_unavailable": "this node's chunk store is unavailable",
+    "internal_error": "internal error",
+}
+_log = get_logger("api")
+
 
 def classify(exc: OperatorNodeError) -> tuple[int, str]:
     """The HTTP status and error code for ``exc``; an unlisted class is a 500 (a bug)."""
@@ -52,6 +62,15 @@ def classify(exc: OperatorNodeError) -> tuple[int, str]:
 
 
 def to_http_error(exc: OperatorNodeError) -> web.Response:
-    """The JSON refusal for ``exc`` (the message of a 500 is not echoed to the client)."""
+    """The JSON refusal for ``exc``.
+
+    A refusal for the node's own state (the store, an internal error) is logged as a warning
+    with its full message, and the client gets a fixed one; a refusal of the request itself
+    echoes the message, which says what was wrong with it.
+    """
     status, code = classify(exc)
-    return error_response(status, code, str(exc) if status != 500 else "internal error")
+    public = _PUBLIC_MESSAGES.get(code)
+    if public is None:
+        return error_response(status, code, str(exc))
+    _log.warning("request_refused", status=status, error=code, message=str(exc))
+    return error_response(status, code, public)

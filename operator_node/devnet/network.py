@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError, free
 from operator_node.errors import OperatorNodeError
 
 DEVNET_SCRYPT_N = 1 << 12
+TomlValue = str | int | float | bool | list[int] | list[str]
 QUORUM = 0
 
 
@@ -261,6 +262,20 @@ class Devnet:
             await connection.close()
         self.log(f"registered {operator.name} (stake {operator.stake}) at {operator.socket}")
 
+    def configure_node(
+        self,
+        operator: DevnetOperator,
+        changes: Mapping[str, Mapping[str, TomlValue]] | None = None,
+    ) -> None:
+        """Write an operator's node config: the devnet's, with ``changes`` by section and key.
+
+        Takes effect when the node next starts. Without changes, it restores the devnet's own.
+        """
+        sections = self._node_sections(operator)
+        for name, values in (changes or {}).items():
+            sections.setdefault(name, {}).update(values)
+        operator.config_path.write_text(_render_toml(sections))
+
     def _write_node_files(self, operator: DevnetOperator) -> None:
         keys = operator.home / "keys"
         keys.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -271,34 +286,49 @@ class Devnet:
         keystore = keys / f"{operator.name}.bls.key.json"
         if not keystore.exists():
             save_bls_keystore(keystore, operator.keypair, password, scrypt_n=DEVNET_SCRYPT_N)
-        operator.config_path.write_text(self._node_config(operator, keystore, password_file))
+        self.configure_node(operator)
 
-    def _node_config(self, operator: DevnetOperator, keystore: Path, password_file: Path) -> str:
+    def _node_sections(self, operator: DevnetOperator) -> dict[str, dict[str, TomlValue]]:
         chain = self.chain_section()
-        return "\n".join(
-            [
-                "[node]",
-                f'name = "{operator.name}"',
-                f'data_dir = "{operator.home / "data"}"',
-                "[api]",
-                'host = "127.0.0.1"',
-                f"port = {operator.api_port}",
-                f'socket = "{operator.socket}"',
-                "shutdown_grace = 5",
-                "[metrics]",
-                'host = "127.0.0.1"',
-                f"port = {operator.metrics_port}",
-                "[keys]",
-                f'bls_keystore = "{keystore}"',
-                f'bls_password_file = "{password_file}"',
-                "[chain]",
-                f'rpc_url = "{chain.rpc_url}"',
-                f"chain_id = {chain.chain_id}",
-                f'registry_coordinator = "{chain.registry_coordinator}"',
-                f'operator_state_retriever = "{chain.operator_state_retriever}"',
-                f"quorums = [{QUORUM}]",
-                "[store]",
-                f"max_size = {self.store_max_size}",
-                "",
-            ]
-        )
+        keys = operator.home / "keys"
+        return {
+            "node": {"name": operator.name, "data_dir": str(operator.home / "data")},
+            "api": {
+                "host": "127.0.0.1",
+                "port": operator.api_port,
+                "socket": operator.socket,
+                "shutdown_grace": 5,
+            },
+            "metrics": {"host": "127.0.0.1", "port": operator.metrics_port},
+            "keys": {
+                "bls_keystore": str(keys / f"{operator.name}.bls.key.json"),
+                "bls_password_file": str(keys / "bls.password"),
+            },
+            "chain": {
+                "rpc_url": chain.rpc_url,
+                "chain_id": chain.chain_id,
+                "registry_coordinator": chain.registry_coordinator,
+                "operator_state_retriever": chain.operator_state_retriever,
+                "quorums": [QUORUM],
+            },
+            "store": {"max_size": self.store_max_size},
+        }
+
+
+def _render_toml(sections: Mapping[str, Mapping[str, TomlValue]]) -> str:
+    """Tables of plain keys; strings as TOML basic strings (JSON's escapes are TOML's)."""
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: TomlValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml_value, value)) + "]"
+    return repr(value)

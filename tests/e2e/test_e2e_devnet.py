@@ -1,8 +1,8 @@
 """End to end on a real devnet: anvil, the contracts, four registered operator daemons.
 
 disperse → confirm on chain → retrieve with a node down → same bytes; a node killed with SIGKILL
-still serves what it signed; a wrong-assignment request over real HTTP is refused with nothing
-stored; and the same flow through the CLI.
+still serves what it signed; a wrong-assignment request, and one to a node whose store is full,
+are refused over real HTTP with nothing stored; and the same flow through the CLI.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.daemon import http_get
@@ -27,7 +28,7 @@ from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.crypto.keystore import EcdsaKey, save_ecdsa_keystore
-from operator_node.devnet.network import Devnet
+from operator_node.devnet.network import Devnet, DevnetOperator
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
@@ -135,6 +136,93 @@ async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devne
     assert json.loads(refused.value.read())["error"] == "wrong_assignment"
     url = f"http://{receiver.socket}/v1/chunks/0x{batch.header_hash.hex()}/0"
     assert http_get(url)[0] == 404
+
+
+def _post_store_chunks(
+    devnet: Devnet, operator: DevnetOperator, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """POST a StoreChunks body, signed by the devnet's disperser; (status, JSON reply)."""
+    headers = compute_auth_headers(
+        devnet.disperser, operator.keypair.operator_id, int(time.time()), compute_request_hash(body)
+    )
+    request = urllib.request.Request(
+        f"http://{operator.socket}/v1/store-chunks", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
+    running: Devnet, tmp_path: Path
+) -> None:
+    """A node whose store is full answers 507 store_full: nothing stored, no signature given.
+
+    What it stored before is still served. (A retry after expiry is stored: see the pipeline test.)
+    """
+    victim = running.operators[3]
+    running.stop_node(victim)
+    # The smallest store the config allows, in one shard, on a fresh data directory.
+    running.configure_node(
+        victim,
+        {
+            "node": {"data_dir": str(tmp_path / "data")},
+            "store": {"max_size": 16 << 20, "shards": 1},
+            "limits": {"max_request_bytes": 8 << 20},
+        },
+    )
+    try:
+        running.start_node(victim)
+        running.wait_ready(victim)
+        block, states = await running.fetch_operator_state()
+        chunks = [os.urandom(128 << 10) for _ in range(40)]
+        me = victim.keypair.operator_id
+        stored, refused = [], None
+        for number in range(24):  # 16 MiB holds about nine of these 1.6 MiB shares
+            blob = EncodedBlob.from_chunks(
+                chunks,
+                data_length=8 * len(chunks[0]),
+                k=8,
+                quorums=[QuorumParams(0, 25, 50)],
+                account=number.to_bytes(20, "big"),
+            )
+            batch = prepare_batch([blob], states, block)
+            status, reply = _post_store_chunks(
+                running, victim, b"".join(encode_store_chunks(batch.requests[me]))
+            )
+            if status != 200:
+                refused = (batch, status, reply)
+                break
+            assert reply["signature"].startswith("0x")
+            stored.append(batch)
+        assert refused is not None, "the 16 MiB store never filled"
+        batch, status, reply = refused
+        assert (status, reply["error"]) == (507, "store_full"), reply
+        assert "signature" not in reply
+        # The client is not told the node's paths; the operator's log has the whole story.
+        data_dir = str(tmp_path / "data")
+        assert data_dir not in reply["message"]
+        lines = victim.log_path.read_text().splitlines()
+        logged = [json.loads(line) for line in lines if line.startswith("{")]
+        warnings = [e for e in logged if e.get("event") == "request_refused"]
+        assert any(e["error"] == "store_full" and data_dir in e["message"] for e in warnings)
+        assert len(stored) >= 2
+        base = f"http://{victim.socket}/v1/chunks/0x"
+        assert http_get(f"{base}{batch.header_hash.hex()}/0")[0] == 404
+        for kept in stored:
+            status, body = http_get(f"{base}{kept.header_hash.hex()}/0")
+            assert status == 200
+            validate_retrieval_reply(
+                decode_retrieval_reply(body, WireLimits()), kept.header_hash, 0
+            )
+        assert http_get(f"http://{victim.socket}/eigen/node")[0] == 200
+    finally:
+        running.stop_node(victim)
+        running.configure_node(victim)
+        running.start_node(victim)
+        running.wait_ready(victim)
 
 
 def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
