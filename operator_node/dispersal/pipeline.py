@@ -10,7 +10,9 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
 4. ``operator_state``: the quorums' operator state at the reference block, from the chain;
 5. ``assignment``: this operator's chunk indices for every blob must be exactly those sent;
 6. ``proofs``: every chunk against its blob's commitment: each chunk hashed once (multi-buffer
-   keccak in C), on up to ``hash_threads`` threads for big requests, off the event loop; then
+   keccak in C). A request with up to ``loop_hash_bytes`` of chunks (about half a millisecond
+   of hashing) is checked on the event loop, where it costs less than the thread hop would
+   (about 1 ms under load); a bigger one off the loop, on up to ``hash_threads`` threads. Then
    the request is recorded in the replay guard (only now, so a copy with altered chunks cannot
    use up the genuine request);
 7. ``store``: one durable transaction (fsync before returning);
@@ -42,7 +44,7 @@ from operator_node.protocol.auth import (
     parse_auth_headers,
     recover_disperser,
 )
-from operator_node.protocol.hashes import Bytes, keccak256_many
+from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
 from operator_node.protocol.headers import validate_batch_root
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
 from operator_node.protocol.wire import WireLimits, decode_store_chunks
@@ -51,6 +53,12 @@ from operator_node.store import AsyncStore, StoredBlob
 # Hashing below this many bytes per thread is not worth a second thread (~0.5 ms of keccak).
 _PARALLEL_HASH_BYTES = 2 << 20
 _KECCAK_LANES = 8
+# Chunk bytes checked on the event loop, per keccak backend: about 0.5-0.7 ms of hashing at one
+# thread's speed (bench/keccak.py: ~3 GB/s AVX-512, ~1.1 GB/s AVX2, ~0.4 GB/s scalar and
+# pycryptodome). A thread hop and the loop's wake-up after it cost ~1 ms under load on 2 cores
+# (bench/ingest.py, 1.5 MiB requests: proofs stage 1.5-1.7 ms in a thread, 0.6-0.7 on the loop).
+_LOOP_HASH_BYTES = {"avx512": 2 << 20, "avx2": 512 << 10, "scalar": 192 << 10}
+_LOOP_HASH_BYTES_DEFAULT = 192 << 10
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,10 @@ class StoreChunksPipeline:
         wire_limits: WireLimits,
         clock: Callable[[], float],
         hash_threads: int = 2,
+        loop_hash_bytes: int | None = None,
     ) -> None:
+        """``loop_hash_bytes``: the most chunk bytes checked on the event loop (None: the
+        keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop)."""
         self._signer = signer
         self._store = store
         self._chain = chain
@@ -89,6 +100,9 @@ class StoreChunksPipeline:
         self._wire_limits = wire_limits
         self._clock = clock
         self._hash_threads = max(1, hash_threads)
+        if loop_hash_bytes is None:
+            loop_hash_bytes = _LOOP_HASH_BYTES.get(keccak_backend(), _LOOP_HASH_BYTES_DEFAULT)
+        self._loop_hash_bytes = loop_hash_bytes
         # The highest chain head seen: a reference block at or below it needs no RPC.
         self._chain_head = -1
         self._log = get_logger("dispersal").bind(operator_id="0x" + signer.operator_id.hex())
@@ -149,7 +163,10 @@ class StoreChunksPipeline:
 
     async def _validate_chunks(self, request: StoreChunksRequest) -> None:
         chunks = [chunk for blob in request.blobs for chunk in blob.chunks]
-        runs = _split_for_threads(chunks, self._hash_threads)
+        runs = _hash_runs(chunks, self._hash_threads, self._loop_hash_bytes)
+        if not runs:
+            _validate_proofs(request, None)
+            return
         if len(runs) == 1:
             # One thread hop for the whole check: for small requests the hops cost the most.
             await asyncio.to_thread(_validate_proofs, request, None)
@@ -184,13 +201,17 @@ class StoreChunksPipeline:
             validate_chunk_indices(blob_index, blob.indices, expected)
 
 
-def _split_for_threads(chunks: list[Bytes], threads: int) -> list[list[Bytes]]:
-    """Cut ``chunks`` into at most ``threads`` runs for parallel hashing (the GIL is released).
+def _hash_runs(chunks: list[Bytes], threads: int, loop_bytes: int) -> list[list[Bytes]]:
+    """How to hash a request's chunks: no runs (on the event loop, up to ``loop_bytes``), one
+    (one thread for the whole check), or several (that many threads; the GIL is released).
 
-    Small requests stay in one run, where a thread hop would cost more than it saves. Runs are
-    multiples of 8 chunks, the width of the AVX-512 keccak, so no vector lanes go to waste.
+    Requests below two threads' worth stay in one run, where a second hop would cost more than it
+    saves. Runs are multiples of 8 chunks, the width of the AVX-512 keccak, so no vector lanes go
+    to waste.
     """
     total = sum(len(chunk) for chunk in chunks)
+    if total <= loop_bytes:
+        return []
     runs = max(1, min(threads, total // _PARALLEL_HASH_BYTES))
     step = -(-len(chunks) // runs)
     step = -(-step // _KECCAK_LANES) * _KECCAK_LANES

@@ -27,7 +27,7 @@ from operator_node.dispersal import (
     StaleReferenceBlock,
     StoreChunksPipeline,
 )
-from operator_node.dispersal.pipeline import _split_for_threads
+from operator_node.dispersal.pipeline import _hash_runs
 from operator_node.protocol.assignment import OperatorStakes
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.errors import (
@@ -38,6 +38,7 @@ from operator_node.protocol.errors import (
     ReplayRejected,
     WrongAssignment,
 )
+from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import StoreChunksRequest
 from operator_node.protocol.wire import encode_store_chunks
@@ -349,10 +350,62 @@ async def test_pipeline_without_chain_refuses_with_chain_unavailable(tmp_path: P
 
 
 def test_pipeline_hash_runs_cover_every_chunk_in_whole_vectors() -> None:
-    big = [bytes(64 << 10)] * 192  # 12 MiB: worth both threads
-    runs = _split_for_threads(big, 2)  # type: ignore[arg-type]
+    big: list[Bytes] = [bytes(64 << 10)] * 192  # 12 MiB: worth both threads
+    runs = _hash_runs(big, 2, 0)
     assert [len(run) for run in runs] == [96, 96]
-    odd = [bytes(64 << 10)] * 100
-    assert [len(run) for run in _split_for_threads(odd, 2)] == [56, 44]  # type: ignore[arg-type]
-    assert [len(run) for run in _split_for_threads(big[:24], 2)] == [24]  # type: ignore[arg-type]
-    assert _split_for_threads(big, 1) == [big]  # type: ignore[arg-type]
+    odd: list[Bytes] = [bytes(64 << 10)] * 100
+    assert [len(run) for run in _hash_runs(odd, 2, 0)] == [56, 44]
+    assert [len(run) for run in _hash_runs(big[:24], 2, 0)] == [24]
+    assert _hash_runs(big, 1, 0) == [big]
+    # Up to the loop's share, no runs: the check stays on the event loop.
+    assert _hash_runs(big[:24], 2, 24 << 16) == []
+    assert len(_hash_runs(big[:24], 2, (24 << 16) - 1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("hash_threads", "loop_hash_bytes", "runs"),
+    [(2, 1 << 40, 0), (1, 0, 1), (2, 0, 2)],
+    ids=["on_the_loop", "one_thread", "two_threads"],
+)
+async def test_pipeline_checks_every_chunk_on_each_hashing_path(
+    tmp_path: Path, hash_threads: int, loop_hash_bytes: int, runs: int
+) -> None:
+    """However the chunks are hashed, an altered one is refused and the genuine batch stored."""
+    operator = OPERATORS[3]  # the largest stake: a share big enough for two threads
+    signer = CountingSigner(operator)
+    chain = FakeChain(_states(), head=REFERENCE_BLOCK + 5)
+    pipeline, store = await open_pipeline(
+        tmp_path,
+        signer,
+        chain,
+        [DISPERSER.address],
+        hash_threads=hash_threads,
+        loop_hash_bytes=loop_hash_bytes,
+    )
+    node = Node(pipeline, store, signer, chain)
+    rng = random.Random(7)
+    blob = EncodedBlob.from_chunks(
+        [rng.randbytes(256 << 10) for _ in range(80)],
+        data_length=16 * (256 << 10),
+        k=16,
+        quorums=[QUORUM],
+        account=b"\xbb" * 20,
+    )
+    batch = prepare_batch([blob], _states(), REFERENCE_BLOCK)
+    request = batch.requests[operator.operator_id]
+    chunks = list(request.blobs[0].chunks)
+    assert len(_hash_runs(chunks, hash_threads, loop_hash_bytes)) == runs
+    body = _body(request)
+    headers = _headers(body, operator.operator_id)
+    data = sum(len(chunk) for chunk in chunks)  # the chunks end the body, in order
+    for offset in (data, data // 2, 1):  # the first chunk's first byte, a middle one, the last
+        tampered = bytearray(body)
+        tampered[-offset] ^= 1
+        with pytest.raises(BadProof, match="does not match the blob commitment"):
+            await pipeline.store_chunks(memoryview(bytes(tampered)), headers)
+        await _assert_untouched(node, batch)
+    result = await pipeline.store_chunks(memoryview(body), headers)
+    assert result.newly_stored and signer.signed == 1
+    stored = await store.get_chunks(batch.header_hash, 0)
+    assert stored is not None and [bytes(c) for c in stored.chunks] == [bytes(c) for c in chunks]
+    await store.close()

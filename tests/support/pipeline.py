@@ -26,6 +26,8 @@ async def open_pipeline(
     chain_allowlist: bool = True,
     max_size: int = 64 << 20,
     shards: int = 2,
+    hash_threads: int = 2,
+    loop_hash_bytes: int | None = None,
 ) -> tuple[StoreChunksPipeline, AsyncStore]:
     """Open a store under ``data_dir / "chunks"`` (as the node does) and a pipeline over it."""
     store = await open_store(
@@ -40,5 +42,7 @@ async def open_pipeline(
         metrics=Metrics(CollectorRegistry(), avs_name="test", version="0"),
         wire_limits=WireLimits(),
         clock=time.time,
+        hash_threads=hash_threads,
+        loop_hash_bytes=loop_hash_bytes,
     )
     return pipeline, store
