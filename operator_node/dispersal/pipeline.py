@@ -168,7 +168,7 @@ class StoreChunksPipeline:
             _validate_proofs(request, None)
             return
         if len(runs) == 1:
-            # One thread hop for the whole check: for small requests the hops cost the most.
+            # One thread hop for the whole check: below two threads' worth, a second costs more.
             await asyncio.to_thread(_validate_proofs, request, None)
             return
         hashed = await asyncio.gather(*(asyncio.to_thread(keccak256_many, run) for run in runs))
