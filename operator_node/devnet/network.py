@@ -31,7 +31,7 @@ from operator_node.chain.registration import ensure_registered
 from operator_node.chain.rpc import connect
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
-from operator_node.crypto.keystore import save_bls_keystore
+from operator_node.crypto.keystore import keystore_path, save_bls_keystore
 from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError, free_port
 from operator_node.errors import OperatorNodeError
 
@@ -71,6 +71,16 @@ class DevnetOperator:
     def config_path(self) -> Path:
         """Its node's config file."""
         return self.home / "node.toml"
+
+    @property
+    def keystore_path(self) -> Path:
+        """Its BLS keystore (a throwaway one, with a light scrypt cost)."""
+        return keystore_path(self.home / "keys", self.name, "bls")
+
+    @property
+    def password_path(self) -> Path:
+        """The file holding its keystore's password."""
+        return self.home / "keys" / "bls.password"
 
     @property
     def log_path(self) -> Path:
@@ -277,20 +287,17 @@ class Devnet:
         operator.config_path.write_text(_render_toml(sections))
 
     def _write_node_files(self, operator: DevnetOperator) -> None:
-        keys = operator.home / "keys"
-        keys.mkdir(parents=True, exist_ok=True, mode=0o700)
-        password = secrets.token_hex(16)
-        password_file = keys / "bls.password"
-        password_file.touch(mode=0o600)
-        password_file.write_text(password + "\n")
-        keystore = keys / f"{operator.name}.bls.key.json"
-        if not keystore.exists():
+        keystore, password_file = operator.keystore_path, operator.password_path
+        keystore.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not keystore.exists():  # a keystore kept from an earlier run keeps its password
+            password = secrets.token_hex(16)
+            password_file.touch(mode=0o600)
+            password_file.write_text(password + "\n")
             save_bls_keystore(keystore, operator.keypair, password, scrypt_n=DEVNET_SCRYPT_N)
         self.configure_node(operator)
 
     def _node_sections(self, operator: DevnetOperator) -> dict[str, dict[str, TomlValue]]:
         chain = self.chain_section()
-        keys = operator.home / "keys"
         return {
             "node": {"name": operator.name, "data_dir": str(operator.home / "data")},
             "api": {
@@ -301,8 +308,8 @@ class Devnet:
             },
             "metrics": {"host": "127.0.0.1", "port": operator.metrics_port},
             "keys": {
-                "bls_keystore": str(keys / f"{operator.name}.bls.key.json"),
-                "bls_password_file": str(keys / "bls.password"),
+                "bls_keystore": str(operator.keystore_path),
+                "bls_password_file": str(operator.password_path),
             },
             "chain": {
                 "rpc_url": chain.rpc_url,

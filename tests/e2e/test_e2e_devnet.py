@@ -72,6 +72,23 @@ async def _retrieve(devnet: Devnet, result: DispersalResult) -> bytes:
     return blob.data
 
 
+def _post_store_chunks(
+    devnet: Devnet, operator: DevnetOperator, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """POST a StoreChunks body, signed by the devnet's disperser; (status, JSON reply)."""
+    headers = compute_auth_headers(
+        devnet.disperser, operator.keypair.operator_id, int(time.time()), compute_request_hash(body)
+    )
+    request = urllib.request.Request(
+        f"http://{operator.socket}/v1/store-chunks", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 async def test_e2e_disperse_confirm_retrieve_with_node_down(running: Devnet) -> None:
     data = os.urandom(300_000)
     result = await _disperse(running, data)
@@ -121,38 +138,11 @@ async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devne
     batch = prepare_batch([blob], states, block)
     sender, receiver = running.operators[3], running.operators[1]
     body = b"".join(encode_store_chunks(batch.requests[sender.keypair.operator_id]))
-    headers = compute_auth_headers(
-        running.disperser,
-        receiver.keypair.operator_id,
-        int(time.time()),
-        compute_request_hash(body),
-    )
-    request = urllib.request.Request(
-        f"http://{receiver.socket}/v1/store-chunks", data=body, headers=headers, method="POST"
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 422
-    assert json.loads(refused.value.read())["error"] == "wrong_assignment"
+    status, reply = _post_store_chunks(running, receiver, body)
+    assert status == 422
+    assert reply["error"] == "wrong_assignment"
     url = f"http://{receiver.socket}/v1/chunks/0x{batch.header_hash.hex()}/0"
     assert http_get(url)[0] == 404
-
-
-def _post_store_chunks(
-    devnet: Devnet, operator: DevnetOperator, body: bytes
-) -> tuple[int, dict[str, Any]]:
-    """POST a StoreChunks body, signed by the devnet's disperser; (status, JSON reply)."""
-    headers = compute_auth_headers(
-        devnet.disperser, operator.keypair.operator_id, int(time.time()), compute_request_hash(body)
-    )
-    request = urllib.request.Request(
-        f"http://{operator.socket}/v1/store-chunks", data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
