@@ -26,6 +26,11 @@ comes ``all_work_on_all_cores_MBps``: the rate at which every core, doing nothin
 bounds' own work, would serve these bodies. It is not a hard ceiling (the node reads a body with
 one copy and writes with O_DIRECT, cheaper than ``read()`` and a buffered write), but a node well
 below it is waiting (latency), not computing.
+
+Where it waits: the node's mean time per StoreChunks stage (``stage_mean_ms``) and, inside the
+``store`` stage, its store-write metrics (``store_write``): a group commit's mean duration, the
+batches per commit, and a batch's mean wait for its shard's writer. What the store stage has
+beyond those two is the hand-off to the writer thread and back to the event loop.
 """
 
 from __future__ import annotations
@@ -60,6 +65,12 @@ CHUNK = 64 << 10
 _STAGE_SUM = re.compile(
     r"operator_node_store_chunks_stage_seconds_sum\{[^}]*"
     r'stage="(?P<stage>\w+)"[^}]*\} (?P<value>\S+)'
+)
+# The store's group-commit histograms (unlabelled): count and sum of each.
+_WRITE_SAMPLES = tuple(
+    f"operator_node_store_write{part}_{kind}"
+    for part in ("_seconds", "_batches", "_wait_seconds")
+    for kind in ("count", "sum")
 )
 K = 15
 QUORUM = QuorumParams(0, 25, 50)
@@ -115,16 +126,20 @@ async def _post_all(
     return latencies
 
 
-async def _stage_totals(url: str) -> dict[str, float]:
-    """Return the node's summed seconds per StoreChunks stage, from its Prometheus endpoint."""
+async def _node_totals(url: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The node's summed seconds per StoreChunks stage, and its store-write histograms' counts
+    and sums, from its Prometheus endpoint."""
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         text = await response.text()
-    totals = {}
+    stages, writes = {}, {}
     for line in text.splitlines():
         match = _STAGE_SUM.match(line)
         if match:
-            totals[match["stage"]] = float(match["value"])
-    return totals
+            stages[match["stage"]] = float(match["value"])
+        name, _, value = line.partition(" ")
+        if name in _WRITE_SAMPLES:
+            writes[name] = float(value)
+    return stages, writes
 
 
 def _thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -236,6 +251,7 @@ class _Round:
     fsync_cpu: float
     keccak_cpu: float
     stages: dict[str, float]
+    writes: dict[str, float]
 
 
 async def _round(
@@ -257,7 +273,7 @@ async def _round(
     url = f"http://{target.socket}/v1/store-chunks"
     metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
     assert target.process is not None
-    before = await _stage_totals(metrics_url)
+    before, writes_before = await _node_totals(metrics_url)
     cpu_before = _thread_cpu_seconds(target.process.pid)
     client_cpu = time.process_time()
     start = time.perf_counter()
@@ -265,7 +281,7 @@ async def _round(
     node_s = time.perf_counter() - start
     client_cpu = time.process_time() - client_cpu
     cpu_after = _thread_cpu_seconds(target.process.pid)
-    after = await _stage_totals(metrics_url)
+    after, writes_after = await _node_totals(metrics_url)
 
     port = free_port()
     ready = multiprocessing.Event()
@@ -298,6 +314,7 @@ async def _round(
         fsync_cpu=fsync_cpu,
         keccak_cpu=keccak_cpu,
         stages={stage: after[stage] - before.get(stage, 0.0) for stage in after},
+        writes={name: writes_after[name] - writes_before.get(name, 0.0) for name in writes_after},
     )
 
 
@@ -380,6 +397,16 @@ def _summarise(
     cores = len(os.sched_getaffinity(0))
     all_work = cores * round_bytes * len(rounds) / sum(work_cpu.values()) / 1e6
     latencies = sorted(lat for r in rounds for lat in r.latencies)
+    writes = {name: sum(r.writes.get(name, 0.0) for r in rounds) for name in _WRITE_SAMPLES}
+
+    def write_mean(part: str, scale: float) -> float | None:
+        count = writes[f"operator_node_store_write{part}_count"]
+        return (
+            round(writes[f"operator_node_store_write{part}_sum"] / count * scale, 2)
+            if count
+            else None
+        )
+
     return {
         **{f"{name}_MBps": round(value, 1) for name, value in medians.items()},
         "direct_write_fdatasync_MBps": round(
@@ -404,6 +431,13 @@ def _summarise(
         "stage_mean_ms": {
             stage: per_request_ms(sum(r.stages.get(stage, 0.0) for r in rounds))
             for stage in rounds[-1].stages
+        },
+        # Within the store stage: the writer's group commit, the batch's wait for it; the rest
+        # of the stage is hand-offs between the event loop and the writer thread.
+        "store_write": {
+            "commit_mean_ms": write_mean("_seconds", 1000),
+            "batches_per_commit": write_mean("_batches", 1),
+            "wait_mean_ms": write_mean("_wait_seconds", 1000),
         },
         "node_cpu_ms_per_request": cpu_ms,
     }

@@ -9,7 +9,7 @@ ours and carries the ``operator_node_`` prefix.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from prometheus_client import (
@@ -40,6 +40,27 @@ _LATENCY_BUCKETS = (
     10.0,
     30.0,
 )
+# Disk writes: a group commit (segment append and fsyncs) takes from a fraction of a millisecond
+# to tens of milliseconds on a slow or busy disk.
+_DISK_BUCKETS = (
+    0.00025,
+    0.0005,
+    0.001,
+    0.002,
+    0.004,
+    0.008,
+    0.016,
+    0.032,
+    0.064,
+    0.128,
+    0.256,
+    0.512,
+    1.0,
+    2.5,
+    10.0,
+)
+# Batches per group commit: at most store.async_store.MAX_GROUP_BATCHES.
+_GROUP_BUCKETS = (1, 2, 4, 8, 16)
 
 
 class Metrics:
@@ -133,6 +154,25 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self._store_write = Histogram(
+            "operator_node_store_write_seconds",
+            "Time a shard's writer took to store one group of batches durably (segment append, "
+            "fsyncs, index commit)",
+            buckets=_DISK_BUCKETS,
+            registry=registry,
+        )
+        self._store_write_batches = Histogram(
+            "operator_node_store_write_batches",
+            "Batches stored together in one group commit",
+            buckets=_GROUP_BUCKETS,
+            registry=registry,
+        )
+        self._store_write_wait = Histogram(
+            "operator_node_store_write_wait_seconds",
+            "Time a batch waited for its shard's writer before its group commit began",
+            buckets=_DISK_BUCKETS,
+            registry=registry,
+        )
         self._store_bytes = Gauge(
             "operator_node_store_used_bytes", "Bytes used by the chunk store", registry=registry
         )
@@ -210,6 +250,16 @@ class Metrics:
     def count_retrieval(self, outcome: str) -> None:
         """Count one retrieval request by outcome ("ok" or an error code)."""
         self._retrievals.labels(outcome).inc()
+
+    def observe_store_write(self, seconds: float, batches: int, waits: Sequence[float]) -> None:
+        """Record one group commit: its duration, its batch count and each batch's wait for it.
+
+        Called from the store's writer threads (prometheus_client is thread-safe).
+        """
+        self._store_write.observe(seconds)
+        self._store_write_batches.observe(batches)
+        for wait in waits:
+            self._store_write_wait.observe(wait)
 
     def set_store_usage(self, used_bytes: int, entries: int, free_bytes: int) -> None:
         """Report the store's size figures."""

@@ -165,6 +165,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         max_size=config.store.max_size,
         health=health,
         shards=config.store.shards,
+        metrics=metrics,
     )
     dispersal = None
     if signer is None:

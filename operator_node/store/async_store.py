@@ -11,6 +11,10 @@ one batch at a time, so one bad or oversized batch fails alone; reads go to a sm
 their own, so a retrieval never waits behind a batch being fsynced. A cancelled awaiter does
 not cancel the call already running in its thread: a batch whose ``put_batch`` was cancelled
 may still be stored, but the caller, having no answer, must not treat it as acknowledged.
+
+Given a :class:`Metrics`, each group commit reports how long it took, how many batches it held
+and how long each waited for the writer: the disk's share of a put's latency, apart from the
+hand-offs between threads and the event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, replace
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from operator_node.health import Health, ServiceStatus
+from operator_node.metrics import Metrics
 from operator_node.store.errors import StoreClosedError, StoreError, StoreInputError
 from operator_node.store.layout import validate_hash
 from operator_node.store.lmdb_store import LmdbStore
@@ -56,6 +62,7 @@ class _PendingPut:
     batch: BatchWrite
     now: float | None
     future: asyncio.Future[bool]
+    queued_at: float  # time.perf_counter() when it joined the queue
 
     def resolve(self, result: bool, error: BaseException | None) -> None:
         """Answer the caller from the writer thread (a cancelled caller is skipped)."""
@@ -83,9 +90,17 @@ class AsyncStore:
     """Awaitable wrappers around one or more :class:`ChunkStore` shards; owns and closes them."""
 
     def __init__(
-        self, shards: ChunkStore | Sequence[ChunkStore], *, read_threads: int = DEFAULT_READ_THREADS
+        self,
+        shards: ChunkStore | Sequence[ChunkStore],
+        *,
+        read_threads: int = DEFAULT_READ_THREADS,
+        metrics: Metrics | None = None,
     ) -> None:
-        """Wrap one store, or the shards of one (in shard order); each shard gets a writer."""
+        """Wrap one store, or the shards of one (in shard order); each shard gets a writer.
+
+        With ``metrics``, every group commit reports its duration, its size and how long each of
+        its batches waited for the writer.
+        """
         stores = list(shards) if isinstance(shards, Sequence) else [shards]
         if not stores:
             raise ValueError("an AsyncStore needs at least one shard")
@@ -98,6 +113,7 @@ class AsyncStore:
             for i, store in enumerate(stores)
         ]
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="store-read")
+        self._metrics = metrics
         self._closed = False
 
     @property
@@ -134,10 +150,12 @@ class AsyncStore:
             raise StoreClosedError("the chunk store is closed")
         shard = self._shard(batch_header_hash)
         loop = asyncio.get_running_loop()
-        pending = _PendingPut((batch_header_hash, batch_header, blobs), now, loop.create_future())
+        pending = _PendingPut(
+            (batch_header_hash, batch_header, blobs), now, loop.create_future(), time.perf_counter()
+        )
         shard.puts.append(pending)
         # This drain finds our batch still queued, or runs after the drain that took it.
-        await self._run(shard.writer, functools.partial(_drain_puts, shard))
+        await self._run(shard.writer, functools.partial(_drain_puts, shard, self._metrics))
         return await pending.future
 
     async def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
@@ -213,10 +231,17 @@ def _put_group(store: ChunkStore, group: list[_PendingPut]) -> list[bool] | None
         return None
 
 
-def _drain_puts(shard: _Shard) -> None:
+def _observe_write(metrics: Metrics | None, group: list[_PendingPut], started: float) -> None:
+    if metrics is not None:
+        waits = [started - pending.queued_at for pending in group]
+        metrics.observe_store_write(time.perf_counter() - started, len(group), waits)
+
+
+def _drain_puts(shard: _Shard, metrics: Metrics | None) -> None:
     """On a shard's writer thread: commit every queued batch (up to a group's limit) at once."""
     if not shard.puts:
         return
+    started = time.perf_counter()
     group = [shard.puts.popleft()]
     # Batches given the same expiry clock (None: the store's) can share a commit.
     while shard.puts and len(group) < MAX_GROUP_BATCHES and shard.puts[0].now == group[0].now:
@@ -224,15 +249,18 @@ def _drain_puts(shard: _Shard) -> None:
     if len(group) > 1:
         results = _put_group(shard.store, group)
         if results is not None:
+            _observe_write(metrics, group, started)
             for pending, result in zip(group, results, strict=True):
                 pending.resolve(result, None)
             return
     for pending in group:
+        started = time.perf_counter()
         try:
             result = shard.store.put_batch(*pending.batch, now=pending.now)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's future
             pending.resolve(False, exc)
         else:
+            _observe_write(metrics, [pending], started)
             pending.resolve(result, None)
 
 
@@ -255,6 +283,7 @@ async def open_store(
     health: Health,
     shards: int = DEFAULT_SHARDS,
     read_threads: int = DEFAULT_READ_THREADS,
+    metrics: Metrics | None = None,
 ) -> AsyncStore:
     """Open the store in ``path`` in a thread; report it in ``health`` (Up, or Down and re-raise).
 
@@ -262,7 +291,8 @@ async def open_store(
     existing one must be opened with the count it was made with (see
     :mod:`operator_node.store.shards`). Registers the "store" service if it is not yet
     registered. Raises the StoreError that prevented opening (StoreFormatError,
-    StoreLockedError, ...), after closing any shard already opened.
+    StoreLockedError, ...), after closing any shard already opened. ``metrics``: see
+    :class:`AsyncStore`.
     """
     if health.get_service(STORE_SERVICE_ID) is None:
         register_store_health(health)
@@ -272,7 +302,7 @@ async def open_store(
         health.set_status(STORE_SERVICE_ID, ServiceStatus.DOWN)
         raise
     health.set_status(STORE_SERVICE_ID, ServiceStatus.UP)
-    return AsyncStore(stores, read_threads=read_threads)
+    return AsyncStore(stores, read_threads=read_threads, metrics=metrics)
 
 
 def _open_shards(path: Path, count: int, store_duration: float, max_size: int) -> list[LmdbStore]:

@@ -132,6 +132,9 @@ def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -
         "malformed": 1,
         "chain_unavailable": 1,
     }
+    # Nothing reached the store's writer.
+    writes = {s.name: s.value for s in families["operator_node_store_write_batches"].samples}
+    assert writes["operator_node_store_write_batches_count"] == 0
 
 
 def test_http_node_with_key_reports_dispersal_down_without_chain(

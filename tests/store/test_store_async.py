@@ -7,9 +7,11 @@ from pathlib import Path
 
 import lmdb
 import pytest
+from prometheus_client import CollectorRegistry
 from store.store_testdata import assert_stored, make_batch
 
 from operator_node.health import Health, ServiceStatus
+from operator_node.metrics import Metrics
 from operator_node.store import (
     STORE_SERVICE_ID,
     AsyncStore,
@@ -102,8 +104,22 @@ def _transactions(store: AsyncStore) -> int:
     return int(lmdb_store._env.info()["last_txnid"])  # type: ignore[union-attr]
 
 
+def _write_figures(metrics: Metrics) -> dict[str, float]:
+    """The store-write histograms' counts and sums, by sample name."""
+    names = [
+        f"operator_node_store_write{part}_{kind}"
+        for part in ("_seconds", "_batches", "_wait_seconds")
+        for kind in ("count", "sum")
+    ]
+    values = {name: metrics.registry.get_sample_value(name) for name in names}
+    return {name: value for name, value in values.items() if value is not None}
+
+
 async def test_async_store_commits_waiting_batches_together(tmp_path: Path) -> None:
-    store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
+    metrics = Metrics(CollectorRegistry(), avs_name="test", version="0")
+    store = AsyncStore(
+        LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20), metrics=metrics
+    )
     batches = [make_batch(n) for n in range(9)]
     before = _transactions(store)
     lmdb_store = store.shards[0]
@@ -119,11 +135,27 @@ async def test_async_store_commits_waiting_batches_together(tmp_path: Path) -> N
     assert _transactions(store) - before == 2  # the first batch alone, then the eight together
     for batch in batches:
         assert_stored(lmdb_store, batch)
+    # Metrics tell the same story: two writes of 1 and 8 batches; the first write was held for
+    # 0.2 s (the lock) and so were the eight batches queued behind it.
+    figures = _write_figures(metrics)
+    assert figures["operator_node_store_write_seconds_count"] == 2
+    assert figures["operator_node_store_write_seconds_sum"] >= 0.2
+    assert figures["operator_node_store_write_batches_count"] == 2
+    assert figures["operator_node_store_write_batches_sum"] == 9
+    assert (
+        metrics.registry.get_sample_value("operator_node_store_write_batches_bucket", {"le": "1.0"})
+        == 1
+    )
+    assert figures["operator_node_store_write_wait_seconds_count"] == 9
+    assert figures["operator_node_store_write_wait_seconds_sum"] >= 8 * 0.2
     await store.close()
 
 
 async def test_async_store_group_with_a_bad_batch_fails_only_that_one(tmp_path: Path) -> None:
-    store = AsyncStore(LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20))
+    metrics = Metrics(CollectorRegistry(), avs_name="test", version="0")
+    store = AsyncStore(
+        LmdbStore(tmp_path / "chunks", store_duration=60.0, max_size=64 << 20), metrics=metrics
+    )
     good = [make_batch(n) for n in range(4)]
     lmdb_store = store.shards[0]
     assert isinstance(lmdb_store, LmdbStore)
@@ -143,6 +175,11 @@ async def test_async_store_group_with_a_bad_batch_fails_only_that_one(tmp_path: 
         await bad
     for batch in good:
         assert_stored(lmdb_store, batch)
+    # Only what was written is counted: four batches, each waited for once; the refused one
+    # is in no write.
+    figures = _write_figures(metrics)
+    assert figures["operator_node_store_write_batches_sum"] == 4
+    assert figures["operator_node_store_write_wait_seconds_count"] == 4
     await store.close()
 
 
