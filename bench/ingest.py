@@ -67,11 +67,12 @@ _STAGE_SUM = re.compile(
     r'stage="(?P<stage>\w+)"[^}]*\} (?P<value>\S+)'
 )
 # The store's group-commit histograms (unlabelled): count and sum of each.
-_WRITE_SAMPLES = tuple(
-    f"operator_node_store_write{part}_{kind}"
-    for part in ("_seconds", "_batches", "_wait_seconds")
-    for kind in ("count", "sum")
+_WRITE_HISTOGRAMS = (
+    "operator_node_store_write_seconds",
+    "operator_node_store_write_batches",
+    "operator_node_store_write_wait_seconds",
 )
+_WRITE_SAMPLES = tuple(f"{name}_{kind}" for name in _WRITE_HISTOGRAMS for kind in ("count", "sum"))
 K = 15
 QUORUM = QuorumParams(0, 25, 50)
 
@@ -399,13 +400,9 @@ def _summarise(
     latencies = sorted(lat for r in rounds for lat in r.latencies)
     writes = {name: sum(r.writes.get(name, 0.0) for r in rounds) for name in _WRITE_SAMPLES}
 
-    def write_mean(part: str, scale: float) -> float | None:
-        count = writes[f"operator_node_store_write{part}_count"]
-        return (
-            round(writes[f"operator_node_store_write{part}_sum"] / count * scale, 2)
-            if count
-            else None
-        )
+    def write_mean(name: str, scale: float) -> float | None:
+        count = writes[f"{name}_count"]
+        return round(writes[f"{name}_sum"] / count * scale, 2) if count else None
 
     return {
         **{f"{name}_MBps": round(value, 1) for name, value in medians.items()},
@@ -435,9 +432,9 @@ def _summarise(
         # Within the store stage: the writer's group commit, the batch's wait for it; the rest
         # of the stage is hand-offs between the event loop and the writer thread.
         "store_write": {
-            "commit_mean_ms": write_mean("_seconds", 1000),
-            "batches_per_commit": write_mean("_batches", 1),
-            "wait_mean_ms": write_mean("_wait_seconds", 1000),
+            "commit_mean_ms": write_mean("operator_node_store_write_seconds", 1000),
+            "batches_per_commit": write_mean("operator_node_store_write_batches", 1),
+            "wait_mean_ms": write_mean("operator_node_store_write_wait_seconds", 1000),
         },
         "node_cpu_ms_per_request": cpu_ms,
     }

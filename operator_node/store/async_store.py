@@ -232,6 +232,8 @@ def _put_group(store: ChunkStore, group: list[_PendingPut]) -> list[bool] | None
 
 
 def _observe_write(metrics: Metrics | None, group: list[_PendingPut], started: float) -> None:
+    """Report a commit of ``group`` that began at ``started``; before the callers are answered,
+    so that a caller reading the metrics after its put sees its own commit."""
     if metrics is not None:
         waits = [started - pending.queued_at for pending in group]
         metrics.observe_store_write(time.perf_counter() - started, len(group), waits)
@@ -253,14 +255,15 @@ def _drain_puts(shard: _Shard, metrics: Metrics | None) -> None:
             for pending, result in zip(group, results, strict=True):
                 pending.resolve(result, None)
             return
+    # One at a time: each batch's own commit (its wait includes any failed group attempt).
     for pending in group:
-        started = time.perf_counter()
+        begun = time.perf_counter()
         try:
             result = shard.store.put_batch(*pending.batch, now=pending.now)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's future
             pending.resolve(False, exc)
         else:
-            _observe_write(metrics, [pending], started)
+            _observe_write(metrics, [pending], begun)
             pending.resolve(result, None)
 
 
