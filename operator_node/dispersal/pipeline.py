@@ -15,7 +15,8 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
    (about 1 ms under load); a bigger one off the loop, on up to ``hash_threads`` threads. Then
    the request is recorded in the replay guard (only now, so a copy with altered chunks cannot
    use up the genuine request);
-7. ``store``: one durable transaction (fsync before returning);
+7. ``store``: one durable transaction (fsync before returning); if the store refuses (full,
+   unavailable), the replay guard forgets the request, which stored nothing;
 8. ``sign``: the BLS signature over the batch header hash.
 
 Any refusal raises before the store stage, so a refused request stores nothing and signs
@@ -48,7 +49,7 @@ from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
 from operator_node.protocol.headers import validate_batch_root
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
 from operator_node.protocol.wire import WireLimits, decode_store_chunks
-from operator_node.store import AsyncStore, StoredBlob
+from operator_node.store import AsyncStore, StoredBlob, StoreError
 
 # Hashing below this many bytes per thread is not worth a second thread (~0.5 ms of keccak).
 _PARALLEL_HASH_BYTES = 2 << 20
@@ -126,16 +127,22 @@ class StoreChunksPipeline:
             await self._validate_chunks(request)
             self._replay_guard.admit(digest, timestamp)
         with stage("store"):
-            newly_stored = await self._store.put_batch(
-                batch_hash,
-                encode_batch_record(request.batch_header),
-                [
-                    StoredBlob(
-                        encode_blob_record(blob), dict(zip(blob.indices, blob.chunks, strict=True))
-                    )
-                    for blob in request.blobs
-                ],
-            )
+            try:
+                newly_stored = await self._store.put_batch(
+                    batch_hash,
+                    encode_batch_record(request.batch_header),
+                    [
+                        StoredBlob(
+                            encode_blob_record(blob),
+                            dict(zip(blob.indices, blob.chunks, strict=True)),
+                        )
+                        for blob in request.blobs
+                    ],
+                )
+            except StoreError:
+                # Nothing was stored: the same request, sent again, must be judged again.
+                self._replay_guard.release(digest)
+                raise
         with stage("sign"):
             signature = await self._signer.sign(batch_hash)
         log.info(

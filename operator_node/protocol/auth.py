@@ -213,3 +213,16 @@ class ReplayGuard:
             )
         self._seen.add(digest)
         heapq.heappush(self._expiries, (timestamp + self._window, digest))
+
+    def release(self, digest: bytes) -> None:
+        """Forget an admitted ``digest``: its request was refused after admission (the store
+        failed), so nothing was stored and the same request may be sent again.
+
+        Its expiry entry stays until it falls due (then it discards nothing, or the digest of
+        the same request admitted again, which expires at the same moment). Past twice the cap, the
+        entries are compacted to one per live digest, so admit-release cycles cannot grow them.
+        """
+        self._seen.discard(digest)
+        if len(self._expiries) > 2 * self._max_entries:
+            self._expiries = list({entry for entry in self._expiries if entry[1] in self._seen})
+            heapq.heapify(self._expiries)

@@ -173,19 +173,27 @@ async def _refuse_when_full_then_store(node: Node) -> None:
     me = OPERATORS[0].operator_id
     body = _body(batch.requests[me])
 
+    headers = _headers(body, me)
     with pytest.raises(StoreFullError):
-        await pipeline.store_chunks(memoryview(body), _headers(body, me))
+        await pipeline.store_chunks(memoryview(body), headers)
     await _assert_untouched(node, batch)
     shard = store.shards[0]
     assert isinstance(shard, LmdbStore) and shard.check() == []
+    # The refused request stored nothing, so it did not use up its replay-guard entry: sent
+    # again unchanged, it is judged again (still full), not refused as a replay.
+    with pytest.raises(StoreFullError):
+        await pipeline.store_chunks(memoryview(body), headers)
+    await _assert_untouched(node, batch)
 
-    # Expiry frees the space; the disperser's next attempt (signed anew) is stored and signed.
+    # Expiry frees the space; the same request, sent once more, is stored and signed.
     expired = await store.delete_expired(time.time() + 7200, max_batches=1000)
     assert expired.batches == fillers
-    retry = _headers(body, me, timestamp=int(time.time()) - 1)
-    result = await pipeline.store_chunks(memoryview(body), retry)
+    result = await pipeline.store_chunks(memoryview(body), headers)
     assert result.newly_stored and node.signer.signed == 1
     assert await store.has_batch(batch.header_hash)
+    # Once stored, it is a replay like any other.
+    with pytest.raises(ReplayRejected, match="already received"):
+        await pipeline.store_chunks(memoryview(body), headers)
 
 
 async def test_pipeline_refuses_replayed_request(node: Node) -> None:

@@ -208,6 +208,30 @@ def test_replay_guard_caps_memory_with_a_clear_error() -> None:
     assert len(guard) == 1
 
 
+def test_replay_guard_release_forgets_a_digest_and_keeps_its_entries_bounded() -> None:
+    clock = FakeClock(NOW)
+    guard = ReplayGuard(300, clock, max_entries=4)
+    guard.admit(b"a" * 32, NOW)
+    guard.admit(b"b" * 32, NOW)
+    guard.release(b"a" * 32)
+    assert len(guard) == 1
+    guard.admit(b"a" * 32, NOW)  # admitted again, as if new
+    with pytest.raises(ReplayRejected, match="already received"):
+        guard.admit(b"a" * 32, NOW)
+    guard.release(b"c" * 32)  # never admitted: nothing to forget, no error
+    assert len(guard) == 2
+    # A request refused after admission over and over (a disperser retrying into a full
+    # store) leaves no growing trail of expiry entries.
+    for _ in range(1000):
+        guard.admit(b"d" * 32, NOW)
+        guard.release(b"d" * 32)
+    assert len(guard._expiries) <= 2 * 4 + 1
+    # Both re-admitted entries expire when their timestamps leave the window.
+    clock.now = NOW + 301
+    guard.admit(b"e" * 32, NOW + 301)
+    assert len(guard) == 1
+
+
 def test_replay_guard_refuses_nonsense_configuration() -> None:
     with pytest.raises(ValueError):
         ReplayGuard(0, FakeClock(NOW))
