@@ -2,14 +2,16 @@
 
 The cheapest refusals happen here, before the body is read: a declared length over the limit
 (413) and a node already busy with ``max_inflight`` requests (503, with Retry-After). Memory is
-therefore bounded by ``max_inflight * max_request_bytes``.
+therefore bounded by ``max_inflight * max_request_bytes``. Every refusal is counted in the metrics
+and noted in the operator's log (see ``refusals``).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from operator_node.api.errors import classify, to_http_error
+from operator_node.api.errors import classify, is_node_failure, to_http_error
+from operator_node.api.refusals import RefusalLog
 from operator_node.api.responses import error_response
 from operator_node.dispersal import StoreChunksPipeline
 from operator_node.errors import OperatorNodeError
@@ -25,12 +27,14 @@ class StoreChunksHandler:
         self,
         pipeline: StoreChunksPipeline,
         metrics: Metrics,
+        refusals: RefusalLog,
         *,
         max_inflight: int,
         max_request_bytes: int,
     ) -> None:
         self._pipeline = pipeline
         self._metrics = metrics
+        self._refusals = refusals
         self._max_inflight = max_inflight
         self._max_request_bytes = max_request_bytes
         self._inflight = 0
@@ -44,10 +48,13 @@ class StoreChunksHandler:
         length = request.content_length
         if length is not None and length > self._max_request_bytes:
             return self._refuse(
-                413, "too_large", f"body of {length} bytes exceeds {self._max_request_bytes}"
+                request,
+                413,
+                "too_large",
+                f"body of {length} bytes exceeds {self._max_request_bytes}",
             )
         if self._inflight >= self._max_inflight:
-            response = self._refuse(503, "busy", "node is at its in-flight request limit")
+            response = self._refuse(request, 503, "busy", "node is at its in-flight request limit")
             response.headers["Retry-After"] = "1"
             return response
         self._inflight += 1
@@ -61,11 +68,16 @@ class StoreChunksHandler:
             body = await _read_body(request)
         except ConnectionResetError:
             # The client went away (or the node is stopping) before the whole body arrived.
-            return self._refuse(400, "incomplete_body", "connection lost before the body arrived")
+            return self._refuse(
+                request, 400, "incomplete_body", "connection lost before the body arrived"
+            )
         try:
             result = await self._pipeline.store_chunks(body, request.headers)
         except OperatorNodeError as exc:
-            self._metrics.count_store_chunks(classify(exc)[1])
+            status, code = classify(exc)
+            self._metrics.count_store_chunks(code)
+            if not is_node_failure(code):
+                self._refusals.refused(status, code, str(exc), request.remote)
             return to_http_error(exc)
         self._metrics.count_store_chunks("ok")
         return web.json_response(
@@ -77,8 +89,9 @@ class StoreChunksHandler:
             }
         )
 
-    def _refuse(self, status: int, code: str, message: str) -> web.Response:
+    def _refuse(self, request: web.Request, status: int, code: str, message: str) -> web.Response:
         self._metrics.count_store_chunks(code)
+        self._refusals.refused(status, code, message, request.remote)
         return error_response(status, code, message)
 
 

@@ -61,6 +61,11 @@ def classify(exc: OperatorNodeError) -> tuple[int, str]:
     return 500, "internal_error"
 
 
+def is_node_failure(code: str) -> bool:
+    """Whether ``code`` is the node's own failure, which :func:`to_http_error` logs in full."""
+    return code in _PUBLIC_MESSAGES
+
+
 def to_http_error(exc: OperatorNodeError) -> web.Response:
     """The JSON refusal for ``exc``.
 

@@ -23,6 +23,7 @@ from operator_node.api.dispersal import StoreChunksHandler
 from operator_node.api.eigen import EigenApi
 from operator_node.api.metrics_app import make_metrics_app
 from operator_node.api.ratelimit import RateLimiter
+from operator_node.api.refusals import RefusalLog
 from operator_node.api.retrieval import RetrievalHandler
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.service import ChainService
@@ -110,6 +111,7 @@ def build_dispersal(
     return StoreChunksHandler(
         pipeline,
         metrics,
+        RefusalLog(time.monotonic),
         max_inflight=config.limits.max_inflight,
         max_request_bytes=config.limits.max_request_bytes,
     )

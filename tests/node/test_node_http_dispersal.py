@@ -135,6 +135,19 @@ def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -
     # Nothing reached the store's writer.
     writes = {s.name: s.value for s in families["operator_node_store_write_batches"].samples}
     assert writes["operator_node_store_write_batches_count"] == 0
+    # The operator's log names every refusal, with who sent it and why; no secret.
+    log = node.log()
+    logged = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    refused = {e["error"]: e for e in logged if e["event"] == "store_chunks_refused"}
+    assert set(refused) == set(outcomes)
+    assert all(e["peer"] == "127.0.0.1" and e["suppressed"] == 0 for e in refused.values())
+    assert refused["too_large"]["message"] == "body of 5000 bytes exceeds 4096"
+    assert (refused["forbidden"]["level"], refused["forbidden"]["status"]) == ("info", 403)
+    assert (refused["chain_unavailable"]["level"], refused["chain_unavailable"]["status"]) == (
+        "warning",
+        503,
+    )
+    assert PASSWORD not in log
 
 
 def test_http_node_with_key_reports_dispersal_down_without_chain(

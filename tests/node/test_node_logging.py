@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+from operator_node.api.refusals import RefusalLog
 from operator_node.logging import configure_logging, get_logger
 
 
@@ -38,3 +39,37 @@ def test_logging_console_format_is_not_json() -> None:
     get_logger("node").info("node_started", port=1)
     output = stream.getvalue()
     assert "node_started" in output and not output.startswith("{")
+
+
+def test_refusal_log_logs_each_code_at_once_then_at_most_once_per_interval() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    now = [1000.0]
+    refusals = RefusalLog(lambda: now[0], interval=10.0)
+
+    def lines() -> list[dict[str, object]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    refusals.refused(403, "forbidden", "disperser 0xabc is not allowed", "127.0.0.1")
+    for _ in range(5):  # a flood of the same refusal: counted, not logged
+        refusals.refused(403, "forbidden", "disperser 0xabc is not allowed", "127.0.0.1")
+    refusals.refused(503, "busy", "node is at its in-flight request limit", "10.0.0.7")
+    refusals.refused(422, "bad_proof", "x" * 1000, None)
+    now[0] += 9.9
+    refusals.refused(403, "forbidden", "still inside the interval", "127.0.0.1")
+    now[0] += 0.1
+    refusals.refused(403, "forbidden", "the next interval", "127.0.0.2")
+
+    logged = lines()
+    assert [(e["event"], e["error"], e["suppressed"]) for e in logged] == [
+        ("store_chunks_refused", "forbidden", 0),
+        ("store_chunks_refused", "busy", 0),
+        ("store_chunks_refused", "bad_proof", 0),
+        ("store_chunks_refused", "forbidden", 6),  # the five and the one inside the interval
+    ]
+    first, busy, long, later = logged
+    assert (first["level"], first["status"], first["peer"]) == ("info", 403, "127.0.0.1")
+    assert first["message"] == "disperser 0xabc is not allowed"
+    assert (busy["level"], busy["status"]) == ("warning", 503)  # the node's limit: a warning
+    assert len(str(long["message"])) == 200 and str(long["message"]).endswith("...")
+    assert (later["message"], later["peer"]) == ("the next interval", "127.0.0.2")
