@@ -19,9 +19,10 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
    unavailable), the replay guard forgets the request, which stored nothing;
 8. ``sign``: the BLS signature over the batch header hash.
 
-Any refusal raises before the store stage, so a refused request stores nothing and signs
-nothing. Storing a batch that is already stored is a no-op, and the node signs it again: a
-disperser that lost the first reply can retry (with a fresh timestamp and signature).
+Every refusal raises before the store stage or is the store's refusal of the whole transaction,
+so a refused request stores nothing and signs nothing. Storing a batch that is already stored is
+a no-op, and the node signs it again: a disperser that lost the first reply can retry (with a
+fresh timestamp and signature; after a store refusal, the same request will do).
 """
 
 from __future__ import annotations

@@ -161,8 +161,9 @@ class ReplayGuard:
 
     A digest is remembered until its timestamp leaves the window, so memory holds only requests
     still valid; ``max_entries`` caps it against a flood of fresh, validly signed requests. Admit
-    only requests whose signature checked out and whose signer is allowed, or anyone could fill it.
-    Not thread-safe: use it from the event loop.
+    only requests whose signature checked out and whose signer is allowed, or anyone could fill it;
+    :meth:`release` one whose request then stored nothing. Not thread-safe: use it from the event
+    loop.
     """
 
     def __init__(
