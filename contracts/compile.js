@@ -7,7 +7,8 @@
 //
 // contracts/src/<Name>.sol  -> operator_node/chain/artifacts/<Name>.json (shipped with the package)
 // contracts/test/<Name>.sol -> contracts/test/artifacts/<Name>.json      (used by tests only)
-// Only the contract named like its file is written; libraries and interfaces are inlined.
+// Only the contract named like its file is written; libraries, interfaces and abstract bases are
+// inlined.
 "use strict";
 
 const fs = require("fs");
@@ -59,8 +60,9 @@ function artifacts(contracts) {
       if (!sourceName.startsWith(group.dir + "/")) continue;
       const name = path.basename(sourceName, ".sol");
       const contract = byName[name];
-      // Libraries (empty ABI) are inlined into their users, never deployed alone.
-      if (!contract || contract.abi.length === 0) continue;
+      // Libraries (empty ABI) are inlined into their users and abstract bases (no bytecode)
+      // into their heirs: neither is deployed alone.
+      if (!contract || contract.abi.length === 0 || contract.evm.bytecode.object === "") continue;
       const artifact = {
         contractName: name,
         sourceName: `contracts/${sourceName}`,

@@ -28,6 +28,9 @@ ENV_PREFIX = "OPERATOR_NODE__"
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _MiB = 1024 * 1024
+# Where the allowed dispersers come from: the list in the config, the service manager's
+# isDisperser(address), or either.
+DISPERSER_SOURCES = ("static", "chain", "both")
 _GiB = 1024 * _MiB
 
 
@@ -102,6 +105,8 @@ class ChainSection:
     max_fee_gwei: float = _key(100.0, lo=0.0)
     tx_timeout: float = _key(120.0, lo=1.0, hi=3600.0)
     rpc_timeout: float = _key(10.0, lo=0.1, hi=600.0)
+    events_from_block: int = _key(0, lo=0)
+    events_block_range: int = _key(10_000, lo=1, hi=1_000_000)
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,7 @@ class DispersalSection:
     """``[dispersal]``: who may push chunks, the replay window, and hashing threads."""
 
     allowed_dispersers: tuple[str, ...] = _key((), kind="address")
-    use_chain_allowlist: bool = _key(True)
+    disperser_source: str = _key("chain", choices=DISPERSER_SOURCES)
     replay_window: float = _key(300.0, lo=1.0, hi=3600.0)
     hash_threads: int = _key(2, lo=1, hi=64)
 
@@ -321,6 +326,7 @@ def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
         errors.append(f"{path}: metrics.port must differ from api.port ({config.api.port})")
     if config.chain.rpc_url and not config.chain.registry_coordinator:
         errors.append(f"{path}: chain.registry_coordinator is required when chain.rpc_url is set")
+    _check_disperser_source(config.dispersal, path, errors)
     shard_size = config.store.max_size // config.store.shards
     if shard_size < config.limits.max_request_bytes:
         # A batch goes whole into one shard: one this large could never be stored.
@@ -328,6 +334,21 @@ def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
             f"{path}: store.max_size / store.shards ({shard_size} bytes) must be at least "
             f"limits.max_request_bytes ({config.limits.max_request_bytes}): raise the first or "
             "lower the second"
+        )
+
+
+def _check_disperser_source(dispersal: DispersalSection, path: Path, errors: list[str]) -> None:
+    source, listed = dispersal.disperser_source, bool(dispersal.allowed_dispersers)
+    if source == "static" and not listed:
+        errors.append(
+            f'{path}: dispersal.disperser_source is "static" but dispersal.allowed_dispersers '
+            "is empty: no disperser could push chunks; list their addresses"
+        )
+    elif source == "chain" and listed:
+        # The list would be ignored: say so rather than refuse its dispersers without a word.
+        errors.append(
+            f"{path}: dispersal.allowed_dispersers is set but dispersal.disperser_source is "
+            '"chain", which ignores it: set disperser_source to "both" or "static"'
         )
 
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {IOperatorRegistry, SignatureWithSaltAndExpiry} from "./Interfaces.sol";
+import {IDelegationManager, SignatureWithSaltAndExpiry} from "./Interfaces.sol";
 
 /// @title Which operators are registered to which AVS, with EIP-712 operator consent.
 contract AVSDirectory {
@@ -19,7 +19,7 @@ contract AVSDirectory {
     uint256 internal constant SECP256K1_HALF_N =
         0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
-    IOperatorRegistry public immutable delegation;
+    IDelegationManager public immutable delegation;
 
     mapping(address avs => mapping(address operator => OperatorAVSRegistrationStatus)) public
         avsOperatorStatus;
@@ -30,7 +30,7 @@ contract AVSDirectory {
     );
     event AVSMetadataURIUpdated(address indexed avs, string metadataURI);
 
-    constructor(IOperatorRegistry delegationManager) {
+    constructor(IDelegationManager delegationManager) {
         delegation = delegationManager;
     }
 

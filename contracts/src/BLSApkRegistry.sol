@@ -169,19 +169,42 @@ contract BLSApkRegistry {
         return apkHistory[quorumNumber][index];
     }
 
-    /// @notice The (24-byte) hash of a quorum's aggregate key at the end of `blockNumber`.
-    function getApkHashAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
-        public
+    /// @notice For each quorum, the index of its aggregate-key entry in force at the end of
+    /// `blockNumber`; reverts for a quorum created after it.
+    function getApkIndicesAtBlockNumber(bytes calldata quorumNumbers, uint256 blockNumber)
+        external
+        view
+        returns (uint32[] memory indices)
+    {
+        indices = new uint32[](quorumNumbers.length);
+        for (uint256 j = 0; j < quorumNumbers.length; j++) {
+            ApkUpdate[] storage history = apkHistory[uint8(quorumNumbers[j])];
+            uint256 i = history.length;
+            while (i > 0 && history[i - 1].updateBlockNumber > blockNumber) {
+                i--;
+            }
+            require(i > 0, "BLSApkRegistry.getApkIndicesAtBlockNumber: blockNumber is before the first update");
+            indices[j] = uint32(i - 1);
+        }
+    }
+
+    /// @notice The (24-byte) hash of a quorum's aggregate key at the end of `blockNumber`, from
+    /// history entry `index`, which must be the one in force then.
+    function getApkHashAtBlockNumberAndIndex(uint8 quorumNumber, uint32 blockNumber, uint256 index)
+        external
         view
         returns (bytes24)
     {
-        ApkUpdate[] storage history = apkHistory[quorumNumber];
-        for (uint256 i = history.length; i > 0; i--) {
-            if (history[i - 1].updateBlockNumber <= blockNumber) {
-                return history[i - 1].apkHash;
-            }
-        }
-        revert("BLSApkRegistry.getApkHashAtBlockNumber: quorum did not exist at blockNumber");
+        ApkUpdate memory update = apkHistory[quorumNumber][index];
+        require(
+            blockNumber >= update.updateBlockNumber,
+            "BLSApkRegistry._validateApkHashAtBlockNumber: index too recent"
+        );
+        require(
+            update.nextUpdateBlockNumber == 0 || blockNumber < update.nextUpdateBlockNumber,
+            "BLSApkRegistry._validateApkHashAtBlockNumber: not latest apk update"
+        );
+        return update.apkHash;
     }
 
     /// @notice The operator whose G1 key hashes to `pubkeyHash` (zero if none).

@@ -1,24 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-/// @title The operator-registration part of EigenLayer's DelegationManager (slashing release).
-/// @notice Only operator registration is modelled; delegation, shares and withdrawals are not.
-contract DelegationManager {
-    mapping(address operator => bool) internal _isOperator;
+import {Delegation} from "./Delegation.sol";
+
+/// @title EigenLayer's DelegationManager in its current ("slashing") form: operator registration
+/// and the shares delegated to operators.
+contract DelegationManager is Delegation {
     mapping(address operator => address) public delegationApprover;
     mapping(address operator => uint32) public allocationDelay;
 
     event OperatorRegistered(address indexed operator, address delegationApprover);
     event OperatorMetadataURIUpdated(address indexed operator, string metadataURI);
 
-    /// @notice Register the caller as an EigenLayer operator.
+    /// @notice Register the caller as an EigenLayer operator, delegated to itself.
     function registerAsOperator(
         address initDelegationApprover,
         uint32 initAllocationDelay,
         string calldata metadataURI
     ) external {
-        require(!_isOperator[msg.sender], "DelegationManager.registerAsOperator: already an operator");
-        _isOperator[msg.sender] = true;
+        _registerOperator(msg.sender);
         delegationApprover[msg.sender] = initDelegationApprover;
         allocationDelay[msg.sender] = initAllocationDelay;
         emit OperatorRegistered(msg.sender, initDelegationApprover);
@@ -30,10 +30,5 @@ contract DelegationManager {
         require(operator == msg.sender, "DelegationManager.updateOperatorMetadataURI: not the operator");
         require(_isOperator[operator], "DelegationManager.updateOperatorMetadataURI: not an operator");
         emit OperatorMetadataURIUpdated(operator, metadataURI);
-    }
-
-    /// @notice Whether `operator` registered as an operator.
-    function isOperator(address operator) external view returns (bool) {
-        return _isOperator[operator];
     }
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-/// @title The operator-registration part of EigenLayer's M2 DelegationManager.
-/// @notice Many AVS stacks still run the M2 core, whose registerAsOperator takes OperatorDetails.
-contract DelegationManagerM2 {
+import {Delegation} from "./Delegation.sol";
+
+/// @title EigenLayer's M2 DelegationManager: operator registration with OperatorDetails, and the
+/// shares delegated to operators.
+/// @notice Many AVS stacks still run the M2 core (EigenDA among them).
+contract DelegationManagerM2 is Delegation {
     struct OperatorDetails {
         address earningsReceiver;
         address delegationApprover;
@@ -14,22 +17,20 @@ contract DelegationManagerM2 {
     uint256 public constant MAX_STAKER_OPT_OUT_WINDOW_BLOCKS = (180 days) / 12;
 
     mapping(address operator => OperatorDetails) internal _operatorDetails;
-    mapping(address operator => bool) internal _isOperator;
 
     event OperatorRegistered(address indexed operator, OperatorDetails operatorDetails);
     event OperatorMetadataURIUpdated(address indexed operator, string metadataURI);
 
-    /// @notice Register the caller as an EigenLayer operator (M2 form).
+    /// @notice Register the caller as an EigenLayer operator (M2 form), delegated to itself.
     function registerAsOperator(
         OperatorDetails calldata registeringOperatorDetails,
         string calldata metadataURI
     ) external {
-        require(!_isOperator[msg.sender], "DelegationManager.registerAsOperator: already an operator");
         require(
             registeringOperatorDetails.stakerOptOutWindowBlocks <= MAX_STAKER_OPT_OUT_WINDOW_BLOCKS,
             "DelegationManager.registerAsOperator: stakerOptOutWindowBlocks too large"
         );
-        _isOperator[msg.sender] = true;
+        _registerOperator(msg.sender);
         _operatorDetails[msg.sender] = registeringOperatorDetails;
         emit OperatorRegistered(msg.sender, registeringOperatorDetails);
         emit OperatorMetadataURIUpdated(msg.sender, metadataURI);
@@ -38,10 +39,5 @@ contract DelegationManagerM2 {
     /// @notice The details `operator` registered with.
     function operatorDetails(address operator) external view returns (OperatorDetails memory) {
         return _operatorDetails[operator];
-    }
-
-    /// @notice Whether `operator` registered as an operator.
-    function isOperator(address operator) external view returns (bool) {
-        return _isOperator[operator];
     }
 }

@@ -26,13 +26,34 @@ struct OperatorSetParam {
 
 /// @notice A strategy counted towards a quorum's stake, with its weight multiplier.
 struct StrategyParams {
-    address strategy;
+    IStrategy strategy;
     uint96 multiplier;
 }
 
-/// @notice What the AVS directory needs from either form of the DelegationManager.
-interface IOperatorRegistry {
+/// @notice The ERC20 calls the strategies and the strategy manager make.
+interface IERC20 {
+    function balanceOf(address account) external view returns (uint256);
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// @notice A strategy: holds one token and accounts for it in shares.
+interface IStrategy {
+    function deposit(IERC20 token, uint256 amount) external returns (uint256);
+    function underlyingToken() external view returns (IERC20);
+}
+
+/// @notice What the DelegationManager reads from the strategy manager.
+interface IStrategyManager {
+    function getDeposits(address staker) external view returns (IStrategy[] memory, uint256[] memory);
+}
+
+/// @notice What the AVS directory, the strategy manager and the stake registry need from either
+/// form of the DelegationManager.
+interface IDelegationManager {
     function isOperator(address operator) external view returns (bool);
+    function operatorShares(address operator, IStrategy strategy) external view returns (uint256);
+    function increaseDelegatedShares(address staker, IStrategy strategy, uint256 shares) external;
 }
 
 interface IAVSDirectory {
@@ -56,10 +77,14 @@ interface IBLSApkRegistry {
     function initializeQuorum(uint8 quorumNumber) external;
     function getOperatorId(address operator) external view returns (bytes32);
     function getOperatorFromPubkeyHash(bytes32 pubkeyHash) external view returns (address);
-    function getApkHashAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
+    function getApkHashAtBlockNumberAndIndex(uint8 quorumNumber, uint32 blockNumber, uint256 index)
         external
         view
         returns (bytes24);
+    function getApkIndicesAtBlockNumber(bytes calldata quorumNumbers, uint256 blockNumber)
+        external
+        view
+        returns (uint32[] memory);
 }
 
 interface IStakeRegistry {
@@ -76,10 +101,27 @@ interface IStakeRegistry {
         external
         view
         returns (uint96);
-    function getTotalStakeAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
+    function updateOperatorStake(address operator, bytes32 operatorId, bytes calldata quorumNumbers)
+        external
+        returns (uint192);
+    function getStakeAtBlockNumberAndIndex(
+        uint8 quorumNumber,
+        uint32 blockNumber,
+        bytes32 operatorId,
+        uint256 index
+    ) external view returns (uint96);
+    function getTotalStakeAtBlockNumberFromIndex(uint8 quorumNumber, uint32 blockNumber, uint256 index)
         external
         view
         returns (uint96);
+    function getStakeUpdateIndexAtBlockNumber(bytes32 operatorId, uint8 quorumNumber, uint32 blockNumber)
+        external
+        view
+        returns (uint32);
+    function getTotalStakeIndicesAtBlockNumber(uint32 blockNumber, bytes calldata quorumNumbers)
+        external
+        view
+        returns (uint32[] memory);
 }
 
 interface IIndexRegistry {
@@ -105,10 +147,14 @@ interface IRegistryCoordinator {
     function getOperatorId(address operator) external view returns (bytes32);
     function getOperatorFromId(bytes32 operatorId) external view returns (address);
     function getCurrentQuorumBitmap(bytes32 operatorId) external view returns (uint192);
-    function getQuorumBitmapAtBlockNumber(bytes32 operatorId, uint32 blockNumber)
+    function getQuorumBitmapAtBlockNumberByIndex(bytes32 operatorId, uint32 blockNumber, uint256 index)
         external
         view
         returns (uint192);
+    function getQuorumBitmapIndicesAtBlockNumber(uint32 blockNumber, bytes32[] memory operatorIds)
+        external
+        view
+        returns (uint32[] memory);
     function blsApkRegistry() external view returns (IBLSApkRegistry);
     function stakeRegistry() external view returns (IStakeRegistry);
     function indexRegistry() external view returns (IIndexRegistry);

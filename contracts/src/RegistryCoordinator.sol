@@ -68,6 +68,7 @@ contract RegistryCoordinator {
     }
 
     /// @notice Wire the AVS's contracts together once (they all point back at this contract).
+    /// @dev `socketRegistry_` may be zero: EigenLayer's M2 middleware has no socket registry.
     function initialize(
         IServiceManager serviceManager_,
         IBLSApkRegistry blsApkRegistry_,
@@ -139,7 +140,28 @@ contract RegistryCoordinator {
 
     /// @notice Remove the caller from `quorumNumbers`; leaving every quorum leaves the AVS.
     function deregisterOperator(bytes calldata quorumNumbers) external {
-        OperatorInfo memory info = _operatorInfo[msg.sender];
+        _deregisterOperator(msg.sender, quorumNumbers);
+    }
+
+    /// @notice Re-read each registered operator's stake from its delegated shares in every quorum
+    /// it is in; one now below a quorum's minimum stake is removed from that quorum. Anyone may
+    /// call it (stakes follow deposits only when someone does, as on EigenLayer).
+    function updateOperators(address[] calldata operators) external {
+        for (uint256 i = 0; i < operators.length; i++) {
+            OperatorInfo memory info = _operatorInfo[operators[i]];
+            if (info.status != OperatorStatus.REGISTERED) {
+                continue;
+            }
+            bytes memory quorums = QuorumBitmaps.toBytes(getCurrentQuorumBitmap(info.operatorId));
+            uint192 toRemove = stakeRegistry.updateOperatorStake(operators[i], info.operatorId, quorums);
+            if (toRemove != 0) {
+                _deregisterOperator(operators[i], QuorumBitmaps.toBytes(toRemove));
+            }
+        }
+    }
+
+    function _deregisterOperator(address operator, bytes memory quorumNumbers) internal {
+        OperatorInfo memory info = _operatorInfo[operator];
         require(
             info.status == OperatorStatus.REGISTERED,
             "RegistryCoordinator._deregisterOperator: operator is not registered"
@@ -153,11 +175,11 @@ contract RegistryCoordinator {
         uint192 remaining = current & ~toRemove;
         _recordBitmap(info.operatorId, remaining);
         if (remaining == 0) {
-            _operatorInfo[msg.sender].status = OperatorStatus.DEREGISTERED;
-            serviceManager.deregisterOperatorFromAVS(msg.sender);
-            emit OperatorDeregistered(msg.sender, info.operatorId);
+            _operatorInfo[operator].status = OperatorStatus.DEREGISTERED;
+            serviceManager.deregisterOperatorFromAVS(operator);
+            emit OperatorDeregistered(operator, info.operatorId);
         }
-        blsApkRegistry.deregisterOperator(msg.sender, quorumNumbers);
+        blsApkRegistry.deregisterOperator(operator, quorumNumbers);
         stakeRegistry.deregisterOperator(info.operatorId, quorumNumbers);
         indexRegistry.deregisterOperator(info.operatorId, quorumNumbers);
     }
@@ -171,8 +193,12 @@ contract RegistryCoordinator {
         _setSocket(_operatorInfo[msg.sender].operatorId, socket);
     }
 
+    /// @dev The event is the socket's record on every release; the registry, where deployed,
+    /// also answers it by operator id.
     function _setSocket(bytes32 operatorId, string memory socket) internal {
-        socketRegistry.setOperatorSocket(operatorId, socket);
+        if (address(socketRegistry) != address(0)) {
+            socketRegistry.setOperatorSocket(operatorId, socket);
+        }
         emit OperatorSocketUpdate(operatorId, socket);
     }
 
@@ -245,19 +271,45 @@ contract RegistryCoordinator {
         return history.length == 0 ? 0 : history[history.length - 1].quorumBitmap;
     }
 
-    /// @notice The quorums an operator was registered in at the end of `blockNumber`.
-    function getQuorumBitmapAtBlockNumber(bytes32 operatorId, uint32 blockNumber)
-        public
+    /// @notice For each operator, the index of its quorum-bitmap entry in force at the end of
+    /// `blockNumber`; reverts for an operator with no entry by then.
+    function getQuorumBitmapIndicesAtBlockNumber(uint32 blockNumber, bytes32[] memory operatorIds)
+        external
+        view
+        returns (uint32[] memory indices)
+    {
+        indices = new uint32[](operatorIds.length);
+        for (uint256 j = 0; j < operatorIds.length; j++) {
+            QuorumBitmapUpdate[] storage history = _operatorBitmapHistory[operatorIds[j]];
+            uint256 i = history.length;
+            while (i > 0 && history[i - 1].updateBlockNumber > blockNumber) {
+                i--;
+            }
+            require(
+                i > 0,
+                "RegistryCoordinator.getQuorumBitmapIndexAtBlockNumber: no bitmap update found for operatorId at block number"
+            );
+            indices[j] = uint32(i - 1);
+        }
+    }
+
+    /// @notice The quorums an operator was in at the end of `blockNumber`, from history entry
+    /// `index`, which must be the one in force then.
+    function getQuorumBitmapAtBlockNumberByIndex(bytes32 operatorId, uint32 blockNumber, uint256 index)
+        external
         view
         returns (uint192)
     {
-        QuorumBitmapUpdate[] storage history = _operatorBitmapHistory[operatorId];
-        for (uint256 i = history.length; i > 0; i--) {
-            if (history[i - 1].updateBlockNumber <= blockNumber) {
-                return history[i - 1].quorumBitmap;
-            }
-        }
-        return 0;
+        QuorumBitmapUpdate memory update = _operatorBitmapHistory[operatorId][index];
+        require(
+            update.updateBlockNumber <= blockNumber,
+            "RegistryCoordinator.getQuorumBitmapAtBlockNumberByIndex: quorumBitmapUpdate is from after blockNumber"
+        );
+        require(
+            update.nextUpdateBlockNumber == 0 || update.nextUpdateBlockNumber > blockNumber,
+            "RegistryCoordinator.getQuorumBitmapAtBlockNumberByIndex: quorumBitmapUpdate is from before blockNumber"
+        );
+        return update.quorumBitmap;
     }
 
     /// @notice The number of entries in an operator's quorum-bitmap history.

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {IRegistryCoordinator, StrategyParams} from "./Interfaces.sol";
+import {IDelegationManager, IRegistryCoordinator, StrategyParams} from "./Interfaces.sol";
 
 /// @title Each operator's stake per quorum, and each quorum's total, with history by block.
-/// @notice On EigenLayer the weight comes from delegated shares times strategy multipliers; here
-/// the registry coordinator's owner sets each operator's weight directly (a devnet stand-in).
+/// @notice As EigenLayer's: an operator's weight in a quorum is the sum, over the quorum's
+/// strategies, of the shares delegated to it times the strategy's multiplier / 1e18. It is read
+/// from the DelegationManager at registration and whenever `updateOperators` is called; an
+/// operator below the quorum's minimum cannot register and, on update, is removed from it.
+/// Reads at a past block take an index into the history, which is checked to be the entry in
+/// force at that block (find it with the `...Index...AtBlockNumber` functions).
 contract StakeRegistry {
     struct StakeUpdate {
         uint32 updateBlockNumber;
@@ -13,21 +17,23 @@ contract StakeRegistry {
         uint96 stake;
     }
 
+    uint256 public constant WEIGHTING_DIVISOR = 1e18;
+    uint8 public constant MAX_WEIGHING_FUNCTION_LENGTH = 32;
+
     IRegistryCoordinator public immutable registryCoordinator;
-    address public immutable delegation;
+    IDelegationManager public immutable delegation;
 
     mapping(uint8 quorumNumber => uint96) public minimumStakeForQuorum;
     mapping(uint8 quorumNumber => StrategyParams[]) public strategyParams;
     mapping(bytes32 operatorId => mapping(uint8 quorumNumber => StakeUpdate[])) internal
         _operatorStakeHistory;
     mapping(uint8 quorumNumber => StakeUpdate[]) internal _totalStakeHistory;
-    mapping(uint8 quorumNumber => mapping(address operator => uint96)) internal _weight;
-    mapping(bytes32 operatorId => mapping(uint8 quorumNumber => bool)) internal _inQuorum;
 
     event OperatorStakeUpdate(bytes32 indexed operatorId, uint8 quorumNumber, uint96 stake);
     event MinimumStakeForQuorumUpdated(uint8 indexed quorumNumber, uint96 minimumStake);
     event QuorumCreated(uint8 indexed quorumNumber);
-    event OperatorWeightSet(uint8 indexed quorumNumber, address indexed operator, uint96 weight);
+    event StrategyAddedToQuorum(uint8 indexed quorumNumber, address strategy);
+    event StrategyMultiplierUpdated(uint8 indexed quorumNumber, address strategy, uint256 multiplier);
 
     modifier onlyRegistryCoordinator() {
         require(
@@ -42,7 +48,7 @@ contract StakeRegistry {
         _;
     }
 
-    constructor(IRegistryCoordinator coordinator, address delegationManager) {
+    constructor(IRegistryCoordinator coordinator, IDelegationManager delegationManager) {
         registryCoordinator = coordinator;
         delegation = delegationManager;
     }
@@ -53,30 +59,44 @@ contract StakeRegistry {
         onlyRegistryCoordinator
     {
         require(_totalStakeHistory[quorumNumber].length == 0, "StakeRegistry.initializeQuorum: quorum already exists");
+        require(params.length > 0, "StakeRegistry._addStrategyParams: no strategies provided");
+        require(
+            params.length <= MAX_WEIGHING_FUNCTION_LENGTH,
+            "StakeRegistry._addStrategyParams: exceed MAX_WEIGHING_FUNCTION_LENGTH"
+        );
         for (uint256 i = 0; i < params.length; i++) {
+            for (uint256 j = 0; j < i; j++) {
+                require(
+                    params[j].strategy != params[i].strategy,
+                    "StakeRegistry._addStrategyParams: cannot add same strategy 2x"
+                );
+            }
+            require(params[i].multiplier > 0, "StakeRegistry._addStrategyParams: cannot add strategy with zero weight");
             strategyParams[quorumNumber].push(params[i]);
+            emit StrategyAddedToQuorum(quorumNumber, address(params[i].strategy));
+            emit StrategyMultiplierUpdated(quorumNumber, address(params[i].strategy), params[i].multiplier);
         }
-        minimumStakeForQuorum[quorumNumber] = minimumStake;
+        _setMinimumStake(quorumNumber, minimumStake);
         _totalStakeHistory[quorumNumber].push(StakeUpdate(uint32(block.number), 0, 0));
         emit QuorumCreated(quorumNumber);
-        emit MinimumStakeForQuorumUpdated(quorumNumber, minimumStake);
     }
 
-    /// @notice Set `operator`'s weight in a quorum (devnet); a registered operator's stake follows.
-    function setOperatorWeight(uint8 quorumNumber, address operator, uint96 weight)
+    /// @notice Change a quorum's minimum stake (the coordinator's owner); takes effect for each
+    /// operator at its next registration or `updateOperators`.
+    function setMinimumStakeForQuorum(uint8 quorumNumber, uint96 minimumStake)
         external
         quorumExists(quorumNumber)
     {
         require(
             msg.sender == registryCoordinator.owner(),
-            "StakeRegistry.setOperatorWeight: caller is not the coordinator owner"
+            "StakeRegistry.onlyCoordinatorOwner: caller is not the owner of the registryCoordinator"
         );
-        _weight[quorumNumber][operator] = weight;
-        emit OperatorWeightSet(quorumNumber, operator, weight);
-        bytes32 operatorId = registryCoordinator.getOperatorId(operator);
-        if (operatorId != bytes32(0) && _inQuorum[operatorId][quorumNumber]) {
-            _setStake(operatorId, quorumNumber, weight);
-        }
+        _setMinimumStake(quorumNumber, minimumStake);
+    }
+
+    function _setMinimumStake(uint8 quorumNumber, uint96 minimumStake) internal {
+        minimumStakeForQuorum[quorumNumber] = minimumStake;
+        emit MinimumStakeForQuorumUpdated(quorumNumber, minimumStake);
     }
 
     /// @notice Record the stakes of a newly registered operator; each must meet the quorum minimum.
@@ -90,12 +110,11 @@ contract StakeRegistry {
         for (uint256 i = 0; i < quorumNumbers.length; i++) {
             uint8 q = uint8(quorumNumbers[i]);
             require(_totalStakeHistory[q].length > 0, "StakeRegistry.registerOperator: quorum does not exist");
-            uint96 weight = _weight[q][operator];
+            (uint96 weight, bool meetsMinimum) = _weightOfOperatorForQuorum(q, operator);
             require(
-                weight >= minimumStakeForQuorum[q],
+                meetsMinimum,
                 "StakeRegistry.registerOperator: Operator does not meet minimum stake requirement for quorum"
             );
-            _inQuorum[operatorId][q] = true;
             _setStake(operatorId, q, weight);
             stakes[i] = weight;
             totals[i] = _latest(_totalStakeHistory[q]).stake;
@@ -109,9 +128,44 @@ contract StakeRegistry {
     {
         for (uint256 i = 0; i < quorumNumbers.length; i++) {
             uint8 q = uint8(quorumNumbers[i]);
+            require(_totalStakeHistory[q].length > 0, "StakeRegistry.deregisterOperator: quorum does not exist");
             _setStake(operatorId, q, 0);
-            _inQuorum[operatorId][q] = false;
         }
+    }
+
+    /// @notice Re-read a registered operator's weight in each of `quorumNumbers`. Returns the
+    /// bitmap of quorums where it is now below the minimum (its stake there is set to 0, and the
+    /// coordinator removes it from them).
+    function updateOperatorStake(address operator, bytes32 operatorId, bytes calldata quorumNumbers)
+        external
+        onlyRegistryCoordinator
+        returns (uint192 quorumsToRemove)
+    {
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            uint8 q = uint8(quorumNumbers[i]);
+            require(_totalStakeHistory[q].length > 0, "StakeRegistry.updateOperatorStake: quorum does not exist");
+            (uint96 weight, bool meetsMinimum) = _weightOfOperatorForQuorum(q, operator);
+            if (!meetsMinimum) {
+                weight = 0;
+                quorumsToRemove |= uint192(1) << q;
+            }
+            _setStake(operatorId, q, weight);
+        }
+    }
+
+    function _weightOfOperatorForQuorum(uint8 q, address operator)
+        internal
+        view
+        returns (uint96 weight, bool meetsMinimum)
+    {
+        StrategyParams[] storage params = strategyParams[q];
+        uint256 sum = 0;
+        for (uint256 i = 0; i < params.length; i++) {
+            uint256 shares = delegation.operatorShares(operator, params[i].strategy);
+            sum += shares * params[i].multiplier / WEIGHTING_DIVISOR;
+        }
+        weight = uint96(sum);
+        meetsMinimum = weight >= minimumStakeForQuorum[q];
     }
 
     function _setStake(bytes32 operatorId, uint8 q, uint96 stake) internal {
@@ -143,27 +197,49 @@ contract StakeRegistry {
         return history[history.length - 1];
     }
 
-    function _atBlock(StakeUpdate[] storage history, uint32 blockNumber)
+    /// @dev The index of the entry in force at the end of `blockNumber`; reverts with `why` if
+    /// the history starts after it.
+    function _indexAt(StakeUpdate[] storage history, uint32 blockNumber, string memory why)
         internal
         view
-        returns (uint96)
+        returns (uint32)
     {
         for (uint256 i = history.length; i > 0; i--) {
             if (history[i - 1].updateBlockNumber <= blockNumber) {
-                return history[i - 1].stake;
+                return uint32(i - 1);
             }
         }
-        return 0;
+        revert(why);
     }
 
-    /// @notice The weight `operator` would register with in a quorum.
+    /// @dev Revert unless `update` was the entry in force at the end of `blockNumber`.
+    function _validateStakeUpdateAtBlockNumber(StakeUpdate memory update, uint32 blockNumber)
+        internal
+        pure
+    {
+        require(
+            update.updateBlockNumber <= blockNumber,
+            "StakeRegistry._validateStakeUpdateAtBlockNumber: stakeUpdate is from after blockNumber"
+        );
+        require(
+            update.nextUpdateBlockNumber == 0 || update.nextUpdateBlockNumber > blockNumber,
+            "StakeRegistry._validateStakeUpdateAtBlockNumber: there is a newer stakeUpdate available before blockNumber"
+        );
+    }
+
+    /// @notice The weight `operator` has (or would register with) in a quorum now.
     function weightOfOperatorForQuorum(uint8 quorumNumber, address operator)
         external
         view
         quorumExists(quorumNumber)
-        returns (uint96)
+        returns (uint96 weight)
     {
-        return _weight[quorumNumber][operator];
+        (weight,) = _weightOfOperatorForQuorum(quorumNumber, operator);
+    }
+
+    /// @notice How many strategies a quorum counts.
+    function strategyParamsLength(uint8 quorumNumber) external view returns (uint256) {
+        return strategyParams[quorumNumber].length;
     }
 
     /// @notice An operator's current stake in a quorum (zero when not registered in it).
@@ -182,22 +258,73 @@ contract StakeRegistry {
         return _latest(_totalStakeHistory[quorumNumber]).stake;
     }
 
-    /// @notice An operator's stake in a quorum at the end of `blockNumber`.
+    /// @notice An operator's stake in a quorum at the end of `blockNumber` (0 before its first).
     function getStakeAtBlockNumber(bytes32 operatorId, uint8 quorumNumber, uint32 blockNumber)
         external
         view
         returns (uint96)
     {
-        return _atBlock(_operatorStakeHistory[operatorId][quorumNumber], blockNumber);
+        StakeUpdate[] storage history = _operatorStakeHistory[operatorId][quorumNumber];
+        for (uint256 i = history.length; i > 0; i--) {
+            if (history[i - 1].updateBlockNumber <= blockNumber) {
+                return history[i - 1].stake;
+            }
+        }
+        return 0;
     }
 
-    /// @notice A quorum's total stake at the end of `blockNumber`.
-    function getTotalStakeAtBlockNumber(uint8 quorumNumber, uint32 blockNumber)
+    /// @notice The index of the operator's stake entry in force at the end of `blockNumber`.
+    function getStakeUpdateIndexAtBlockNumber(bytes32 operatorId, uint8 quorumNumber, uint32 blockNumber)
+        external
+        view
+        returns (uint32)
+    {
+        return _indexAt(
+            _operatorStakeHistory[operatorId][quorumNumber],
+            blockNumber,
+            "StakeRegistry._getStakeUpdateIndexForOperatorAtBlockNumber: no stake update found for operatorId and quorumNumber at block number"
+        );
+    }
+
+    /// @notice For each quorum, the index of its total-stake entry in force at `blockNumber`.
+    function getTotalStakeIndicesAtBlockNumber(uint32 blockNumber, bytes calldata quorumNumbers)
+        external
+        view
+        returns (uint32[] memory indices)
+    {
+        indices = new uint32[](quorumNumbers.length);
+        for (uint256 i = 0; i < quorumNumbers.length; i++) {
+            uint8 q = uint8(quorumNumbers[i]);
+            require(_totalStakeHistory[q].length > 0, "StakeRegistry.getTotalStakeIndicesAtBlockNumber: quorum does not exist");
+            indices[i] = _indexAt(
+                _totalStakeHistory[q],
+                blockNumber,
+                "StakeRegistry.getTotalStakeIndicesAtBlockNumber: quorum has no stake history at blockNumber"
+            );
+        }
+    }
+
+    /// @notice An operator's stake at `blockNumber`, from history entry `index` (checked).
+    function getStakeAtBlockNumberAndIndex(
+        uint8 quorumNumber,
+        uint32 blockNumber,
+        bytes32 operatorId,
+        uint256 index
+    ) external view returns (uint96) {
+        StakeUpdate memory update = _operatorStakeHistory[operatorId][quorumNumber][index];
+        _validateStakeUpdateAtBlockNumber(update, blockNumber);
+        return update.stake;
+    }
+
+    /// @notice A quorum's total stake at `blockNumber`, from history entry `index` (checked).
+    function getTotalStakeAtBlockNumberFromIndex(uint8 quorumNumber, uint32 blockNumber, uint256 index)
         external
         view
         returns (uint96)
     {
-        return _atBlock(_totalStakeHistory[quorumNumber], blockNumber);
+        StakeUpdate memory update = _totalStakeHistory[quorumNumber][index];
+        _validateStakeUpdateAtBlockNumber(update, blockNumber);
+        return update.stake;
     }
 
     /// @notice An operator's whole stake history in a quorum.

@@ -23,8 +23,12 @@ CONTRACT_NAMES = (
     "OperatorStateRetriever",
     "RegistryCoordinator",
     "ServiceManager",
+    "ServiceManagerM2",
     "SocketRegistry",
     "StakeRegistry",
+    "StakeToken",
+    "StrategyBase",
+    "StrategyManager",
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
 
-from operator_node.chain.contracts import discover
+from operator_node.chain.contracts import AvsContracts, discover
 from operator_node.chain.errors import ChainConfigError
 from operator_node.chain.reader import ChainReader
 from operator_node.chain.rpc import DEFAULT_RETRY, RetryPolicy, connect
@@ -35,6 +35,7 @@ class ChainConnection:
         account: LocalAccount | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         on_reachable: Callable[[bool], None] | None = None,
+        on_discovered: Callable[[AvsContracts], None] | None = None,
     ) -> None:
         if not config.rpc_url:
             raise ChainConfigError("chain.rpc_url is empty: this node runs without a chain")
@@ -50,9 +51,11 @@ class ChainConnection:
         self._reader: ChainReader | None = None
         self._writer: ChainWriter | None = None
         self._lock = asyncio.Lock()
+        self._on_discovered = on_discovered
 
     async def get_reader(self) -> ChainReader:
-        """The reader, discovering the contracts on first success.
+        """The reader, discovering the contracts on first success (and telling
+        ``on_discovered`` what the deployment has).
 
         Raises :class:`RpcUnavailableError` or :class:`ChainConfigError` while that fails.
         """
@@ -66,7 +69,14 @@ class ChainConnection:
                         core=self.config.eigenlayer_core,
                         chain_id=self.config.chain_id,
                     )
-                    self._reader = ChainReader(self.w3, contracts)
+                    self._reader = ChainReader(
+                        self.w3,
+                        contracts,
+                        events_from_block=self.config.events_from_block,
+                        events_block_range=self.config.events_block_range,
+                    )
+                    if self._on_discovered is not None:
+                        self._on_discovered(contracts)
         return self._reader
 
     async def get_writer(self) -> ChainWriter:

@@ -3,9 +3,12 @@
 ``ServiceManager.confirmBatch`` checks e(sigma + gamma·apk, -G2) · e(H(m) + gamma·G1, apkG2) == 1
 over m = keccak256(abi.encode(batchRoot, uint32 referenceBlock)), where apk is the sum of the
 quorums' aggregate keys minus the non-signers' keys (each counted once per quorum it is in), and
-then that signers hold the header's threshold percentage of each quorum's stake.
-:func:`build_signature_witness` assembles that witness from operator state at the reference block
-and the signatures collected.
+then that signers hold the header's threshold percentage of each quorum's stake. EigenLayer's
+checker reads every history (quorum apks, total stakes, non-signers' bitmaps and stakes) at an
+index the witness names, and reverts unless it is the entry in force at the reference block
+("not latest apk update"); :func:`build_signature_witness` assembles the witness from operator
+state at the reference block, the signatures collected, and those indices as
+``OperatorStateRetriever.getCheckSignaturesIndices`` gives them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 
 from operator_node.chain.errors import ChainError
-from operator_node.chain.reader import ChainReader
+from operator_node.chain.reader import ChainReader, CheckSignaturesIndices
 from operator_node.crypto.bn254 import (
     G1_INFINITY,
     G1Point,
@@ -60,26 +63,27 @@ def compute_reduced_batch_header_hash(batch_root: bytes, reference_block_number:
 
 @dataclass(frozen=True)
 class SignatureWitness:
-    """``NonSignerStakesAndSignature`` (the index hints are left empty: our registries search
-    their histories by block number themselves)."""
+    """``NonSignerStakesAndSignature``: the non-signers' keys, the quorums' aggregate keys, the
+    signers' aggregate G2 key and signature, and the index hints EigenLayer's checker verifies
+    against its histories at the reference block."""
 
     non_signer_pubkeys: tuple[G1Point, ...]
     quorum_apks: tuple[G1Point, ...]
     apk_g2: G2Point
     sigma: G1Point
+    indices: CheckSignaturesIndices
 
     def to_abi(self) -> tuple[Any, ...]:
         """The struct tuple for ABI encoding."""
-        n = len(self.quorum_apks)
         return (
-            [0] * len(self.non_signer_pubkeys),
+            list(self.indices.non_signer_quorum_bitmap_indices),
             [p.to_abi() for p in self.non_signer_pubkeys],
             [p.to_abi() for p in self.quorum_apks],
             self.apk_g2.to_abi(),
             self.sigma.to_abi(),
-            [0] * n,
-            [0] * n,
-            [[] for _ in range(n)],
+            list(self.indices.quorum_apk_indices),
+            list(self.indices.total_stake_indices),
+            [list(per_quorum) for per_quorum in self.indices.non_signer_stake_indices],
         )
 
 
@@ -124,4 +128,9 @@ async def build_signature_witness(
     }
     sigma = g1_sum(g1_multiply(signatures[i].sigma, counts[i]) for i in signers)
     apk_g2 = g2_sum(g2_multiply(signatures[i].pubkey_g2, counts[i]) for i in signers)
-    return SignatureWitness(tuple(keys[i] for i in non_signers), quorum_apks, apk_g2, sigma)
+    indices = await reader.get_check_signatures_indices(
+        quorums, reference_block_number, non_signers
+    )
+    return SignatureWitness(
+        tuple(keys[i] for i in non_signers), quorum_apks, apk_g2, sigma, indices
+    )

@@ -1,11 +1,18 @@
-"""Discover the AVS's contracts from the registry coordinator, as eigensdk does.
+"""Discover the AVS's contracts from the registry coordinator, and probe what the deployment has.
 
 The config names two addresses (registry coordinator and operator state retriever); everything
 else is read from them: ``serviceManager()``, ``blsApkRegistry()``, ``stakeRegistry()``,
-``indexRegistry()``, ``socketRegistry()``, then ``avsDirectory()`` from the service manager and
-``delegation()`` from the stake registry. The DelegationManager's form (current "slashing" release
-or the older "m2") is configured or detected by probing ``operatorDetails(address)``, which only
-the M2 form has.
+``indexRegistry()``, then ``avsDirectory()`` from the service manager and ``delegation()`` from
+the stake registry — functions every EigenLayer middleware release has.
+
+Optional parts are probed, never assumed (what each release has: docs/eigenlayer-conformance.md):
+
+- the DelegationManager's form: "m2" if it answers ``operatorDetails(address)``, else "slashing"
+  (or as configured);
+- a socket registry: ``socketRegistry()`` exists only in later middleware; without it (M2, the
+  release EigenDA runs) sockets are read from ``OperatorSocketUpdate`` events;
+- an on-chain disperser allow-list: ``isDisperser(address)`` on the service manager is this AVS's
+  own function, which EigenLayer's ServiceManagerBase does not have.
 """
 
 from __future__ import annotations
@@ -15,18 +22,23 @@ from typing import Any
 
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError
 
 from operator_node.chain.artifacts import load_abi
+from operator_node.chain.calls import call_view, probe_view
 from operator_node.chain.errors import ChainConfigError
 
 CORE_FORMS = ("slashing", "m2")
 _DELEGATION_ABI = {"slashing": "DelegationManager", "m2": "DelegationManagerM2"}
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
 class AvsContracts:
-    """Bound web3 contract objects for every contract the node talks to."""
+    """Bound web3 contract objects for every contract the node talks to, and what was probed.
+
+    ``socket_registry`` is None where the deployment has none; ``has_disperser_check`` says
+    whether the service manager answers ``isDisperser(address)``.
+    """
 
     registry_coordinator: AsyncContract
     operator_state_retriever: AsyncContract
@@ -34,10 +46,27 @@ class AvsContracts:
     bls_apk_registry: AsyncContract
     stake_registry: AsyncContract
     index_registry: AsyncContract
-    socket_registry: AsyncContract
+    socket_registry: AsyncContract | None
     avs_directory: AsyncContract
     delegation: AsyncContract
     core: str
+    has_disperser_check: bool
+
+    def describe(self) -> dict[str, str]:
+        """What was found, for the one log line (or status output) that says so."""
+        return {
+            "eigenlayer_core": self.core,
+            "sockets_from": (
+                f"SocketRegistry {self.socket_registry.address}"
+                if self.socket_registry is not None
+                else "OperatorSocketUpdate events (no socket registry)"
+            ),
+            "disperser_check": (
+                "ServiceManager.isDisperser"
+                if self.has_disperser_check
+                else "none on chain (ServiceManager has no isDisperser)"
+            ),
+        }
 
 
 def bind(w3: AsyncWeb3[Any], name: str, address: str) -> AsyncContract:
@@ -54,11 +83,23 @@ async def _require_code(w3: AsyncWeb3[Any], address: str, what: str) -> None:
 async def detect_core(w3: AsyncWeb3[Any], delegation_address: str) -> str:
     """ "m2" if the DelegationManager answers ``operatorDetails(address)``, else "slashing"."""
     probe = bind(w3, "DelegationManagerM2", delegation_address)
-    try:
-        await probe.functions.operatorDetails("0x" + "00" * 20).call()
-    except (ContractLogicError, ValueError):  # ValueError: web3 could not decode an empty return
-        return "slashing"
-    return "m2"
+    answered, _ = await probe_view(probe.functions.operatorDetails(ZERO_ADDRESS))
+    return "m2" if answered else "slashing"
+
+
+async def probe_socket_registry(w3: AsyncWeb3[Any], coordinator: AsyncContract) -> str | None:
+    """The socket registry's address, or None where ``socketRegistry()`` does not answer or is
+    zero."""
+    answered, address = await probe_view(coordinator.functions.socketRegistry())
+    if not answered or int(str(address), 16) == 0:
+        return None
+    return str(address)
+
+
+async def probe_disperser_check(service_manager: AsyncContract) -> bool:
+    """Whether the service manager answers ``isDisperser(address)``."""
+    answered, _ = await probe_view(service_manager.functions.isDisperser(ZERO_ADDRESS))
+    return answered
 
 
 async def discover(
@@ -69,10 +110,12 @@ async def discover(
     core: str = "auto",
     chain_id: int | None = None,
 ) -> AvsContracts:
-    """Bind every contract, reading the addresses from the registry coordinator.
+    """Bind every contract, reading the addresses from the registry coordinator, and probe the
+    optional parts.
 
     Raises :class:`ChainConfigError` for a chain id other than ``chain_id`` (when given), an
-    address without code, or a ``core`` that is not "auto", "slashing" or "m2".
+    address without code, or a ``core`` that is not "auto", "slashing" or "m2";
+    :class:`ContractRevertError` naming the call when a function every release has reverts.
     """
     if core not in ("auto", *CORE_FORMS):
         raise ChainConfigError(f"eigenlayer_core must be auto, slashing or m2, not {core!r}")
@@ -81,23 +124,35 @@ async def discover(
     await _require_code(w3, registry_coordinator, "registry_coordinator")
     await _require_code(w3, operator_state_retriever, "operator_state_retriever")
     coordinator = bind(w3, "RegistryCoordinator", registry_coordinator)
-    fns = coordinator.functions
-    service_manager = bind(w3, "ServiceManager", await fns.serviceManager().call())
-    stake_registry = bind(w3, "StakeRegistry", await fns.stakeRegistry().call())
-    delegation_address = await stake_registry.functions.delegation().call()
+
+    async def from_coordinator(name: str, call: Any) -> AsyncContract:
+        return bind(w3, name, await call_view("RegistryCoordinator", call))
+
+    service_manager = await from_coordinator(
+        "ServiceManager", coordinator.functions.serviceManager()
+    )
+    stake_registry = await from_coordinator("StakeRegistry", coordinator.functions.stakeRegistry())
+    delegation_address = await call_view("StakeRegistry", stake_registry.functions.delegation())
     if core == "auto":
         core = await detect_core(w3, delegation_address)
+    socket_registry = await probe_socket_registry(w3, coordinator)
+    directory = await call_view("ServiceManager", service_manager.functions.avsDirectory())
     return AvsContracts(
         registry_coordinator=coordinator,
         operator_state_retriever=bind(w3, "OperatorStateRetriever", operator_state_retriever),
         service_manager=service_manager,
-        bls_apk_registry=bind(w3, "BLSApkRegistry", await fns.blsApkRegistry().call()),
-        stake_registry=stake_registry,
-        index_registry=bind(w3, "IndexRegistry", await fns.indexRegistry().call()),
-        socket_registry=bind(w3, "SocketRegistry", await fns.socketRegistry().call()),
-        avs_directory=bind(
-            w3, "AVSDirectory", await service_manager.functions.avsDirectory().call()
+        bls_apk_registry=await from_coordinator(
+            "BLSApkRegistry", coordinator.functions.blsApkRegistry()
         ),
+        stake_registry=stake_registry,
+        index_registry=await from_coordinator(
+            "IndexRegistry", coordinator.functions.indexRegistry()
+        ),
+        socket_registry=(
+            None if socket_registry is None else bind(w3, "SocketRegistry", socket_registry)
+        ),
+        avs_directory=bind(w3, "AVSDirectory", directory),
         delegation=bind(w3, _DELEGATION_ABI[core], delegation_address),
         core=core,
+        has_disperser_check=await probe_disperser_check(service_manager),
     )

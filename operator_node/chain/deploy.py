@@ -1,9 +1,15 @@
 """Deploy the whole contract set (EigenLayer core stand-ins + the AVS) and configure it.
 
-Used by the tests' fixture and by ``operator-node devnet``: deploys, wires the AVS contracts to
-the registry coordinator, creates the quorums, sets operator weights (stakes) and allows the
-dispersers. Returns every address; a node needs only ``registry_coordinator`` and
-``operator_state_retriever``.
+Used by the tests' fixture and by ``operator-node devnet``. Stake is made the way it is on
+EigenLayer: a token, one ``StrategyBase`` over it whitelisted in the ``StrategyManager``, each
+quorum weighing that strategy at multiplier 1e18 (one unit of stake per token unit). An operator
+gets stake by depositing tokens (:func:`deposit`) and registering as an operator, which delegates
+it to itself; its stake in the AVS is read at registration and by ``updateOperators``.
+
+Two shapes, as EigenLayer's releases: "slashing" (current core, a SocketRegistry, a service
+manager with the ``isDisperser`` allow-list) and "m2" (the M2 core form, no socket registry —
+sockets only as events — and EigenDA's M2-shaped service manager with batch confirmers and no
+``isDisperser``). A node needs only ``registry_coordinator`` and ``operator_state_retriever``.
 """
 
 from __future__ import annotations
@@ -16,35 +22,32 @@ from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
 
 from operator_node.chain.artifacts import load_artifact
-from operator_node.chain.contracts import CORE_FORMS, bind
+from operator_node.chain.contracts import CORE_FORMS, ZERO_ADDRESS, bind
 from operator_node.chain.errors import ChainConfigError
 from operator_node.chain.txmanager import TxManager, TxPolicy
+
+STRATEGY_MULTIPLIER = 10**18  # EigenLayer's WEIGHTING_DIVISOR: one unit of stake per share
+_DEPLOY_POLICY = TxPolicy(timeout=60.0, confirmations=1)
 
 
 @dataclass(frozen=True)
 class QuorumSpec:
-    """One quorum to create: operator cap and minimum stake (weight units)."""
+    """One quorum to create: operator cap and minimum stake (token units)."""
 
     max_operator_count: int = 64
     minimum_stake: int = 0
 
 
 @dataclass(frozen=True)
-class OperatorWeight:
-    """The weight (stake) an operator gets in one quorum."""
-
-    operator: str
-    quorum: int
-    weight: int
-
-
-@dataclass(frozen=True)
 class Deployment:
-    """Addresses of a deployed contract set."""
+    """Addresses of a deployed contract set (``socket_registry`` is zero in the "m2" shape)."""
 
     core: str
     delegation_manager: str
     avs_directory: str
+    strategy_manager: str
+    token: str
+    strategy: str
     registry_coordinator: str
     bls_apk_registry: str
     stake_registry: str
@@ -71,38 +74,52 @@ async def deploy_contracts(
     *,
     core: str = "slashing",
     quorums: Sequence[QuorumSpec] = (QuorumSpec(),),
-    weights: Iterable[OperatorWeight] = (),
     dispersers: Iterable[str] = (),
 ) -> Deployment:
-    """Deploy and configure everything from ``deployer`` (which becomes the owner).
+    """Deploy and configure everything from ``deployer`` (the owner, and the token's minter).
 
-    Raises :class:`ChainConfigError` for an unknown ``core``, or the transaction manager's errors.
+    ``dispersers`` are allowed to disperse ("slashing": ``setDisperser``) or to confirm batches
+    ("m2": ``setBatchConfirmer``). Raises :class:`ChainConfigError` for an unknown ``core``, or
+    the transaction manager's errors.
     """
     if core not in CORE_FORMS:
         raise ChainConfigError(f"core must be one of {CORE_FORMS}, not {core!r}")
-    tx = TxManager(w3, deployer, TxPolicy(timeout=60.0, confirmations=1))
+    tx = TxManager(w3, deployer, _DEPLOY_POLICY)
     owner = deployer.address
-    delegation = await _deploy(
-        tx, w3, "DelegationManager" if core == "slashing" else "DelegationManagerM2"
+    m2 = core == "m2"
+    delegation = await _deploy(tx, w3, "DelegationManagerM2" if m2 else "DelegationManager")
+    strategies = await _deploy(tx, w3, "StrategyManager", owner, delegation)
+    await tx.send(
+        bind(w3, "DelegationManager", delegation).functions.initialize(strategies),
+        "DelegationManager.initialize",
+    )
+    token = await _deploy(tx, w3, "StakeToken", "Devnet Stake", "STAKE")
+    strategy = await _deploy(tx, w3, "StrategyBase", strategies, token)
+    await tx.send(
+        bind(w3, "StrategyManager", strategies).functions.addStrategiesToDepositWhitelist(
+            [strategy]
+        ),
+        "StrategyManager.addStrategiesToDepositWhitelist",
     )
     directory = await _deploy(tx, w3, "AVSDirectory", delegation)
     coordinator = await _deploy(tx, w3, "RegistryCoordinator", owner)
     bls = await _deploy(tx, w3, "BLSApkRegistry", coordinator)
     stakes = await _deploy(tx, w3, "StakeRegistry", coordinator, delegation)
     index = await _deploy(tx, w3, "IndexRegistry", coordinator)
-    sockets = await _deploy(tx, w3, "SocketRegistry", coordinator)
-    manager = await _deploy(tx, w3, "ServiceManager", owner, directory, coordinator, stakes, bls)
+    sockets = ZERO_ADDRESS if m2 else await _deploy(tx, w3, "SocketRegistry", coordinator)
+    manager_name = "ServiceManagerM2" if m2 else "ServiceManager"
+    manager = await _deploy(tx, w3, manager_name, owner, directory, coordinator, stakes, bls)
     retriever = await _deploy(tx, w3, "OperatorStateRetriever")
     rc = bind(w3, "RegistryCoordinator", coordinator)
     await tx.send(rc.functions.initialize(manager, bls, stakes, index, sockets), "initialize")
     deployment = Deployment(
-        core, delegation, directory, coordinator, bls, stakes, index, sockets, manager, retriever
-    )
+        core, delegation, directory, strategies, token, strategy,
+        coordinator, bls, stakes, index, sockets, manager, retriever,
+    )  # fmt: skip
     for spec in quorums:
         await create_quorum(w3, deployer, deployment, spec, tx=tx)
-    await set_operator_weights(w3, deployer, deployment, weights, tx=tx)
     for disperser in dispersers:
-        await set_disperser(w3, deployer, deployment, disperser, True, tx=tx)
+        await allow_disperser(w3, deployer, deployment, disperser, tx=tx)
     return deployment
 
 
@@ -114,43 +131,75 @@ async def create_quorum(
     *,
     tx: TxManager | None = None,
 ) -> None:
-    """Create one more quorum (numbered in creation order)."""
-    tx = tx or TxManager(w3, owner, TxPolicy())
+    """Create one more quorum (numbered in creation order) weighing the deployment's strategy."""
+    tx = tx or TxManager(w3, owner, _DEPLOY_POLICY)
     rc = bind(w3, "RegistryCoordinator", deployment.registry_coordinator)
     params = (spec.max_operator_count, 0, 0)
-    await tx.send(rc.functions.createQuorum(params, spec.minimum_stake, []), "createQuorum")
+    strategies = [(deployment.strategy, STRATEGY_MULTIPLIER)]
+    await tx.send(rc.functions.createQuorum(params, spec.minimum_stake, strategies), "createQuorum")
 
 
-async def set_operator_weights(
+async def deposit(
     w3: AsyncWeb3[Any],
     owner: LocalAccount,
     deployment: Deployment,
-    weights: Iterable[OperatorWeight],
-    *,
-    tx: TxManager | None = None,
+    staker: LocalAccount,
+    amount: int,
 ) -> None:
-    """Set operators' weights; a registered operator's stake history follows at once."""
-    tx = tx or TxManager(w3, owner, TxPolicy())
+    """Mint ``amount`` tokens to ``staker`` (from the owner) and deposit them into the strategy
+    from ``staker``'s account. They count for the operator ``staker`` is delegated to — itself,
+    once it registers as an operator."""
+    await TxManager(w3, owner, _DEPLOY_POLICY).send(
+        bind(w3, "StakeToken", deployment.token).functions.mint(staker.address, amount),
+        "StakeToken.mint",
+    )
+    tx = TxManager(w3, staker, _DEPLOY_POLICY)
+    token = bind(w3, "StakeToken", deployment.token)
+    await tx.send(token.functions.approve(deployment.strategy_manager, amount), "approve")
+    manager = bind(w3, "StrategyManager", deployment.strategy_manager)
+    await tx.send(
+        manager.functions.depositIntoStrategy(deployment.strategy, deployment.token, amount),
+        "StrategyManager.depositIntoStrategy",
+    )
+
+
+async def update_operators(
+    w3: AsyncWeb3[Any], sender: LocalAccount, deployment: Deployment, operators: Iterable[str]
+) -> None:
+    """``RegistryCoordinator.updateOperators``: re-read registered operators' stakes now."""
+    rc = bind(w3, "RegistryCoordinator", deployment.registry_coordinator)
+    addresses = [w3.to_checksum_address(a) for a in operators]
+    await TxManager(w3, sender, _DEPLOY_POLICY).send(
+        rc.functions.updateOperators(addresses), "RegistryCoordinator.updateOperators"
+    )
+
+
+async def set_minimum_stake(
+    w3: AsyncWeb3[Any], owner: LocalAccount, deployment: Deployment, quorum: int, minimum: int
+) -> None:
+    """``StakeRegistry.setMinimumStakeForQuorum`` (the coordinator's owner)."""
     registry = bind(w3, "StakeRegistry", deployment.stake_registry)
-    for w in weights:
-        call = registry.functions.setOperatorWeight(
-            w.quorum, w3.to_checksum_address(w.operator), w.weight
-        )
-        await tx.send(call, "setOperatorWeight")
+    await TxManager(w3, owner, _DEPLOY_POLICY).send(
+        registry.functions.setMinimumStakeForQuorum(quorum, minimum),
+        "StakeRegistry.setMinimumStakeForQuorum",
+    )
 
 
-async def set_disperser(
+async def allow_disperser(
     w3: AsyncWeb3[Any],
     owner: LocalAccount,
     deployment: Deployment,
     disperser: str,
-    allowed: bool,
     *,
     tx: TxManager | None = None,
 ) -> None:
-    """Allow (or disallow) a disperser on the service manager's allow-list."""
-    tx = tx or TxManager(w3, owner, TxPolicy())
-    manager = bind(w3, "ServiceManager", deployment.service_manager)
-    await tx.send(
-        manager.functions.setDisperser(w3.to_checksum_address(disperser), allowed), "setDisperser"
-    )
+    """Let ``disperser`` disperse and confirm: ``setDisperser(d, true)`` on the "slashing"
+    shape's service manager, ``setBatchConfirmer(d)`` (a toggle) on the "m2" shape's."""
+    tx = tx or TxManager(w3, owner, _DEPLOY_POLICY)
+    address = w3.to_checksum_address(disperser)
+    if deployment.core == "m2":
+        manager = bind(w3, "ServiceManagerM2", deployment.service_manager)
+        await tx.send(manager.functions.setBatchConfirmer(address), "setBatchConfirmer")
+    else:
+        manager = bind(w3, "ServiceManager", deployment.service_manager)
+        await tx.send(manager.functions.setDisperser(address, True), "setDisperser")

@@ -1,5 +1,9 @@
 """Read-only access to the AVS's state: registration, quorums, stakes, sockets, dispersers.
 
+Every call goes through :func:`~operator_node.chain.calls.call_view`, so a failure names the
+contract and the function. Only functions EigenLayer's own middleware has are called, except
+``isDisperser``, which the caller must first find present (``contracts.has_disperser_check``).
+
 Operator state at a block — what chunk assignment is computed from — is cached per (quorum,
 block) in a bounded LRU: state at a past block never changes, and dispersal asks for the same
 reference block once per request. A block the chain has not reached yet is refused rather than
@@ -16,8 +20,10 @@ from typing import Any, NamedTuple
 
 from web3 import AsyncWeb3
 
+from operator_node.chain.calls import call_view
 from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.errors import FutureBlockError
+from operator_node.chain.sockets import SocketBook
 from operator_node.crypto.bn254 import G1Point
 
 _STATE_BY_QUORUMS = "getOperatorState(address,bytes,uint32)"
@@ -52,6 +58,18 @@ class QuorumParams:
 
 
 @dataclass(frozen=True)
+class CheckSignaturesIndices:
+    """``OperatorStateRetriever.CheckSignaturesIndices``: where, in each history, the entry in
+    force at a reference block sits. ``non_signer_stake_indices[i]`` lists, in the non-signers'
+    order, those of the non-signers that were in the i-th quorum."""
+
+    non_signer_quorum_bitmap_indices: tuple[int, ...]
+    quorum_apk_indices: tuple[int, ...]
+    total_stake_indices: tuple[int, ...]
+    non_signer_stake_indices: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
 class Registration:
     """Where one operator address stands, read in one pass (``operator-node status``)."""
 
@@ -77,9 +95,20 @@ def quorums_from_bitmap(bitmap: int) -> tuple[int, ...]:
 class ChainReader:
     """Reads through bound contracts; every call goes through the instrumented provider."""
 
-    def __init__(self, w3: AsyncWeb3[Any], contracts: AvsContracts, *, cache_size: int = 256):
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        contracts: AvsContracts,
+        *,
+        cache_size: int = 256,
+        events_from_block: int = 0,
+        events_block_range: int = 10_000,
+    ):
         self.w3 = w3
         self.contracts = contracts
+        self.sockets = SocketBook(
+            w3, contracts, from_block=events_from_block, block_range=events_block_range
+        )
         self._cache: OrderedDict[tuple[int, int], tuple[OperatorStake, ...]] = OrderedDict()
         self._cache_size = cache_size
         self._pubkeys: dict[str, G1Point] = {}
@@ -90,21 +119,18 @@ class ChainReader:
 
     async def get_quorum_count(self) -> int:
         """How many quorums exist (they are numbered 0..count-1)."""
-        return int(await self.contracts.registry_coordinator.functions.quorumCount().call())
+        rc = self.contracts.registry_coordinator
+        return int(await call_view("RegistryCoordinator", rc.functions.quorumCount()))
 
     async def get_quorum_params(self, quorum: int) -> QuorumParams:
         """A quorum's operator cap, minimum stake, total stake and operator count now."""
         rc, stakes = self.contracts.registry_coordinator, self.contracts.stake_registry
-        max_count, _, _ = await rc.functions.getOperatorSetParams(quorum).call()
-        return QuorumParams(
-            quorum=quorum,
-            max_operator_count=int(max_count),
-            minimum_stake=int(await stakes.functions.minimumStakeForQuorum(quorum).call()),
-            total_stake=int(await stakes.functions.getCurrentTotalStake(quorum).call()),
-            operator_count=int(
-                await self.contracts.index_registry.functions.totalOperatorsForQuorum(quorum).call()
-            ),
-        )
+        index = self.contracts.index_registry
+        params = await call_view("RegistryCoordinator", rc.functions.getOperatorSetParams(quorum))
+        minimum = await call_view("StakeRegistry", stakes.functions.minimumStakeForQuorum(quorum))
+        total = await call_view("StakeRegistry", stakes.functions.getCurrentTotalStake(quorum))
+        count = await call_view("IndexRegistry", index.functions.totalOperatorsForQuorum(quorum))
+        return QuorumParams(quorum, int(params[0]), int(minimum), int(total), int(count))
 
     async def get_operator_state(
         self, quorums: Sequence[int], block_number: int
@@ -128,54 +154,78 @@ class ChainReader:
         if block_number > head:
             raise FutureBlockError(f"block {block_number} is ahead of the chain head {head}")
         fn = self.contracts.operator_state_retriever.get_function_by_signature(_STATE_BY_QUORUMS)
-        raw = await fn(
-            self.contracts.registry_coordinator.address, bytes(quorums), block_number
-        ).call()
+        raw = await call_view(
+            "OperatorStateRetriever",
+            fn(self.contracts.registry_coordinator.address, bytes(quorums), block_number),
+        )
         for q, operators in zip(quorums, raw, strict=True):
             state = tuple(OperatorStake(str(a), bytes(i), int(s)) for a, i, s in operators)
             self._cache[(q, block_number)] = state
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
+    async def get_check_signatures_indices(
+        self, quorums: Sequence[int], block_number: int, non_signer_ids: Sequence[bytes]
+    ) -> CheckSignaturesIndices:
+        """The history indices a signature check at ``block_number`` needs, from
+        ``OperatorStateRetriever.getCheckSignaturesIndices`` (one call). ``non_signer_ids`` must
+        be ascending, as the check wants the non-signers' keys."""
+        fn = self.contracts.operator_state_retriever.functions.getCheckSignaturesIndices(
+            self.contracts.registry_coordinator.address,
+            block_number,
+            bytes(quorums),
+            list(non_signer_ids),
+        )
+        bitmaps, apks, totals, stakes = await call_view("OperatorStateRetriever", fn)
+        return CheckSignaturesIndices(
+            tuple(map(int, bitmaps)),
+            tuple(map(int, apks)),
+            tuple(map(int, totals)),
+            tuple(tuple(map(int, per_quorum)) for per_quorum in stakes),
+        )
+
     async def is_disperser(self, address: str) -> bool:
-        """Whether ``address`` is on the service manager's disperser allow-list."""
-        checksum = self.w3.to_checksum_address(address)
-        return bool(await self.contracts.service_manager.functions.isDisperser(checksum).call())
+        """Whether ``address`` is on the service manager's disperser allow-list (only where the
+        deployment has one: ``contracts.has_disperser_check``)."""
+        fn = self.contracts.service_manager.functions.isDisperser(
+            self.w3.to_checksum_address(address)
+        )
+        return bool(await call_view("ServiceManager", fn))
 
     async def get_operator_socket(self, operator_id: bytes) -> str:
         """The socket registered for ``operator_id`` ("" if none)."""
-        fn = self.contracts.socket_registry.functions.getOperatorSocket(operator_id)
-        return str(await fn.call())
+        return (await self.sockets.fetch_sockets([operator_id]))[operator_id]
 
     async def get_operator_id(self, address: str) -> bytes:
         """The operator id registered for ``address`` (32 zero bytes if none)."""
         fn = self.contracts.registry_coordinator.functions.getOperatorId(address)
-        return bytes(await fn.call())
+        return bytes(await call_view("RegistryCoordinator", fn))
 
     async def get_operator_address(self, operator_id: bytes) -> str | None:
         """The address registered with ``operator_id``, or None."""
         fn = self.contracts.registry_coordinator.functions.getOperatorFromId(operator_id)
-        address = str(await fn.call())
+        address = str(await call_view("RegistryCoordinator", fn))
         return None if int(address, 16) == 0 else address
 
     async def get_operator_status(self, address: str) -> OperatorStatus:
         """The registry coordinator's status for ``address``."""
         fn = self.contracts.registry_coordinator.functions.getOperatorStatus(address)
-        return OperatorStatus(int(await fn.call()))
+        return OperatorStatus(int(await call_view("RegistryCoordinator", fn)))
 
     async def get_operator_quorums(self, operator_id: bytes) -> tuple[int, ...]:
         """The quorums ``operator_id`` is registered in now."""
         fn = self.contracts.registry_coordinator.functions.getCurrentQuorumBitmap(operator_id)
-        return quorums_from_bitmap(int(await fn.call()))
+        return quorums_from_bitmap(int(await call_view("RegistryCoordinator", fn)))
 
     async def get_current_stake(self, operator_id: bytes, quorum: int) -> int:
         """The stake ``operator_id`` has in ``quorum`` now (0 when not registered in it)."""
         fn = self.contracts.stake_registry.functions.getCurrentStake(operator_id, quorum)
-        return int(await fn.call())
+        return int(await call_view("StakeRegistry", fn))
 
     async def is_eigenlayer_operator(self, address: str) -> bool:
         """Whether ``address`` registered as an operator with the DelegationManager."""
-        return bool(await self.contracts.delegation.functions.isOperator(address).call())
+        fn = self.contracts.delegation.functions.isOperator(address)
+        return bool(await call_view("DelegationManager", fn))
 
     async def get_registration(self, address: str) -> Registration:
         """Everything about ``address``'s registration, read now."""
@@ -199,7 +249,7 @@ class ChainReader:
         key = self._pubkeys.get(address)
         if key is None:
             fn = self.contracts.bls_apk_registry.functions.operatorToPubkey(address)
-            x, y = await fn.call()
+            x, y = await call_view("BLSApkRegistry", fn)
             key = G1Point.from_coordinates(int(x), int(y))
             self._pubkeys[address] = key
         return key
@@ -207,7 +257,7 @@ class ChainReader:
     async def get_pubkey_registration_message(self, address: str) -> G1Point:
         """The G1 point ``address`` must sign to register its BLS key."""
         fn = self.contracts.registry_coordinator.functions.pubkeyRegistrationMessageHash(address)
-        x, y = await fn.call()
+        x, y = await call_view("RegistryCoordinator", fn)
         return G1Point.from_coordinates(int(x), int(y))
 
     async def get_avs_registration_digest(self, operator: str, salt: bytes, expiry: int) -> bytes:
@@ -215,4 +265,4 @@ class ChainReader:
         fn = self.contracts.avs_directory.functions.calculateOperatorAVSRegistrationDigestHash(
             operator, self.contracts.service_manager.address, salt, expiry
         )
-        return bytes(await fn.call())
+        return bytes(await call_view("AVSDirectory", fn))

@@ -7,6 +7,11 @@ only when ``[chain] update_socket`` is true and an ECDSA key is loaded). Then, e
 node's health is Up while the RPC answers and the operator is registered in every configured
 quorum, Down otherwise (non-critical: the node keeps serving retrieval and answers 206). RPC
 failures never end the loop: it retries with exponential backoff, capped.
+
+When dispersal depends on the chain (``dispersal_service`` given), the service also keeps that
+service's status honest: Down while the chain cannot be read, Down for good (with the reason
+logged once per pass) when dispersers are to be checked on chain and the service manager has no
+``isDisperser``, Up otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from web3.exceptions import Web3Exception
 
 from operator_node.chain.client import ChainConnection
+from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.errors import ChainConfigError, ChainError
 from operator_node.chain.reader import Registration
 from operator_node.health import Health, ServiceStatus
@@ -42,6 +48,8 @@ class ChainService:
         logger: Any,
         refresh_interval: float = 60.0,
         retry_backoff: float = 1.0,
+        dispersal_service: str | None = None,
+        needs_disperser_check: bool = False,
     ) -> None:
         self._connection = connection
         self._operator_id = operator_id
@@ -54,6 +62,8 @@ class ChainService:
         self._refresh_interval = refresh_interval
         self._retry_backoff = retry_backoff
         self._socket_checked = False
+        self._dispersal_service = dispersal_service
+        self._needs_disperser_check = needs_disperser_check
         health.register(
             SERVICE_ID, "chain", "JSON-RPC endpoint and on-chain registration", critical=False
         )
@@ -68,6 +78,7 @@ class ChainService:
                 delay = self._refresh_interval
             except (ChainError, Web3Exception) as exc:
                 self._health.set_status(SERVICE_ID, ServiceStatus.DOWN)
+                self._set_dispersal(ServiceStatus.DOWN)
                 delay = min(self._refresh_interval, self._retry_backoff * 2**failures)
                 failures = min(failures + 1, 30)  # the delay is capped anyway
                 self._log.warning("chain_check_failed", error=str(exc), retry_in=delay)
@@ -80,6 +91,7 @@ class ChainService:
         Raises :class:`ChainError` (or a web3 error) when the chain cannot be read.
         """
         reader = await self._connection.get_reader()
+        self._check_dispersal(reader.contracts)
         address = await reader.get_operator_address(self._operator_id)
         if address is None:
             self._set_registered(False, "operator id not registered; run `operator-node register`")
@@ -107,6 +119,25 @@ class ChainService:
             return
         await writer.update_socket(self._socket)
         self._log.info("chain_socket_updated", old=reg.socket, new=self._socket)
+
+    def _check_dispersal(self, contracts: AvsContracts) -> None:
+        if self._needs_disperser_check and not contracts.has_disperser_check:
+            self._set_dispersal(ServiceStatus.DOWN)
+            self._log.error(
+                "dispersal_unavailable",
+                reason=(
+                    f"dispersal.disperser_source needs ServiceManager.isDisperser(address), "
+                    f"which the service manager at {contracts.service_manager.address} does not "
+                    'have; set dispersal.disperser_source = "static" and list '
+                    "dispersal.allowed_dispersers"
+                ),
+            )
+            return
+        self._set_dispersal(ServiceStatus.UP)
+
+    def _set_dispersal(self, status: ServiceStatus) -> None:
+        if self._dispersal_service is not None:
+            self._health.set_status(self._dispersal_service, status)
 
     def _set_registered(self, registered: bool, why_not: str) -> None:
         self._health.set_status(SERVICE_ID, ServiceStatus.UP if registered else ServiceStatus.DOWN)

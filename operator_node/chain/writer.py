@@ -48,12 +48,12 @@ class ChainWriter:
     async def register_as_operator(self, metadata_uri: str = "") -> TxReceipt:
         """``DelegationManager.registerAsOperator`` in the deployed core's form: the slashing
         release's ``(address, uint32, string)`` or M2's ``((address,address,uint32), string)``."""
-        fns = self._contracts.delegation.functions
+        delegation = self._contracts.delegation
         if self._contracts.core == "m2":
             details = (self.address, ZERO_ADDRESS, 0)
-            call = fns.registerAsOperator(details, metadata_uri)
+            call = delegation.functions.registerAsOperator(details, metadata_uri)
         else:
-            call = fns.registerAsOperator(ZERO_ADDRESS, 0, metadata_uri)
+            call = delegation.functions.registerAsOperator(ZERO_ADDRESS, 0, metadata_uri)
         return await self.tx.send(call, "DelegationManager.registerAsOperator")
 
     async def register_operator(

@@ -79,10 +79,20 @@ async def load_account(config: Config) -> LocalAccount | None:
 def build_chain(
     config: Config, *, metrics: Metrics, account: LocalAccount | None
 ) -> ChainConnection | None:
-    """The chain connection from ``[chain]``, or None when ``rpc_url`` is empty (no I/O yet)."""
+    """The chain connection from ``[chain]``, or None when ``rpc_url`` is empty (no I/O yet).
+
+    Once it has found the contracts it logs one line saying what the deployment has (core form,
+    where sockets come from, whether dispersers can be checked on chain).
+    """
     if not config.chain.rpc_url:
         return None
-    return ChainConnection(config.chain, metrics=metrics, account=account)
+    log = get_logger("chain")
+    return ChainConnection(
+        config.chain,
+        metrics=metrics,
+        account=account,
+        on_discovered=lambda contracts: log.info("chain_deployment_probed", **contracts.describe()),
+    )
 
 
 def build_dispersal(
@@ -94,13 +104,14 @@ def build_dispersal(
     metrics: Metrics,
 ) -> StoreChunksHandler:
     """The StoreChunks handler with its pipeline."""
+    source = config.dispersal.disperser_source
     pipeline = StoreChunksPipeline(
         signer=signer,
         store=store,
         chain=chain,
         allowlist=DisperserAllowlist(
-            config.dispersal.allowed_dispersers,
-            chain if config.dispersal.use_chain_allowlist else None,
+            config.dispersal.allowed_dispersers if source != "chain" else (),
+            chain if source != "static" else None,
         ),
         replay_guard=ReplayGuard(config.dispersal.replay_window, time.time),
         metrics=metrics,
@@ -135,6 +146,24 @@ def build_api_app(
     if dispersal is not None:
         dispersal.add_routes(app)
     return app
+
+
+def build_chain_service(
+    config: Config, connection: ChainConnection, signer: Signer, health: Health, metrics: Metrics
+) -> ChainService:
+    """The chain service, which also keeps the dispersal service's status honest."""
+    return ChainService(
+        connection,
+        operator_id=signer.operator_id,
+        socket=config.advertised_socket,
+        quorums=config.chain.quorums,
+        update_socket=config.chain.update_socket,
+        health=health,
+        metrics=metrics,
+        logger=get_logger("chain"),
+        dispersal_service=DISPERSAL_SERVICE_ID,
+        needs_disperser_check=config.dispersal.disperser_source != "static",
+    )
 
 
 async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
@@ -176,8 +205,10 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         dispersal = build_dispersal(
             config, signer=signer, store=store, chain=chain, metrics=metrics
         )
+    # With a chain, dispersal waits for the chain service's first pass to say it can work.
     health.set_status(
-        DISPERSAL_SERVICE_ID, ServiceStatus.UP if dispersal and chain else ServiceStatus.DOWN
+        DISPERSAL_SERVICE_ID,
+        ServiceStatus.INITIALIZING if dispersal and chain else ServiceStatus.DOWN,
     )
     services: list[BackgroundService] = [
         ExpiryService(store, metrics, time.time, interval=config.store.expiry_interval)
@@ -186,11 +217,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
     if connection is not None:
         closers.append(connection.close)
         if signer is not None:
-            services.append(ChainService(
-                connection, operator_id=signer.operator_id, socket=config.advertised_socket,
-                quorums=config.chain.quorums, update_socket=config.chain.update_socket,
-                health=health, metrics=metrics, logger=get_logger("chain"),
-            ))  # fmt: skip
+            services.append(build_chain_service(config, connection, signer, health, metrics))
     listeners = [
         Listener(
             "api",

@@ -10,15 +10,13 @@ so running it again says "already registered" and sends nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
-from collections.abc import Awaitable, Callable
 
 from eth_account.signers.local import LocalAccount
 
-from operator_node.chain.client import ChainConnection
 from operator_node.chain.reader import ZERO_ID, Registration
 from operator_node.chain.registration import deregister as leave_quorums
 from operator_node.chain.registration import ensure_registered
+from operator_node.cli.chain_session import open_connection, run_session
 from operator_node.cli.credentials import load_bls_keypair, load_ecdsa_account
 from operator_node.config import Config, load_config
 from operator_node.crypto.bls import BlsKeyPair
@@ -50,22 +48,12 @@ def _chain_config(args: argparse.Namespace) -> Config:
     return config
 
 
-def _run(connection: ChainConnection, work: Callable[[], Awaitable[int]]) -> int:
-    async def main() -> int:
-        try:
-            return await work()
-        finally:
-            await connection.close()
-
-    return asyncio.run(main())
-
-
 def register(args: argparse.Namespace) -> int:
     """Register the operator where it is missing, print the result; returns the exit code."""
     config = _chain_config(args)
     account, keypair = _load_account(config), _load_bls(config)
     quorums = args.quorums or config.chain.quorums
-    connection = ChainConnection(config.chain, metrics=None, account=account)
+    connection = open_connection(config, account)
 
     async def work() -> int:
         writer = await connection.get_writer()
@@ -81,13 +69,13 @@ def register(args: argparse.Namespace) -> int:
         _print_registration(result.after, config.advertised_socket)
         return 0
 
-    return _run(connection, work)
+    return run_session(connection, work)
 
 
 def deregister(args: argparse.Namespace) -> int:
     """Leave ``--quorums`` (default all), print the registration after; returns the exit code."""
     config = _chain_config(args)
-    connection = ChainConnection(config.chain, metrics=None, account=_load_account(config))
+    connection = open_connection(config, _load_account(config))
 
     async def work() -> int:
         writer = await connection.get_writer()
@@ -97,7 +85,7 @@ def deregister(args: argparse.Namespace) -> int:
         _print_registration(await reader.get_registration(writer.address), config.advertised_socket)
         return 0
 
-    return _run(connection, work)
+    return run_session(connection, work)
 
 
 def status(args: argparse.Namespace) -> int:
@@ -110,14 +98,14 @@ def status(args: argparse.Namespace) -> int:
             raise ConfigError("give --address or set keys.ecdsa_keystore")
         allow = config.keys.allow_insecure_permissions
         address = ecdsa_keystore_address(read_secret_file(path, allow_insecure_permissions=allow))
-    connection = ChainConnection(config.chain, metrics=None)
+    connection = open_connection(config)
 
     async def work() -> int:
         reader = await connection.get_reader()
         _print_registration(await reader.get_registration(address), config.advertised_socket)
         return 0
 
-    return _run(connection, work)
+    return run_session(connection, work)
 
 
 def _print_registration(reg: Registration, configured_socket: str) -> None:

@@ -12,6 +12,7 @@ import sys
 
 from operator_node.chain.client import ChainConnection
 from operator_node.cli.build import load_account
+from operator_node.cli.chain_session import open_connection, run_session
 from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.config import Config, load_config
@@ -24,7 +25,7 @@ def _connection(config: Config, *, with_account: bool) -> ChainConnection:
     account = asyncio.run(load_account(config)) if with_account else None
     if with_account and account is None:
         raise ConfigError("keys.ecdsa_keystore (an allowed disperser's key) is needed to disperse")
-    return ChainConnection(config.chain, metrics=None, account=account)
+    return open_connection(config, account)
 
 
 def disperse(args: argparse.Namespace) -> int:
@@ -40,19 +41,16 @@ def disperse(args: argparse.Namespace) -> int:
     disperser = Disperser(connection, connection.account)
 
     async def run() -> DispersalResult:
-        try:
-            return await disperser.disperse(
-                data,
-                quorums=quorums,
-                k=args.k,
-                adversary=args.adversary,
-                confirmation=args.confirmation,
-                progress=_progress if sys.stderr.isatty() else None,
-            )
-        finally:
-            await connection.close()
+        return await disperser.disperse(
+            data,
+            quorums=quorums,
+            k=args.k,
+            adversary=args.adversary,
+            confirmation=args.confirmation,
+            progress=_progress if sys.stderr.isatty() else None,
+        )
 
-    print_dispersal(asyncio.run(run()))
+    print_dispersal(run_session(connection, run))
     return 0
 
 
@@ -95,17 +93,14 @@ def retrieve(args: argparse.Namespace) -> int:
     connection = _connection(config, with_account=False)
 
     async def run() -> bytes:
-        try:
-            blob = await Retriever(connection).retrieve(batch_hash, args.blob_index)
-        finally:
-            await connection.close()
+        blob = await Retriever(connection).retrieve(batch_hash, args.blob_index)
         for socket, count in blob.sources.items():
             print(f"  {socket:21} {count} chunks", file=sys.stderr)
         for socket, why in blob.failures.items():
             print(f"  {socket:21} skipped: {why}", file=sys.stderr)
         return blob.data
 
-    data = asyncio.run(run())
+    data = run_session(connection, run)
     args.output.write_bytes(data)
     print(f"wrote {len(data)} bytes to {args.output}")
     return 0

@@ -11,7 +11,8 @@ a disperser service's job). Steps, each timed in the result:
    errors and 5xx answers (each try signed afresh: the node's replay guard refuses repeats);
 4. ``verify``: all signatures on the batch header hash are checked in one batch verification
    (two pairings); if that fails, one by one, and bad signers count as non-signers;
-5. ``confirm``: ``ServiceManager.confirmBatch`` with the aggregate signature.
+5. ``confirm``: ``ServiceManager.confirmBatch`` with the aggregate signature and the index hints
+   ``OperatorStateRetriever.getCheckSignaturesIndices`` gives for the reference block.
 """
 
 from __future__ import annotations
@@ -151,14 +152,16 @@ class Disperser:
     async def _send_all(
         self, reader: ChainReader, batch: PreparedBatch, progress: Progress | None
     ) -> list[OperatorReply]:
-        sockets = {op: await reader.get_operator_socket(op) for op in batch.requests}
+        sockets = await reader.sockets.fetch_sockets(batch.requests)
         done = 0
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
 
             async def send(operator_id: bytes) -> OperatorReply:
                 nonlocal done
-                reply = await self._send_one(session, sockets[operator_id], operator_id, batch)
+                reply = await self._send_one(
+                    session, sockets[operator_id], operator_id, batch, reader.sockets.source
+                )
                 done += 1
                 if progress is not None:
                     progress("send", done, len(sockets))
@@ -167,12 +170,18 @@ class Disperser:
             return list(await asyncio.gather(*(send(op) for op in sorted(sockets))))
 
     async def _send_one(
-        self, session: aiohttp.ClientSession, socket: str, operator_id: bytes, batch: PreparedBatch
+        self,
+        session: aiohttp.ClientSession,
+        socket: str,
+        operator_id: bytes,
+        batch: PreparedBatch,
+        socket_source: str,
     ) -> OperatorReply:
         request = batch.requests[operator_id]
         chunks = sum(len(blob.indices) for blob in request.blobs)
         if not socket:
-            return OperatorReply(operator_id, socket, chunks, error="no socket registered")
+            error = f"no socket on chain (looked in {socket_source})"
+            return OperatorReply(operator_id, socket, chunks, error=error)
         body = b"".join(encode_store_chunks(request))
         request_hash = compute_request_hash(body)
         error = ""

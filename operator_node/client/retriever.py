@@ -61,8 +61,8 @@ class Retriever:
         quorums = list(range(await reader.get_quorum_count()))
         state = await reader.get_operator_state(quorums, block)
         operator_ids = sorted({op.operator_id for ops in state.values() for op in ops})
-        sockets = [await reader.get_operator_socket(op) for op in operator_ids]
-        return [s for s in sockets if s]
+        sockets = await reader.sockets.fetch_sockets(operator_ids)
+        return [s for s in sockets.values() if s]
 
     async def retrieve(
         self, batch_header_hash: bytes, blob_index: int, sockets: Sequence[str] | None = None

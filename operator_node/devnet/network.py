@@ -5,7 +5,9 @@ tested. Everything lives under one directory: per operator its keys (throwaway k
 light scrypt cost, so four nodes start in seconds), its config, its data and its log.
 
 Accounts are anvil's funded development keys: index 0 deploys and owns the contracts, 1..N are
-the operators, N+1 is the disperser.
+the operators, N+1 is the disperser. Stake is made as on EigenLayer: each operator deposits its
+stake (in whole tokens of the devnet's ERC20) into the strategy quorum 0 weighs, then registers as
+an operator (delegated to itself) and with the AVS, whose quorum requires one token at least.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.client import ChainConnection
-from operator_node.chain.deploy import Deployment, OperatorWeight, deploy_contracts
+from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
 from operator_node.chain.registration import ensure_registered
 from operator_node.chain.rpc import connect
 from operator_node.config import ChainSection
@@ -38,6 +40,7 @@ from operator_node.errors import OperatorNodeError
 DEVNET_SCRYPT_N = 1 << 12
 TomlValue = str | int | float | bool | list[int] | list[str]
 QUORUM = 0
+TOKEN = 10**18  # one whole token of stake (the devnet's ERC20 has 18 decimals)
 
 
 class DevnetError(OperatorNodeError):
@@ -49,7 +52,7 @@ class DevnetOperator:
     """One operator of the devnet and its node process."""
 
     index: int
-    stake: int
+    stake: int  # whole tokens deposited
     keypair: BlsKeyPair
     account: LocalAccount
     api_port: int
@@ -253,12 +256,14 @@ class Devnet:
         w3 = connect(self.anvil.rpc_url, metrics=None)
         try:
             deployer: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
-            weights = [
-                OperatorWeight(op.account.address, QUORUM, op.stake) for op in self.operators
-            ]
             self.deployment = await deploy_contracts(
-                w3, deployer, weights=weights, dispersers=[self.disperser.address]
+                w3,
+                deployer,
+                quorums=[QuorumSpec(minimum_stake=TOKEN)],
+                dispersers=[self.disperser.address],
             )
+            for op in self.operators:
+                await deposit(w3, deployer, self.deployment, op.account, op.stake * TOKEN)
         finally:
             await w3.provider.disconnect()
         self.log(f"deployed contracts; registry coordinator {self.deployment.registry_coordinator}")

@@ -22,7 +22,7 @@ OPERATORS: tuple[LocalAccount, ...] = tuple(Account.from_key(k) for k in DEV_PRI
 OUTSIDER: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[9])
 # Fixed BLS secrets, one per operator, so failures reproduce.
 BLS_KEYS = tuple(BlsKeyPair(0x5EC2E7 + 7919 * i) for i in range(len(OPERATORS)))
-WEIGHTS = (100, 200, 300, 400)  # operator i's stake in every quorum
+WEIGHTS = (100, 200, 300, 400)  # operator i's deposit, so its stake in every quorum
 QUORUMS = (0, 1)
 SOCKET = "127.0.0.1:32005"
 FAST_RETRY = RetryPolicy(retries=2, backoff=0.01, max_backoff=0.05)

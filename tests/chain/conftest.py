@@ -1,4 +1,8 @@
-"""Chain fixtures: one anvil and one deployment per session, a snapshot reverted after each test."""
+"""Chain fixtures: one anvil and one deployment per session, a snapshot reverted after each test.
+
+Each operator has deposited its weight (token units) into the strategy both quorums weigh at
+multiplier 1e18, so its stake in each quorum, once registered, is its weight.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from chain.chain_support import DEPLOYER, OPERATORS, QUORUMS, WEIGHTS, Devnet, rpc_call
 
-from operator_node.chain.deploy import Deployment, OperatorWeight, QuorumSpec, deploy_contracts
+from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
 from operator_node.chain.rpc import connect
 from operator_node.devnet.anvil import Anvil
 
@@ -16,17 +20,12 @@ from operator_node.devnet.anvil import Anvil
 async def _deploy(url: str) -> Deployment:
     w3 = connect(url, metrics=None)
     try:
-        return await deploy_contracts(
-            w3,
-            DEPLOYER,
-            quorums=[QuorumSpec() for _ in QUORUMS],
-            weights=[
-                OperatorWeight(op.address, q, weight)
-                for op, weight in zip(OPERATORS, WEIGHTS, strict=True)
-                for q in QUORUMS
-            ],
-            dispersers=[DEPLOYER.address],
+        deployment = await deploy_contracts(
+            w3, DEPLOYER, quorums=[QuorumSpec() for _ in QUORUMS], dispersers=[DEPLOYER.address]
         )
+        for operator, weight in zip(OPERATORS, WEIGHTS, strict=True):
+            await deposit(w3, DEPLOYER, deployment, operator, weight)
+        return deployment
     finally:
         await w3.provider.disconnect()
 

@@ -7,10 +7,21 @@ import contextlib
 
 import pytest
 import structlog
-from chain.chain_support import BLS_KEYS, FAST_RETRY, OPERATORS, QUORUMS, SOCKET, WEIGHTS, Devnet
+import structlog.testing
+from chain.chain_support import (
+    BLS_KEYS,
+    DEPLOYER,
+    FAST_RETRY,
+    OPERATORS,
+    QUORUMS,
+    SOCKET,
+    WEIGHTS,
+    Devnet,
+)
 from prometheus_client import CollectorRegistry
 
 from operator_node.chain.client import ChainConnection
+from operator_node.chain.deploy import QuorumSpec, deploy_contracts
 from operator_node.chain.errors import (
     ChainConfigError,
     FeeCapError,
@@ -149,3 +160,65 @@ async def test_connection_refuses_wrong_chain_id_and_missing_contract(devnet: De
                 await connection.get_reader()
         finally:
             await connection.close()
+
+
+async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers(
+    devnet: Devnet,
+) -> None:
+    """An M2-shaped service manager has no isDisperser: with disperser_source "chain" the
+    dispersal service goes Down with the reason logged; with "static" it comes Up."""
+    setup = devnet.connection(DEPLOYER)
+    try:
+        m2 = await deploy_contracts(setup.w3, DEPLOYER, core="m2", quorums=[QuorumSpec()])
+    finally:
+        await setup.close()
+    connection = devnet.connection(
+        registry_coordinator=m2.registry_coordinator,
+        operator_state_retriever=m2.operator_state_retriever,
+    )
+    try:
+        for needs_check, expected in ((True, ServiceStatus.DOWN), (False, ServiceStatus.UP)):
+            health = Health()
+            health.register("dispersal", "dispersal", "test", critical=False)
+            service = _service(
+                connection,
+                health,
+                _metrics(),
+                dispersal_service="dispersal",
+                needs_disperser_check=needs_check,
+            )
+            with structlog.testing.capture_logs() as logs:
+                await service.check_once()
+            assert health.get_service("dispersal").status is expected  # type: ignore[union-attr]
+            unavailable = [e for e in logs if e["event"] == "dispersal_unavailable"]
+            assert len(unavailable) == (1 if needs_check else 0)
+            if needs_check:
+                assert "isDisperser(address)" in unavailable[0]["reason"]
+                assert m2.service_manager in unavailable[0]["reason"]
+    finally:
+        await connection.close()
+
+
+async def test_service_reports_dispersal_down_while_chain_unreachable() -> None:
+    health = Health()
+    health.register("dispersal", "dispersal", "test", critical=False)
+    connection = ChainConnection(
+        ChainSection(
+            rpc_url=f"http://127.0.0.1:{free_port()}", registry_coordinator="0x" + "11" * 20
+        ),
+        metrics=None,
+        retry=FAST_RETRY,
+    )
+    service = _service(connection, health, _metrics(), dispersal_service="dispersal")
+    task = asyncio.create_task(service.run())
+    try:
+        for _ in range(100):
+            if health.get_service("dispersal").status is ServiceStatus.DOWN:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.02)
+        assert health.get_service("dispersal").status is ServiceStatus.DOWN  # type: ignore[union-attr]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await connection.close()

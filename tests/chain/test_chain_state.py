@@ -9,12 +9,7 @@ from prometheus_client import CollectorRegistry
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.confirm import ChainBatchHeader, Signature, build_signature_witness
 from operator_node.chain.contracts import discover
-from operator_node.chain.deploy import (
-    OperatorWeight,
-    QuorumSpec,
-    deploy_contracts,
-    set_operator_weights,
-)
+from operator_node.chain.deploy import QuorumSpec, deploy_contracts, deposit, update_operators
 from operator_node.chain.errors import ContractRevertError, FutureBlockError
 from operator_node.chain.registration import ensure_registered
 from operator_node.crypto.bn254 import G1Point
@@ -37,11 +32,9 @@ async def test_state_at_past_block_is_history_and_cached(devnet: Devnet) -> None
         reader = await connection.get_reader()
         first = await reader.get_current_block()
         await _register(devnet, 1)
-        await set_operator_weights(
-            connection.w3,
-            DEPLOYER,
-            devnet.deployment,
-            [OperatorWeight(OPERATORS[0].address, 0, 999)],
+        await deposit(connection.w3, DEPLOYER, devnet.deployment, OPERATORS[0], 899)
+        await update_operators(
+            connection.w3, OPERATORS[2], devnet.deployment, [OPERATORS[0].address]
         )
         past = await reader.get_operator_state([0, 1], first)
         assert [(op.address, op.operator_id, op.stake) for op in past[0]] == [
@@ -131,13 +124,8 @@ async def test_state_confirm_batch_only_by_disperser(devnet: Devnet) -> None:
 async def test_state_m2_core_is_detected_and_registers(devnet: Devnet) -> None:
     setup = devnet.connection(DEPLOYER)
     try:
-        m2 = await deploy_contracts(
-            setup.w3,
-            DEPLOYER,
-            core="m2",
-            quorums=[QuorumSpec()],
-            weights=[OperatorWeight(OPERATORS[3].address, 0, 50)],
-        )
+        m2 = await deploy_contracts(setup.w3, DEPLOYER, core="m2", quorums=[QuorumSpec()])
+        await deposit(setup.w3, DEPLOYER, m2, OPERATORS[3], 50)
     finally:
         await setup.close()
     connection = ChainConnection(

@@ -28,7 +28,7 @@ from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.crypto.keystore import EcdsaKey, save_ecdsa_keystore
-from operator_node.devnet.network import Devnet, DevnetOperator
+from operator_node.devnet.network import TOKEN, Devnet, DevnetOperator
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
@@ -94,7 +94,7 @@ async def test_e2e_disperse_confirm_retrieve_with_node_down(running: Devnet) -> 
     result = await _disperse(running, data)
 
     assert all(reply.signature for reply in result.replies), result.replies
-    assert result.signed_stake == {0: (100, 100)}
+    assert result.signed_stake == {0: (100 * TOKEN, 100 * TOKEN)}
     connection = running.connect()
     try:
         reader = await connection.get_reader()
@@ -244,7 +244,7 @@ def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
     assert dispersed.returncode == 0, dispersed.stderr
     match = re.search(r"batch_header_hash (0x[0-9a-f]{64})", dispersed.stdout)
     assert match, dispersed.stdout
-    assert "signed stake 100/100" in dispersed.stdout
+    assert f"signed stake {100 * TOKEN}/{100 * TOKEN}" in dispersed.stdout
 
     out = tmp_path / "out.bin"
     retrieved = subprocess.run(

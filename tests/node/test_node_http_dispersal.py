@@ -60,7 +60,7 @@ def _config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, dict[str, 
     return node_config(
         tmp_path,
         keys=_write_key(tmp_path),
-        dispersal={"allowed_dispersers": [DISPERSER.address]},
+        dispersal={"allowed_dispersers": [DISPERSER.address], "disperser_source": "static"},
         **overrides,
     )
 

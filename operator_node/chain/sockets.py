@@ -1,0 +1,74 @@
+"""Operators' sockets ("host:port"), wherever the deployment keeps them.
+
+Later EigenLayer middleware has a SocketRegistry answering ``getOperatorSocket(operatorId)``. The
+M2 middleware, which EigenDA runs, has none: a socket exists only as the registry coordinator's
+``OperatorSocketUpdate(bytes32 indexed operatorId, string socket)`` event, emitted at
+registration and on every ``updateSocket``. :class:`SocketBook` reads the registry where there is
+one, and otherwise scans those events: from ``[chain] events_from_block`` in ranges of at most
+``events_block_range`` blocks (providers cap ``eth_getLogs``), keeping each operator's latest
+socket and the last block scanned, so a later lookup scans only the blocks since.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from web3 import AsyncWeb3
+
+from operator_node.chain.calls import call_view
+from operator_node.chain.contracts import AvsContracts
+
+
+class SocketBook:
+    """Looks up operators' sockets; "" for an operator with none on chain."""
+
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        contracts: AvsContracts,
+        *,
+        from_block: int = 0,
+        block_range: int = 10_000,
+    ) -> None:
+        if from_block < 0 or block_range < 1:
+            raise ValueError("from_block must be >= 0 and block_range >= 1")
+        self._w3 = w3
+        self._contracts = contracts
+        self._block_range = block_range
+        self._from_block = from_block
+        self._scanned_to = from_block - 1
+        self._latest: dict[bytes, str] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def source(self) -> str:
+        """Where sockets come from, for messages: the registry or the events."""
+        if self._contracts.socket_registry is not None:
+            return "SocketRegistry.getOperatorSocket"
+        return f"RegistryCoordinator OperatorSocketUpdate events from block {self._from_block}"
+
+    async def fetch_sockets(self, operator_ids: Iterable[bytes]) -> dict[bytes, str]:
+        """Each operator's current socket ("" where none is on chain)."""
+        ids = list(dict.fromkeys(operator_ids))
+        registry = self._contracts.socket_registry
+        if registry is not None:
+            return {
+                i: str(await call_view("SocketRegistry", registry.functions.getOperatorSocket(i)))
+                for i in ids
+            }
+        await self._scan_events()
+        return {i: self._latest.get(i, "") for i in ids}
+
+    async def _scan_events(self) -> None:
+        async with self._lock:  # one scan at a time; the next caller finds it done
+            head = int(await self._w3.eth.block_number)
+            event = self._contracts.registry_coordinator.events.OperatorSocketUpdate
+            while self._scanned_to < head:
+                start = self._scanned_to + 1
+                end = min(head, start + self._block_range - 1)
+                for log in await event.get_logs(from_block=start, to_block=end):
+                    # Logs come in chain order: the last one for an operator is its socket now.
+                    self._latest[bytes(log["args"]["operatorId"])] = str(log["args"]["socket"])
+                self._scanned_to = end
