@@ -222,3 +222,30 @@ async def test_service_reports_dispersal_down_while_chain_unreachable() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await connection.close()
+
+
+async def test_service_failure_log_names_the_call(devnet: Devnet) -> None:
+    """``run`` logs chain_check_failed with the contract and function that failed."""
+    d = devnet.deployment
+    connection = devnet.connection(registry_coordinator=d.index_registry)
+    health = Health()
+    service = _service(connection, health, _metrics())
+    task = asyncio.create_task(service.run())
+    try:
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(100):
+                if any(e["event"] == "chain_check_failed" for e in logs):
+                    break
+                await asyncio.sleep(0.02)
+        failed = [e for e in logs if e["event"] == "chain_check_failed"]
+        assert failed, logs
+        assert (
+            f"RegistryCoordinator.serviceManager() at {d.index_registry} reverted"
+            in (failed[0]["error"])
+        )
+        assert health.get_service(SERVICE_ID).status is ServiceStatus.DOWN  # type: ignore[union-attr]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await connection.close()
