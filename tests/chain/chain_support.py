@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,7 +12,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.client import ChainConnection
-from operator_node.chain.deploy import Deployment
+from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
 from operator_node.chain.rpc import RetryPolicy
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
@@ -58,6 +59,29 @@ class Devnet:
         return ChainConnection(
             self.chain_config(**overrides), metrics=None, account=account, retry=FAST_RETRY
         )
+
+    def connection_to(
+        self, deployment: Deployment, account: LocalAccount | None = None, **overrides: Any
+    ) -> ChainConnection:
+        """A connection to another contract set on the same anvil."""
+        return self.connection(
+            account,
+            registry_coordinator=deployment.registry_coordinator,
+            operator_state_retriever=deployment.operator_state_retriever,
+            **overrides,
+        )
+
+    async def deploy_m2(self, deposits: Mapping[int, int] | None = None) -> Deployment:
+        """A second contract set, in the M2 shape (no socket registry, no ``isDisperser``), with
+        one quorum; operator ``i`` deposits ``deposits[i]``."""
+        setup = self.connection(DEPLOYER)
+        try:
+            m2 = await deploy_contracts(setup.w3, DEPLOYER, core="m2", quorums=[QuorumSpec()])
+            for index, amount in (deposits or {}).items():
+                await deposit(setup.w3, DEPLOYER, m2, OPERATORS[index], amount)
+        finally:
+            await setup.close()
+        return m2
 
 
 def rpc_call(url: str, method: str, params: list[Any] | None = None) -> Any:

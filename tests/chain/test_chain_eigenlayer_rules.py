@@ -25,8 +25,6 @@ from operator_node.chain.confirm import (
 )
 from operator_node.chain.contracts import discover
 from operator_node.chain.deploy import (
-    QuorumSpec,
-    deploy_contracts,
     deposit,
     set_minimum_stake,
     update_operators,
@@ -123,17 +121,8 @@ async def test_stake_is_delegated_shares_with_minimum_and_update(devnet: Devnet)
 
 
 async def test_m2_shaped_deployment_is_probed_and_sockets_come_from_events(devnet: Devnet) -> None:
-    setup = devnet.connection(DEPLOYER)
-    try:
-        m2 = await deploy_contracts(setup.w3, DEPLOYER, core="m2", quorums=[QuorumSpec()])
-        await deposit(setup.w3, DEPLOYER, m2, OPERATORS[3], 50)
-    finally:
-        await setup.close()
-    where: dict[str, Any] = {
-        "registry_coordinator": m2.registry_coordinator,
-        "operator_state_retriever": m2.operator_state_retriever,
-    }
-    operator = devnet.connection(OPERATORS[3], **where)
+    m2 = await devnet.deploy_m2({3: 50})
+    operator = devnet.connection_to(m2, OPERATORS[3])
     try:
         writer = await operator.get_writer()
         contracts = writer.reader.contracts
@@ -147,8 +136,8 @@ async def test_m2_shaped_deployment_is_probed_and_sockets_come_from_events(devne
         await operator.close()
     operator_id = BLS_KEYS[3].operator_id
     # Ranges of one block: the scan walks every block and keeps the latest socket.
-    reader_conn = devnet.connection(events_block_range=1, **where)
-    late_conn = devnet.connection(events_from_block=registered_at + 3, **where)
+    reader_conn = devnet.connection_to(m2, events_block_range=1)
+    late_conn = devnet.connection_to(m2, events_from_block=registered_at + 3)
     try:
         reader = await reader_conn.get_reader()
         assert await reader.get_operator_socket(operator_id) == "127.0.0.9:4001"

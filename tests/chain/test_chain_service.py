@@ -10,7 +10,6 @@ import structlog
 import structlog.testing
 from chain.chain_support import (
     BLS_KEYS,
-    DEPLOYER,
     FAST_RETRY,
     OPERATORS,
     QUORUMS,
@@ -21,7 +20,6 @@ from chain.chain_support import (
 from prometheus_client import CollectorRegistry
 
 from operator_node.chain.client import ChainConnection
-from operator_node.chain.deploy import QuorumSpec, deploy_contracts
 from operator_node.chain.errors import (
     ChainConfigError,
     FeeCapError,
@@ -167,15 +165,8 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
 ) -> None:
     """An M2-shaped service manager has no isDisperser: with disperser_source "chain" the
     dispersal service goes Down with the reason logged; with "static" it comes Up."""
-    setup = devnet.connection(DEPLOYER)
-    try:
-        m2 = await deploy_contracts(setup.w3, DEPLOYER, core="m2", quorums=[QuorumSpec()])
-    finally:
-        await setup.close()
-    connection = devnet.connection(
-        registry_coordinator=m2.registry_coordinator,
-        operator_state_retriever=m2.operator_state_retriever,
-    )
+    m2 = await devnet.deploy_m2()
+    connection = devnet.connection_to(m2)
     try:
         for needs_check, expected in ((True, ServiceStatus.DOWN), (False, ServiceStatus.UP)):
             health = Health()

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.confirm import ChainBatchHeader, Signature, build_signature_witness
 from operator_node.chain.contracts import discover
-from operator_node.chain.deploy import QuorumSpec, deploy_contracts, deposit, update_operators
+from operator_node.chain.deploy import deposit, update_operators
 from operator_node.chain.errors import ContractRevertError, FutureBlockError
 from operator_node.chain.registration import ensure_registered
 from operator_node.crypto.bn254 import G1Point
@@ -122,20 +122,8 @@ async def test_state_confirm_batch_only_by_disperser(devnet: Devnet) -> None:
 
 
 async def test_state_m2_core_is_detected_and_registers(devnet: Devnet) -> None:
-    setup = devnet.connection(DEPLOYER)
-    try:
-        m2 = await deploy_contracts(setup.w3, DEPLOYER, core="m2", quorums=[QuorumSpec()])
-        await deposit(setup.w3, DEPLOYER, m2, OPERATORS[3], 50)
-    finally:
-        await setup.close()
-    connection = ChainConnection(
-        devnet.chain_config(
-            registry_coordinator=m2.registry_coordinator,
-            operator_state_retriever=m2.operator_state_retriever,
-        ),
-        metrics=None,
-        account=OPERATORS[3],
-    )
+    m2 = await devnet.deploy_m2({3: 50})
+    connection = devnet.connection_to(m2, OPERATORS[3])
     try:
         writer = await connection.get_writer()
         assert writer.reader.contracts.core == "m2"
