@@ -47,9 +47,15 @@ class ConnectionChainView:
             raise ChainUnavailable(f"cannot read the block number: {exc}") from exc
 
     async def is_disperser(self, address: str) -> bool:
-        """Whether the ServiceManager allows ``address`` to disperse."""
+        """Whether the ServiceManager allows ``address`` to disperse. Raises
+        :class:`ChainUnavailable` without asking the chain where it has no ``isDisperser``."""
         try:
             reader = await self._connection.get_reader()
+            if not reader.contracts.has_disperser_check:
+                raise ChainUnavailable(
+                    f"the service manager at {reader.contracts.service_manager.address} has no "
+                    "isDisperser(address): this node cannot check dispersers on chain"
+                )
             return await reader.is_disperser(address)
         except (ChainError, Web3Exception) as exc:
             raise ChainUnavailable(f"cannot read the disperser allow-list: {exc}") from exc

@@ -32,7 +32,9 @@ from operator_node.chain.deploy import (
 from operator_node.chain.errors import ContractRevertError
 from operator_node.chain.reader import OperatorStatus
 from operator_node.chain.registration import deregister, ensure_registered
+from operator_node.chain.view import ConnectionChainView
 from operator_node.crypto.bn254 import G1Point
+from operator_node.dispersal.errors import ChainUnavailable
 
 
 async def _register(devnet: Devnet, index: int, quorums: tuple[int, ...] = QUORUMS) -> None:
@@ -181,5 +183,15 @@ async def test_a_call_the_deployment_cannot_answer_names_contract_and_function(
             f"RegistryCoordinator.serviceManager() at {devnet.deployment.index_registry}" in message
         )
         assert "this deployment may not have the function" in message
+    finally:
+        await connection.close()
+
+
+async def test_node_view_refuses_chain_disperser_check_where_there_is_none(devnet: Devnet) -> None:
+    m2 = await devnet.deploy_m2()
+    connection = devnet.connection_to(m2)
+    try:
+        with pytest.raises(ChainUnavailable, match="has no isDisperser"):
+            await ConnectionChainView(connection).is_disperser(DEPLOYER.address)
     finally:
         await connection.close()
