@@ -9,8 +9,8 @@ quorum, Down otherwise (non-critical: the node keeps serving retrieval and answe
 failures never end the loop: it retries with exponential backoff, capped.
 
 When dispersal depends on the chain (``dispersal_service`` given), the service also keeps that
-service's status honest: Down while the chain cannot be read, Down for good (with the reason
-logged once per pass) when dispersers are to be checked on chain and the service manager has no
+service's status honest: Down while the chain cannot be read, Down for good (the reason logged
+once, as an error) when dispersers are to be checked on chain and the service manager has no
 ``isDisperser``, Up otherwise.
 """
 
@@ -64,6 +64,7 @@ class ChainService:
         self._socket_checked = False
         self._dispersal_service = dispersal_service
         self._needs_disperser_check = needs_disperser_check
+        self._told_no_disperser_check = False
         health.register(
             SERVICE_ID, "chain", "JSON-RPC endpoint and on-chain registration", critical=False
         )
@@ -123,6 +124,9 @@ class ChainService:
     def _check_dispersal(self, contracts: AvsContracts) -> None:
         if self._needs_disperser_check and not contracts.has_disperser_check:
             self._set_dispersal(ServiceStatus.DOWN)
+            if self._told_no_disperser_check:
+                return
+            self._told_no_disperser_check = True
             self._log.error(
                 "dispersal_unavailable",
                 reason=(

@@ -180,6 +180,7 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
             )
             with structlog.testing.capture_logs() as logs:
                 await service.check_once()
+                await service.check_once()  # the reason is told once, the status kept
             assert health.get_service("dispersal").status is expected  # type: ignore[union-attr]
             unavailable = [e for e in logs if e["event"] == "dispersal_unavailable"]
             assert len(unavailable) == (1 if needs_check else 0)
