@@ -13,6 +13,7 @@ from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
+from operator_node.chain.registration import ensure_registered
 from operator_node.chain.rpc import RetryPolicy
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
@@ -70,6 +71,15 @@ class Devnet:
             operator_state_retriever=deployment.operator_state_retriever,
             **overrides,
         )
+
+    async def register(self, index: int, quorums: tuple[int, ...] = QUORUMS) -> None:
+        """Register operator ``index`` (its BLS key, ``SOCKET``) in ``quorums``."""
+        connection = self.connection(OPERATORS[index])
+        try:
+            writer = await connection.get_writer()
+            await ensure_registered(writer, BLS_KEYS[index], quorums, SOCKET)
+        finally:
+            await connection.close()
 
     async def deploy_m2(self, deposits: Mapping[int, int] | None = None) -> Deployment:
         """A second contract set, in the M2 shape (no socket registry, no ``isDisperser``), with

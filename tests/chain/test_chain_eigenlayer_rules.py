@@ -37,24 +37,16 @@ from operator_node.crypto.bn254 import G1Point
 from operator_node.dispersal.errors import ChainUnavailable
 
 
-async def _register(devnet: Devnet, index: int, quorums: tuple[int, ...] = QUORUMS) -> None:
-    connection = devnet.connection(OPERATORS[index])
-    try:
-        await ensure_registered(await connection.get_writer(), BLS_KEYS[index], quorums, SOCKET)
-    finally:
-        await connection.close()
-
-
 async def test_checker_refuses_every_stale_or_future_index_hint(devnet: Devnet) -> None:
-    await _register(devnet, 0)
-    await _register(devnet, 1)
+    await devnet.register(0)
+    await devnet.register(1)
     disperser = devnet.connection(DEPLOYER)
     try:
         writer = await disperser.get_writer()
         reference = await writer.reader.get_current_block()
         # After the reference block: a new operator (apks and totals move on) and operator 1
         # leaving quorum 1 (its bitmap and its stake there move on).
-        await _register(devnet, 2)
+        await devnet.register(2)
         leaver = devnet.connection(OPERATORS[1])
         try:
             await deregister(await leaver.get_writer(), (1,))
@@ -99,8 +91,8 @@ async def test_stake_is_delegated_shares_with_minimum_and_update(devnet: Devnet)
     try:
         await set_minimum_stake(w3, DEPLOYER, deployment, 0, WEIGHTS[0] + 1)
         with pytest.raises(ContractRevertError, match="does not meet minimum stake requirement"):
-            await _register(devnet, 0, (0,))
-        await _register(devnet, 1)
+            await devnet.register(0, (0,))
+        await devnet.register(1)
         reader = await owner.get_reader()
         operator_id = BLS_KEYS[1].operator_id
         assert await reader.get_current_stake(operator_id, 0) == WEIGHTS[1]
@@ -154,7 +146,7 @@ async def test_m2_shaped_deployment_is_probed_and_sockets_come_from_events(devne
 
 
 async def test_current_shaped_deployment_has_registry_and_disperser_check(devnet: Devnet) -> None:
-    await _register(devnet, 0)
+    await devnet.register(0)
     connection = devnet.connection()
     try:
         reader = await connection.get_reader()

@@ -16,22 +16,14 @@ from operator_node.crypto.bn254 import G1Point
 from operator_node.metrics import Metrics
 
 
-async def _register(devnet: Devnet, index: int) -> None:
-    connection = devnet.connection(OPERATORS[index])
-    try:
-        await ensure_registered(await connection.get_writer(), BLS_KEYS[index], QUORUMS, SOCKET)
-    finally:
-        await connection.close()
-
-
 async def test_state_at_past_block_is_history_and_cached(devnet: Devnet) -> None:
-    await _register(devnet, 0)
+    await devnet.register(0)
     metrics = Metrics(CollectorRegistry(), avs_name="test", version="0")
     connection = ChainConnection(devnet.chain_config(), metrics=metrics)
     try:
         reader = await connection.get_reader()
         first = await reader.get_current_block()
-        await _register(devnet, 1)
+        await devnet.register(1)
         await deposit(connection.w3, DEPLOYER, devnet.deployment, OPERATORS[0], 899)
         await update_operators(
             connection.w3, OPERATORS[2], devnet.deployment, [OPERATORS[0].address]
@@ -66,7 +58,7 @@ async def test_state_confirm_batch_accepts_aggregate_and_rejects_tampering(
     devnet: Devnet,
 ) -> None:
     for i in range(3):
-        await _register(devnet, i)
+        await devnet.register(i)
     disperser = devnet.connection(DEPLOYER)
     try:
         writer = await disperser.get_writer()
@@ -99,7 +91,7 @@ async def test_state_confirm_batch_accepts_aggregate_and_rejects_tampering(
 
 
 async def test_state_confirm_batch_only_by_disperser(devnet: Devnet) -> None:
-    await _register(devnet, 0)
+    await devnet.register(0)
     connection = devnet.connection(OPERATORS[0])
     try:
         writer = await connection.get_writer()
