@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -181,19 +182,22 @@ class RetrievalHandler:
         return error_response(status, code, message)
 
 
+# ASCII only: str.isdigit() and int() also take "²", full-width and Arabic-Indic digits, and
+# bytes.fromhex() skips spaces; an unbounded digit string would reach int()'s length limit.
+_BATCH_HASH = re.compile(r"(?:0x)?([0-9a-fA-F]{64})")
+_BLOB_INDEX = re.compile(r"0|[1-9][0-9]{0,4}")
+
+
 def _parse_target(request: web.Request) -> tuple[bytes, int] | web.Response:
-    text = request.match_info["batch_header_hash"]
-    digits = text.removeprefix("0x")
-    index_text = request.match_info["blob_index"]
-    try:
-        if len(digits) != 64:
-            raise ValueError
-        batch_hash = bytes.fromhex(digits)
-    except ValueError:
+    hash_match = _BATCH_HASH.fullmatch(request.match_info["batch_header_hash"])
+    if hash_match is None:
         return error_response(400, "malformed", "batch header hash must be 32 bytes of hex")
-    if not index_text.isdigit() or int(index_text) >= _MAX_BLOB_INDEX:
-        return error_response(400, "malformed", "blob index must be a small decimal integer")
-    return batch_hash, int(index_text)
+    index_text = request.match_info["blob_index"]
+    if _BLOB_INDEX.fullmatch(index_text) is None or int(index_text) >= _MAX_BLOB_INDEX:
+        return error_response(
+            400, "malformed", f"blob index must be a decimal integer below {_MAX_BLOB_INDEX}"
+        )
+    return bytes.fromhex(hash_match.group(1)), int(index_text)
 
 
 async def _stream(

@@ -192,7 +192,33 @@ def test_http_retrieval_serves_stored_chunks_with_valid_proofs(
 
     assert http_get(node.url(f"/v1/chunks/0x{batch.header_hash.hex()}/2"))[0] == 404
     assert http_get(node.url("/v1/chunks/0x1234/0"))[0] == 400
-    assert http_get(node.url(f"/v1/chunks/0x{batch.header_hash.hex()}/x"))[0] == 400
+    good = batch.header_hash.hex()
+    # Only ASCII digits and hex: "²", full-width and Arabic-Indic digits, signs, spaces, leading
+    # zeros and huge numbers are refused with 400, never a 500.
+    bad_indexes = [
+        "x",
+        "%C2%B2",
+        "%EF%BC%91",
+        "%D9%A1",
+        "+1",
+        "-1",
+        "%201",
+        "01",
+        "65536",
+        "9" * 5000,
+    ]
+    for index in bad_indexes:
+        status, body = http_get(node.url(f"/v1/chunks/0x{good}/{index}"))
+        assert (status, json.loads(body)["error"]) == (400, "malformed"), index
+    bad_hashes = [
+        "0x" + good[:-2] + "%20" + good[-1],
+        "0X" + good,
+        "0x" + good[:-1] + "g",
+        good + "00",
+    ]
+    for text in bad_hashes:
+        assert http_get(node.url(f"/v1/chunks/{text}/0"))[0] == 400, text
+    assert http_get(node.url(f"/v1/chunks/{good}/0"))[0] == 200  # the 0x prefix is optional
 
 
 def test_http_retrieval_is_rate_limited_per_client(
