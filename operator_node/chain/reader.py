@@ -2,7 +2,8 @@
 
 Every call goes through :func:`~operator_node.chain.calls.call_view`, so a failure names the
 contract and the function. Only functions EigenLayer's own middleware has are called, except
-``isDisperser``, which the caller must first find present (``contracts.has_disperser_check``).
+``isDisperser``, which the caller must first find present (``contracts.has_disperser_check``);
+the node itself answers dispersers from :attr:`ChainReader.dispersers`, a set kept from events.
 
 Operator state at a block — what chunk assignment is computed from — is cached per (quorum,
 block) in a bounded LRU: state at a past block never changes, and dispersal asks for the same
@@ -22,6 +23,7 @@ from web3 import AsyncWeb3
 
 from operator_node.chain.calls import call_view
 from operator_node.chain.contracts import AvsContracts
+from operator_node.chain.dispersers import DisperserSet
 from operator_node.chain.errors import FutureBlockError
 from operator_node.chain.sockets import SocketBook
 from operator_node.crypto.bn254 import G1Point
@@ -107,6 +109,9 @@ class ChainReader:
         self.w3 = w3
         self.contracts = contracts
         self.sockets = SocketBook(
+            w3, contracts, from_block=events_from_block, block_range=events_block_range
+        )
+        self.dispersers = DisperserSet(
             w3, contracts, from_block=events_from_block, block_range=events_block_range
         )
         self._cache: OrderedDict[tuple[int, int], tuple[OperatorStake, ...]] = OrderedDict()

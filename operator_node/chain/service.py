@@ -9,9 +9,11 @@ quorum, Down otherwise (non-critical: the node keeps serving retrieval and answe
 failures never end the loop: it retries with exponential backoff, capped.
 
 When dispersal depends on the chain (``dispersal_service`` given), the service also keeps that
-service's status honest: Down while the chain cannot be read, Down for good (the reason logged
-once, as an error) when dispersers are to be checked on chain and the service manager has no
-``isDisperser``, Up otherwise.
+service's status honest: Down while the chain or the disperser allow-list cannot be read or the
+operator is not registered (no disperser would send its key chunks), Down for good (the reason
+logged once, as an error) when dispersers are to be checked on chain and the service manager has
+no ``isDisperser``, Up otherwise. Each pass also brings the allow-list set up
+to date, so requests find it loaded.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from typing import Any
 from web3.exceptions import Web3Exception
 
 from operator_node.chain.client import ChainConnection
-from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.errors import ChainConfigError, ChainError
-from operator_node.chain.reader import Registration
+from operator_node.chain.reader import ChainReader, Registration
 from operator_node.health import Health, ServiceStatus
 from operator_node.metrics import Metrics
 
@@ -92,9 +93,10 @@ class ChainService:
         Raises :class:`ChainError` (or a web3 error) when the chain cannot be read.
         """
         reader = await self._connection.get_reader()
-        self._check_dispersal(reader.contracts)
+        dispersal_can_work = await self._check_dispersal(reader)
         address = await reader.get_operator_address(self._operator_id)
         if address is None:
+            self._set_dispersal(ServiceStatus.DOWN)  # no disperser will send this key chunks
             self._set_registered(False, "operator id not registered; run `operator-node register`")
             return None
         reg = await reader.get_registration(address)
@@ -105,6 +107,8 @@ class ChainService:
             self._metrics.set_registered_stake(quorum, str(quorum), reg.stakes.get(quorum, 0))
         missing = sorted(set(self._quorums) - set(reg.quorums))
         self._set_registered(not missing, f"not registered in quorum(s) {missing}")
+        up = dispersal_can_work and reg.registered
+        self._set_dispersal(ServiceStatus.UP if up else ServiceStatus.DOWN)
         return reg
 
     async def _check_socket(self, reg: Registration) -> None:
@@ -121,11 +125,19 @@ class ChainService:
         await writer.update_socket(self._socket)
         self._log.info("chain_socket_updated", old=reg.socket, new=self._socket)
 
-    def _check_dispersal(self, contracts: AvsContracts) -> None:
+    async def _check_dispersal(self, reader: ChainReader) -> bool:
+        """Whether dispersers can be checked as configured; says why not in the log."""
+        contracts = reader.contracts
+        if self._needs_disperser_check and contracts.has_disperser_check:
+            await reader.dispersers.refresh()  # at start, so requests find the set loaded
+            if not reader.dispersers.loaded:
+                self._log.warning(
+                    "dispersal_allowlist_unreadable", error=reader.dispersers.last_error
+                )
+                return False
         if self._needs_disperser_check and not contracts.has_disperser_check:
-            self._set_dispersal(ServiceStatus.DOWN)
             if self._told_no_disperser_check:
-                return
+                return False
             self._told_no_disperser_check = True
             self._log.error(
                 "dispersal_unavailable",
@@ -136,8 +148,8 @@ class ChainService:
                     "dispersal.allowed_dispersers"
                 ),
             )
-            return
-        self._set_dispersal(ServiceStatus.UP)
+            return False
+        return True
 
     def _set_dispersal(self, status: ServiceStatus) -> None:
         if self._dispersal_service is not None:

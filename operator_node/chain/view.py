@@ -47,8 +47,9 @@ class ConnectionChainView:
             raise ChainUnavailable(f"cannot read the block number: {exc}") from exc
 
     async def is_disperser(self, address: str) -> bool:
-        """Whether the ServiceManager allows ``address`` to disperse. Raises
-        :class:`ChainUnavailable` without asking the chain where it has no ``isDisperser``."""
+        """Whether the ServiceManager allows ``address`` to disperse, answered from the set the
+        reader keeps (no chain call per request). Raises :class:`ChainUnavailable` where the
+        service manager has no allow-list, or while the set cannot be read."""
         try:
             reader = await self._connection.get_reader()
             if not reader.contracts.has_disperser_check:
@@ -56,6 +57,6 @@ class ConnectionChainView:
                     f"the service manager at {reader.contracts.service_manager.address} has no "
                     "isDisperser(address): this node cannot check dispersers on chain"
                 )
-            return await reader.is_disperser(address)
+            return await reader.dispersers.contains(address)
         except (ChainError, Web3Exception) as exc:
             raise ChainUnavailable(f"cannot read the disperser allow-list: {exc}") from exc

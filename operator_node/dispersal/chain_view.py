@@ -26,5 +26,7 @@ class ChainView(Protocol):
         ...
 
     async def is_disperser(self, address: str) -> bool:
-        """Whether the ServiceManager allows ``address`` to disperse."""
+        """Whether the ServiceManager allows ``address`` to disperse (any case). Called for
+        every request that passed its signature check, forged ones included: answer from
+        memory, not with a chain call per address."""
         ...

@@ -165,7 +165,12 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
 ) -> None:
     """An M2-shaped service manager has no isDisperser: with disperser_source "chain" the
     dispersal service goes Down with the reason logged; with "static" it comes Up."""
-    m2 = await devnet.deploy_m2()
+    m2 = await devnet.deploy_m2({0: 100})
+    operator = devnet.connection_to(m2, OPERATORS[0])
+    try:
+        await ensure_registered(await operator.get_writer(), BLS_KEYS[0], (0,), SOCKET)
+    finally:
+        await operator.close()
     connection = devnet.connection_to(m2)
     try:
         for needs_check, expected in ((True, ServiceStatus.DOWN), (False, ServiceStatus.UP)):
@@ -175,6 +180,7 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
                 connection,
                 health,
                 _metrics(),
+                quorums=(0,),
                 dispersal_service="dispersal",
                 needs_disperser_check=needs_check,
             )
@@ -187,6 +193,28 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
             if needs_check:
                 assert "isDisperser(address)" in unavailable[0]["reason"]
                 assert m2.service_manager in unavailable[0]["reason"]
+    finally:
+        await connection.close()
+
+
+async def test_service_reports_dispersal_down_while_key_unregistered(devnet: Devnet) -> None:
+    """A node whose BLS key is not registered gets no chunks: dispersal is Down until it is."""
+    health = Health()
+    health.register("dispersal", "dispersal", "test", critical=False)
+    connection = devnet.connection(OPERATORS[0])
+    try:
+        service = _service(
+            connection,
+            health,
+            _metrics(),
+            dispersal_service="dispersal",
+            needs_disperser_check=True,
+        )
+        await service.check_once()
+        assert health.get_service("dispersal").status is ServiceStatus.DOWN  # type: ignore[union-attr]
+        await ensure_registered(await connection.get_writer(), BLS_KEYS[0], QUORUMS, SOCKET)
+        await service.check_once()
+        assert health.get_service("dispersal").status is ServiceStatus.UP  # type: ignore[union-attr]
     finally:
         await connection.close()
 
