@@ -26,6 +26,7 @@ from web3.exceptions import Web3Exception
 
 from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.errors import ChainError
+from operator_node.chain.events import EventCursor
 
 
 class DisperserSetUnavailable(ChainError):
@@ -47,13 +48,15 @@ class DisperserSet:
         retry_after: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._w3 = w3
-        self._contracts = contracts
-        self._block_range = block_range
+        self._cursor = EventCursor(
+            w3,
+            contracts.service_manager.events.DisperserStatusChanged,
+            from_block=from_block,
+            block_range=block_range,
+        )
         self._max_age = max_age
         self._retry_after = retry_after
         self._clock = clock
-        self._scanned_to = from_block - 1
         self._allowed: set[str] = set()
         self._loaded_at: float | None = None
         self._failed_at: float | None = None
@@ -123,15 +126,9 @@ class DisperserSet:
             self._loaded_at = self._clock()
 
     async def _scan(self) -> None:
-        head = int(await self._w3.eth.block_number)
-        event = self._contracts.service_manager.events.DisperserStatusChanged
-        while self._scanned_to < head:
-            start = self._scanned_to + 1
-            end = min(head, start + self._block_range - 1)
-            for log in await event.get_logs(from_block=start, to_block=end):
-                address = str(log["args"]["disperser"]).lower()
-                if log["args"]["allowed"]:
-                    self._allowed.add(address)
-                else:
-                    self._allowed.discard(address)
-            self._scanned_to = end
+        for log in await self._cursor.fetch_new():
+            address = str(log["args"]["disperser"]).lower()
+            if log["args"]["allowed"]:
+                self._allowed.add(address)
+            else:
+                self._allowed.discard(address)

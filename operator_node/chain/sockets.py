@@ -19,6 +19,7 @@ from web3 import AsyncWeb3
 
 from operator_node.chain.calls import call_view
 from operator_node.chain.contracts import AvsContracts
+from operator_node.chain.events import EventCursor
 
 
 class SocketBook:
@@ -32,13 +33,13 @@ class SocketBook:
         from_block: int = 0,
         block_range: int = 10_000,
     ) -> None:
-        if from_block < 0 or block_range < 1:
-            raise ValueError("from_block must be >= 0 and block_range >= 1")
-        self._w3 = w3
         self._contracts = contracts
-        self._block_range = block_range
-        self._from_block = from_block
-        self._scanned_to = from_block - 1
+        self._cursor = EventCursor(
+            w3,
+            contracts.registry_coordinator.events.OperatorSocketUpdate,
+            from_block=from_block,
+            block_range=block_range,
+        )
         self._latest: dict[bytes, str] = {}
         self._lock = asyncio.Lock()
 
@@ -47,7 +48,9 @@ class SocketBook:
         """Where sockets come from, for messages: the registry or the events."""
         if self._contracts.socket_registry is not None:
             return "SocketRegistry.getOperatorSocket"
-        return f"RegistryCoordinator OperatorSocketUpdate events from block {self._from_block}"
+        return (
+            f"RegistryCoordinator OperatorSocketUpdate events from block {self._cursor.from_block}"
+        )
 
     async def fetch_sockets(self, operator_ids: Iterable[bytes]) -> dict[bytes, str]:
         """Each operator's current socket ("" where none is on chain)."""
@@ -63,12 +66,6 @@ class SocketBook:
 
     async def _scan_events(self) -> None:
         async with self._lock:  # one scan at a time; the next caller finds it done
-            head = int(await self._w3.eth.block_number)
-            event = self._contracts.registry_coordinator.events.OperatorSocketUpdate
-            while self._scanned_to < head:
-                start = self._scanned_to + 1
-                end = min(head, start + self._block_range - 1)
-                for log in await event.get_logs(from_block=start, to_block=end):
-                    # Logs come in chain order: the last one for an operator is its socket now.
-                    self._latest[bytes(log["args"]["operatorId"])] = str(log["args"]["socket"])
-                self._scanned_to = end
+            for log in await self._cursor.fetch_new():
+                # Logs come in chain order: the last one for an operator is its socket now.
+                self._latest[bytes(log["args"]["operatorId"])] = str(log["args"]["socket"])
