@@ -25,14 +25,12 @@ def describe_call(contract: str, fn: AsyncContractFunction) -> str:
     return f"{contract}.{fn.fn_name}() at {fn.address}"
 
 
-async def call_view(contract: str, fn: AsyncContractFunction, block: int | None = None) -> Any:
-    """``fn.call()`` (at ``block`` when given); raises :class:`ContractRevertError` naming
-    ``contract`` and the function when it reverts or returns nothing. Transport failures raise
-    as the provider raises them (:class:`RpcUnavailableError`)."""
+async def call_view(contract: str, fn: AsyncContractFunction) -> Any:
+    """``fn.call()``; raises :class:`ContractRevertError` naming ``contract`` and the function
+    when it reverts or returns nothing. Transport failures raise as the provider raises them
+    (:class:`RpcUnavailableError`)."""
     try:
-        if block is None:
-            return await fn.call()
-        return await fn.call(block_identifier=block)
+        return await fn.call()
     except ContractLogicError as exc:
         raise ContractRevertError(
             describe_call(contract, fn), revert_reason(exc) or _NO_REASON

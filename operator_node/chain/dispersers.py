@@ -19,12 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
-from web3 import AsyncWeb3
 from web3.exceptions import Web3Exception
 
-from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.errors import ChainError
 from operator_node.chain.events import EventCursor
 
@@ -39,21 +36,14 @@ class DisperserSet:
 
     def __init__(
         self,
-        w3: AsyncWeb3[Any],
-        contracts: AvsContracts,
+        cursor: EventCursor,
         *,
-        from_block: int = 0,
-        block_range: int = 10_000,
         max_age: float = 30.0,
         retry_after: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._cursor = EventCursor(
-            w3,
-            contracts.service_manager.events.DisperserStatusChanged,
-            from_block=from_block,
-            block_range=block_range,
-        )
+        """``cursor`` scans the service manager's ``DisperserStatusChanged`` events."""
+        self._cursor = cursor
         self._max_age = max_age
         self._retry_after = retry_after
         self._clock = clock

@@ -1,9 +1,9 @@
 """Read-only access to the AVS's state: registration, quorums, stakes, sockets, dispersers.
 
 Every call goes through :func:`~operator_node.chain.calls.call_view`, so a failure names the
-contract and the function. Only functions EigenLayer's own middleware has are called, except
-``isDisperser``, which the caller must first find present (``contracts.has_disperser_check``);
-the node itself answers dispersers from :attr:`ChainReader.dispersers`, a set kept from events.
+contract and the function. Only functions EigenLayer's own middleware has are called; dispersers
+are answered from :attr:`ChainReader.dispersers`, a set kept from the service manager's events
+where discovery found its ``isDisperser`` (``contracts.has_disperser_check``).
 
 Operator state at a block — what chunk assignment is computed from — is cached per (quorum,
 block) in a bounded LRU: state at a past block never changes, and dispersal asks for the same
@@ -25,6 +25,7 @@ from operator_node.chain.calls import call_view
 from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.dispersers import DisperserSet
 from operator_node.chain.errors import FutureBlockError
+from operator_node.chain.events import EventCursor
 from operator_node.chain.sockets import SocketBook
 from operator_node.crypto.bn254 import G1Point
 
@@ -108,11 +109,17 @@ class ChainReader:
     ):
         self.w3 = w3
         self.contracts = contracts
+
+        def cursor(event: Any) -> EventCursor:
+            return EventCursor(
+                w3, event, from_block=events_from_block, block_range=events_block_range
+            )
+
         self.sockets = SocketBook(
-            w3, contracts, from_block=events_from_block, block_range=events_block_range
+            contracts, cursor(contracts.registry_coordinator.events.OperatorSocketUpdate)
         )
         self.dispersers = DisperserSet(
-            w3, contracts, from_block=events_from_block, block_range=events_block_range
+            cursor(contracts.service_manager.events.DisperserStatusChanged)
         )
         self._cache: OrderedDict[tuple[int, int], tuple[OperatorStake, ...]] = OrderedDict()
         self._cache_size = cache_size
@@ -188,14 +195,6 @@ class ChainReader:
             tuple(map(int, totals)),
             tuple(tuple(map(int, per_quorum)) for per_quorum in stakes),
         )
-
-    async def is_disperser(self, address: str) -> bool:
-        """Whether ``address`` is on the service manager's disperser allow-list (only where the
-        deployment has one: ``contracts.has_disperser_check``)."""
-        fn = self.contracts.service_manager.functions.isDisperser(
-            self.w3.to_checksum_address(address)
-        )
-        return bool(await call_view("ServiceManager", fn))
 
     async def get_operator_socket(self, operator_id: bytes) -> str:
         """The socket registered for ``operator_id`` ("" if none)."""

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
-
-from web3 import AsyncWeb3
 
 from operator_node.chain.calls import call_view
 from operator_node.chain.contracts import AvsContracts
@@ -25,21 +22,11 @@ from operator_node.chain.events import EventCursor
 class SocketBook:
     """Looks up operators' sockets; "" for an operator with none on chain."""
 
-    def __init__(
-        self,
-        w3: AsyncWeb3[Any],
-        contracts: AvsContracts,
-        *,
-        from_block: int = 0,
-        block_range: int = 10_000,
-    ) -> None:
+    def __init__(self, contracts: AvsContracts, cursor: EventCursor) -> None:
+        """``cursor`` scans the registry coordinator's ``OperatorSocketUpdate`` events (used
+        only where the deployment has no socket registry)."""
         self._contracts = contracts
-        self._cursor = EventCursor(
-            w3,
-            contracts.registry_coordinator.events.OperatorSocketUpdate,
-            from_block=from_block,
-            block_range=block_range,
-        )
+        self._cursor = cursor
         self._latest: dict[bytes, str] = {}
         self._lock = asyncio.Lock()
 

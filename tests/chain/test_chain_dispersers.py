@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.deploy import allow_disperser
 from operator_node.chain.dispersers import DisperserSet, DisperserSetUnavailable
+from operator_node.chain.events import EventCursor
 from operator_node.chain.view import ConnectionChainView
 from operator_node.devnet.anvil import free_port
 from operator_node.metrics import Metrics
@@ -59,7 +60,8 @@ async def test_set_follows_allow_list_changes_on_refresh(devnet: Devnet) -> None
     clock = Clock()
     try:
         reader = await connection.get_reader()
-        dispersers = DisperserSet(connection.w3, reader.contracts, max_age=30.0, clock=clock)
+        event = reader.contracts.service_manager.events.DisperserStatusChanged
+        dispersers = DisperserSet(EventCursor(connection.w3, event), max_age=30.0, clock=clock)
         assert not await dispersers.contains(OUTSIDER.address)
         await allow_disperser(connection.w3, DEPLOYER, devnet.deployment, OUTSIDER.address)
         assert not await dispersers.contains(OUTSIDER.address)  # fresh: no re-read yet
@@ -92,7 +94,8 @@ async def test_unreadable_set_fails_fast_while_its_breaker_is_open(devnet: Devne
         retry=FAST_RETRY,
     )
     clock = Clock()
-    dispersers = DisperserSet(dead.w3, contracts, retry_after=5.0, clock=clock)
+    event = contracts.service_manager.events.DisperserStatusChanged
+    dispersers = DisperserSet(EventCursor(dead.w3, event), retry_after=5.0, clock=clock)
     try:
         with pytest.raises(DisperserSetUnavailable, match="could not be read"):
             await dispersers.contains(DEPLOYER.address)

@@ -153,7 +153,7 @@ async def test_current_shaped_deployment_has_registry_and_disperser_check(devnet
         assert reader.contracts.socket_registry is not None
         assert reader.contracts.has_disperser_check
         assert await reader.get_operator_socket(BLS_KEYS[0].operator_id) == SOCKET
-        assert await reader.is_disperser(DEPLOYER.address)
+        assert await reader.dispersers.contains(DEPLOYER.address)
     finally:
         await connection.close()
 

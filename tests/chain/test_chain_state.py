@@ -95,8 +95,8 @@ async def test_state_confirm_batch_only_by_disperser(devnet: Devnet) -> None:
     connection = devnet.connection(OPERATORS[0])
     try:
         writer = await connection.get_writer()
-        assert await writer.reader.is_disperser(DEPLOYER.address)
-        assert not await writer.reader.is_disperser(OPERATORS[0].address)
+        assert await writer.reader.dispersers.contains(DEPLOYER.address)
+        assert not await writer.reader.dispersers.contains(OPERATORS[0].address)
         reference = await writer.reader.get_current_block()
         await connection.w3.provider.make_request("evm_mine", [])
         header = ChainBatchHeader(b"\x01" * 32, (0,), (50,), reference)
