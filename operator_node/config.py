@@ -126,16 +126,23 @@ class LimitsSection:
 
     max_request_bytes: int = _key(64 * _MiB, lo=1024, hi=4 * _GiB)
     max_inflight: int = _key(8, lo=1, hi=10_000)
+    max_pending_heads: int = _key(64, lo=1, hi=100_000)
+    max_pending_heads_per_client: int = _key(8, lo=1, hi=100_000)
+    head_timeout: float = _key(5.0, lo=0.1, hi=600.0)
+    body_timeout: float = _key(10.0, lo=0.1, hi=3600.0)
+    body_min_rate: int = _key(1 * _MiB, lo=1024)
 
 
 @dataclass(frozen=True)
 class DispersalSection:
-    """``[dispersal]``: who may push chunks, the replay window, and hashing threads."""
+    """``[dispersal]``: who may push chunks, the replay window, hashing threads, rate limit."""
 
     allowed_dispersers: tuple[str, ...] = _key((), kind="address")
     disperser_source: str = _key("chain", choices=DISPERSER_SOURCES)
     replay_window: float = _key(300.0, lo=1.0, hi=3600.0)
     hash_threads: int = _key(2, lo=1, hi=64)
+    rate_limit: float = _key(0.0, lo=0.0)
+    burst: int = _key(16, lo=1)
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,17 @@
 ``Node`` owns no construction: ``cli`` builds every part and hands it in. ``run`` binds the API
 and metrics sockets (failing fast with a clear message), tells systemd it is ready, runs each
 background service as a task of one ``asyncio.TaskGroup`` and waits for the stop event. Stopping
-stops accepting connections, lets in-flight requests finish within ``shutdown_grace`` seconds and
-then closes resources (the store last, after every request that could touch it has ended).
+stops accepting connections, lets in-flight requests finish within ``shutdown_grace`` seconds (the
+``on_stopping`` hooks, e.g. StoreChunks, which keeps receiving bodies under way and answers 503
+to what it cannot finish in time) and then closes resources (the store last, after every request
+that could touch it has ended).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +25,7 @@ from operator_node.logging import get_logger
 from operator_node.systemd import SystemdNotifier
 
 API_SERVICE_ID = "api"
+LINGER = 2.0
 
 
 class BackgroundService(Protocol):
@@ -54,6 +57,7 @@ class Node:
         notifier: SystemdNotifier,
         shutdown_grace: float,
         on_close: Sequence[Callable[[], Any]] = (),
+        on_stopping: Sequence[Callable[[float], Awaitable[None]]] = (),
     ) -> None:
         self._listeners = listeners
         self._services = services
@@ -61,7 +65,9 @@ class Node:
         self._notifier = notifier
         self._shutdown_grace = shutdown_grace
         self._on_close = on_close
+        self._on_stopping = on_stopping
         self._runners: list[web.AppRunner] = []
+        self._sites: list[web.TCPSite] = []
         self._log = get_logger("node")
 
     async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
@@ -83,12 +89,17 @@ class Node:
 
     async def _start_listeners(self) -> None:
         for listener in self._listeners:
+            # A refused upload's unread body is drained for at most LINGER seconds, then closed.
             runner = web.AppRunner(
-                listener.app, access_log=None, shutdown_timeout=self._shutdown_grace
+                listener.app,
+                access_log=None,
+                shutdown_timeout=self._shutdown_grace,
+                lingering_time=LINGER,
             )
             await runner.setup()
             self._runners.append(runner)
             site = web.TCPSite(runner, listener.host, listener.port)
+            self._sites.append(site)
             try:
                 await site.start()
             except OSError as exc:
@@ -124,6 +135,11 @@ class Node:
         ``force`` is set (a second signal), which abandons them."""
 
         async def cleanup() -> None:
+            # Stop accepting first; requests under way keep their connections (whose bytes the
+            # library would discard once its own shutdown begins) until the hooks are done.
+            for site in self._sites:
+                await site.stop()
+            await asyncio.gather(*(hook(self._shutdown_grace) for hook in self._on_stopping))
             for runner in reversed(self._runners):
                 await runner.cleanup()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from operator_node.api.responses import error_response
+from operator_node.api.upload import IncompleteBody, NodeStopping, UploadTimeout
 from operator_node.dispersal.errors import ChainUnavailable, StaleReferenceBlock
 from operator_node.errors import OperatorNodeError
 from operator_node.logging import get_logger
@@ -38,6 +39,9 @@ _STATUS: tuple[tuple[type[OperatorNodeError], int, str], ...] = (
     (InvalidOperatorState, 503, ""),
     (InvalidBlob, 422, ""),
     (ChainUnavailable, 503, ""),
+    (UploadTimeout, 408, ""),
+    (IncompleteBody, 400, ""),
+    (NodeStopping, 503, ""),
     (ProtocolError, 400, ""),
     (StoreFullError, 507, "store_full"),
     (StoreError, 503, "store_unavailable"),

@@ -8,12 +8,13 @@ node's health is Up while the RPC answers and the operator is registered in ever
 quorum, Down otherwise (non-critical: the node keeps serving retrieval and answers 206). RPC
 failures never end the loop: it retries with exponential backoff, capped.
 
-When dispersal depends on the chain (``dispersal_service`` given), the service also keeps that
-service's status honest: Down while the chain or the disperser allow-list cannot be read or the
-operator is not registered (no disperser would send its key chunks), Down for good (the reason
-logged once, as an error) when dispersers are to be checked on chain and the service manager has
-no ``isDisperser``, Up otherwise. Each pass also brings the allow-list set up
-to date, so requests find it loaded.
+When dispersal depends on the chain (``dispersal`` given), the service also reports the chain's
+reasons why dispersal cannot work (see ``dispersal.readiness``): the chain or the disperser
+allow-list cannot be read; the operator is not registered (no disperser would send its key
+chunks, so requests are refused at once as ``not_registered``, and the check is repeated every
+``unregistered_interval`` seconds until it is); dispersers are to be checked on chain and the
+service manager has no ``isDisperser`` (logged once, as an error). Each pass also brings the
+allow-list set up to date, so requests find it loaded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from web3.exceptions import Web3Exception
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.errors import ChainConfigError, ChainError
 from operator_node.chain.reader import ChainReader, Registration
+from operator_node.dispersal.readiness import DispersalReadiness, Reason
 from operator_node.health import Health, ServiceStatus
 from operator_node.metrics import Metrics
 
@@ -49,8 +51,9 @@ class ChainService:
         logger: Any,
         refresh_interval: float = 60.0,
         retry_backoff: float = 1.0,
-        dispersal_service: str | None = None,
+        dispersal: DispersalReadiness | None = None,
         needs_disperser_check: bool = False,
+        unregistered_interval: float = 10.0,
     ) -> None:
         self._connection = connection
         self._operator_id = operator_id
@@ -63,7 +66,8 @@ class ChainService:
         self._refresh_interval = refresh_interval
         self._retry_backoff = retry_backoff
         self._socket_checked = False
-        self._dispersal_service = dispersal_service
+        self._dispersal = dispersal
+        self._unregistered_interval = unregistered_interval
         self._needs_disperser_check = needs_disperser_check
         self._told_no_disperser_check = False
         health.register(
@@ -75,12 +79,14 @@ class ChainService:
         failures = 0
         while True:
             try:
-                await self.check_once()
+                reg = await self.check_once()
                 failures = 0
                 delay = self._refresh_interval
+                if reg is None or not reg.registered:
+                    delay = min(delay, self._unregistered_interval)
             except (ChainError, Web3Exception) as exc:
                 self._health.set_status(SERVICE_ID, ServiceStatus.DOWN)
-                self._set_dispersal(ServiceStatus.DOWN)
+                self._set_dispersal(Reason("chain_unavailable", f"cannot read the chain: {exc}"))
                 delay = min(self._refresh_interval, self._retry_backoff * 2**failures)
                 failures = min(failures + 1, 30)  # the delay is capped anyway
                 self._log.warning("chain_check_failed", error=str(exc), retry_in=delay)
@@ -93,10 +99,10 @@ class ChainService:
         Raises :class:`ChainError` (or a web3 error) when the chain cannot be read.
         """
         reader = await self._connection.get_reader()
-        dispersal_can_work = await self._check_dispersal(reader)
+        dispersal_blocked = await self._check_dispersal(reader)
         address = await reader.get_operator_address(self._operator_id)
         if address is None:
-            self._set_dispersal(ServiceStatus.DOWN)  # no disperser will send this key chunks
+            self._set_dispersal(self._not_registered("is not registered"))
             self._set_registered(False, "operator id not registered; run `operator-node register`")
             return None
         reg = await reader.get_registration(address)
@@ -107,8 +113,9 @@ class ChainService:
             self._metrics.set_registered_stake(quorum, str(quorum), reg.stakes.get(quorum, 0))
         missing = sorted(set(self._quorums) - set(reg.quorums))
         self._set_registered(not missing, f"not registered in quorum(s) {missing}")
-        up = dispersal_can_work and reg.registered
-        self._set_dispersal(ServiceStatus.UP if up else ServiceStatus.DOWN)
+        if not reg.registered:
+            dispersal_blocked = self._not_registered("is deregistered from every quorum")
+        self._set_dispersal(dispersal_blocked)
         return reg
 
     async def _check_socket(self, reg: Registration) -> None:
@@ -125,35 +132,41 @@ class ChainService:
         await writer.update_socket(self._socket)
         self._log.info("chain_socket_updated", old=reg.socket, new=self._socket)
 
-    async def _check_dispersal(self, reader: ChainReader) -> bool:
-        """Whether dispersers can be checked as configured; says why not in the log."""
+    async def _check_dispersal(self, reader: ChainReader) -> Reason | None:
+        """Why dispersers cannot be checked as configured (None: they can); logs it too."""
         contracts = reader.contracts
         if self._needs_disperser_check and contracts.has_disperser_check:
             await reader.dispersers.refresh()  # at start, so requests find the set loaded
             if not reader.dispersers.loaded:
-                self._log.warning(
-                    "dispersal_allowlist_unreadable", error=reader.dispersers.last_error
-                )
-                return False
+                error = reader.dispersers.last_error
+                self._log.warning("dispersal_allowlist_unreadable", error=error)
+                return Reason("allowlist_unavailable", f"cannot read the allow-list: {error}")
         if self._needs_disperser_check and not contracts.has_disperser_check:
-            if self._told_no_disperser_check:
-                return False
-            self._told_no_disperser_check = True
-            self._log.error(
-                "dispersal_unavailable",
-                reason=(
-                    f"dispersal.disperser_source needs ServiceManager.isDisperser(address), "
-                    f"which the service manager at {contracts.service_manager.address} does not "
-                    'have; set dispersal.disperser_source = "static" and list '
-                    "dispersal.allowed_dispersers"
-                ),
+            reason = (
+                f"dispersal.disperser_source needs ServiceManager.isDisperser(address), "
+                f"which the service manager at {contracts.service_manager.address} does not "
+                'have; set dispersal.disperser_source = "static" and list '
+                "dispersal.allowed_dispersers"
             )
-            return False
-        return True
+            if not self._told_no_disperser_check:
+                self._told_no_disperser_check = True
+                self._log.error("dispersal_unavailable", reason=reason)
+            return Reason("no_disperser_check", reason)
+        return None
 
-    def _set_dispersal(self, status: ServiceStatus) -> None:
-        if self._dispersal_service is not None:
-            self._health.set_status(self._dispersal_service, status)
+    def _not_registered(self, what: str) -> Reason:
+        # No disperser assigns chunks to an operator that is not registered: refuse at once,
+        # saying so, rather than blaming the disperser further on.
+        return Reason(
+            "not_registered",
+            f"this node's operator id 0x{self._operator_id.hex()} {what} on chain; "
+            "run `operator-node register`",
+            refuses=True,
+        )
+
+    def _set_dispersal(self, reason: Reason | None) -> None:
+        if self._dispersal is not None:
+            self._dispersal.set(SERVICE_ID, reason)
 
     def _set_registered(self, registered: bool, why_not: str) -> None:
         self._health.set_status(SERVICE_ID, ServiceStatus.UP if registered else ServiceStatus.DOWN)

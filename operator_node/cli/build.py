@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from operator_node import __version__
 from operator_node.api.app import make_api_app
-from operator_node.api.dispersal import StoreChunksHandler
+from operator_node.api.dispersal import StoreChunksHandler, UploadLimits
 from operator_node.api.eigen import EigenApi
 from operator_node.api.metrics_app import make_metrics_app
 from operator_node.api.ratelimit import RateLimiter
@@ -33,6 +33,7 @@ from operator_node.config import Config
 from operator_node.crypto.bn254 import g1_backend
 from operator_node.crypto.signer import LocalSigner, Signer
 from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
+from operator_node.dispersal.readiness import DispersalReadiness, Reason
 from operator_node.erasure import select_backend
 from operator_node.health import Health, ServiceStatus
 from operator_node.logging import get_logger
@@ -102,9 +103,12 @@ def build_dispersal(
     store: AsyncStore,
     chain: ChainView | None,
     metrics: Metrics,
+    readiness: DispersalReadiness,
 ) -> StoreChunksHandler:
     """The StoreChunks handler with its pipeline."""
     source = config.dispersal.disperser_source
+    wire_limits = WireLimits(max_body_bytes=config.limits.max_request_bytes)
+    limits = config.limits
     pipeline = StoreChunksPipeline(
         signer=signer,
         store=store,
@@ -115,16 +119,27 @@ def build_dispersal(
         ),
         replay_guard=ReplayGuard(config.dispersal.replay_window, time.time),
         metrics=metrics,
-        wire_limits=WireLimits(max_body_bytes=config.limits.max_request_bytes),
+        wire_limits=wire_limits,
         clock=time.time,
         hash_threads=config.dispersal.hash_threads,
+        readiness=readiness,
     )
     return StoreChunksHandler(
         pipeline,
         metrics,
         RefusalLog(time.monotonic),
-        max_inflight=config.limits.max_inflight,
-        max_request_bytes=config.limits.max_request_bytes,
+        limits=UploadLimits(
+            max_request_bytes=limits.max_request_bytes,
+            max_inflight=limits.max_inflight,
+            max_pending_heads=limits.max_pending_heads,
+            max_pending_heads_per_client=limits.max_pending_heads_per_client,
+            head_timeout=limits.head_timeout,
+            body_timeout=limits.body_timeout,
+            body_min_rate=limits.body_min_rate,
+        ),
+        wire_limits=wire_limits,
+        readiness=readiness,
+        disperser_limiter=RateLimiter(config.dispersal.rate_limit, config.dispersal.burst),
     )
 
 
@@ -149,7 +164,12 @@ def build_api_app(
 
 
 def build_chain_service(
-    config: Config, connection: ChainConnection, signer: Signer, health: Health, metrics: Metrics
+    config: Config,
+    connection: ChainConnection,
+    signer: Signer,
+    health: Health,
+    metrics: Metrics,
+    readiness: DispersalReadiness,
 ) -> ChainService:
     """The chain service, which also keeps the dispersal service's status honest."""
     return ChainService(
@@ -161,7 +181,7 @@ def build_chain_service(
         health=health,
         metrics=metrics,
         logger=get_logger("chain"),
-        dispersal_service=DISPERSAL_SERVICE_ID,
+        dispersal=readiness,
         needs_disperser_check=config.dispersal.disperser_source != "static",
     )
 
@@ -198,18 +218,23 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         shards=config.store.shards,
         metrics=metrics,
     )
+    readiness = DispersalReadiness(health, DISPERSAL_SERVICE_ID)
     dispersal = None
     if signer is None:
         log.warning("dispersal_disabled", reason="no BLS keystore configured ([keys] bls_keystore)")
+        readiness.set("keys", Reason("no_key", "no BLS keystore configured ([keys] bls_keystore)"))
     else:
         dispersal = build_dispersal(
-            config, signer=signer, store=store, chain=chain, metrics=metrics
+            config, signer=signer, store=store, chain=chain, metrics=metrics, readiness=readiness
         )
-    # With a chain, dispersal waits for the chain service's first pass to say it can work.
-    health.set_status(
-        DISPERSAL_SERVICE_ID,
-        ServiceStatus.INITIALIZING if dispersal and chain else ServiceStatus.DOWN,
-    )
+    if chain is None:
+        readiness.set("chain", Reason("chain_unavailable", "no chain configured ([chain] rpc_url)"))
+    else:
+        # Dispersal waits for the chain service's first pass to say whether it can work.
+        waiting = Reason(
+            "initializing", "waiting for the first chain check", ServiceStatus.INITIALIZING
+        )
+        readiness.set("chain", waiting)
     services: list[BackgroundService] = [
         ExpiryService(store, metrics, time.time, interval=config.store.expiry_interval)
     ]
@@ -217,7 +242,9 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
     if connection is not None:
         closers.append(connection.close)
         if signer is not None:
-            services.append(build_chain_service(config, connection, signer, health, metrics))
+            services.append(
+                build_chain_service(config, connection, signer, health, metrics, readiness)
+            )
     listeners = [
         Listener(
             "api",
@@ -245,6 +272,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         notifier=SystemdNotifier(),
         shutdown_grace=config.api.shutdown_grace,
         on_close=closers,
+        on_stopping=[dispersal.drain] if dispersal is not None else [],
     )
     return NodeParts(node, store, health, metrics, signer, services)
 

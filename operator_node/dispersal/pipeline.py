@@ -19,6 +19,11 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
    unavailable), the replay guard forgets the request, which stored nothing;
 8. ``sign``: the BLS signature over the batch header hash.
 
+The HTTP front runs stage 1 on the head alone (``authenticate``), before it commits a slot or a
+buffer to the request, then the rest on the whole body (``store_admitted``); ``store_chunks``
+runs both. A store refusal for lack of space marks dispersal Down (``store_full``) until a batch is
+stored again.
+
 Every refusal raises before the store stage or is the store's refusal of the whole transaction,
 so a refused request stores nothing and signs nothing. Storing a batch that is already stored is
 a no-op, and the node signs it again: a disperser that lost the first reply can retry (with a
@@ -35,6 +40,7 @@ from operator_node.crypto.signer import Signer
 from operator_node.dispersal.allowlist import DisperserAllowlist
 from operator_node.dispersal.chain_view import ChainView
 from operator_node.dispersal.errors import ChainUnavailable, StaleReferenceBlock
+from operator_node.dispersal.readiness import DispersalReadiness, Reason
 from operator_node.dispersal.records import encode_batch_record, encode_blob_record
 from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
@@ -50,7 +56,7 @@ from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
 from operator_node.protocol.headers import validate_batch_root
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
 from operator_node.protocol.wire import WireLimits, decode_store_chunks
-from operator_node.store import AsyncStore, StoredBlob, StoreError
+from operator_node.store import AsyncStore, StoredBlob, StoreError, StoreFullError
 
 # Hashing below this many bytes per thread is not worth a second thread (~0.5 ms of keccak).
 _PARALLEL_HASH_BYTES = 2 << 20
@@ -61,6 +67,20 @@ _KECCAK_LANES = 8
 # (bench/ingest.py, 1.5 MiB requests: proofs stage 1.5-1.7 ms in a thread, 0.6-0.7 on the loop).
 _LOOP_HASH_BYTES = {"avx512": 2 << 20, "avx2": 512 << 10, "scalar": 192 << 10}
 _LOOP_HASH_BYTES_DEFAULT = 192 << 10
+
+
+_STORE_FULL = Reason(
+    "store_full", "the chunk store is full: batches are refused (507) until old ones expire"
+)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request whose head passed ``authenticate``: who sent it, and its replay-guard entry."""
+
+    disperser: str
+    digest: bytes
+    timestamp: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,7 @@ class StoreChunksPipeline:
         clock: Callable[[], float],
         hash_threads: int = 2,
         loop_hash_bytes: int | None = None,
+        readiness: DispersalReadiness | None = None,
     ) -> None:
         """``loop_hash_bytes``: the most chunk bytes checked on the event loop (None: the
         keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop)."""
@@ -102,6 +123,7 @@ class StoreChunksPipeline:
         self._wire_limits = wire_limits
         self._clock = clock
         self._hash_threads = max(1, hash_threads)
+        self._readiness = readiness
         if loop_hash_bytes is None:
             loop_hash_bytes = _LOOP_HASH_BYTES.get(keccak_backend(), _LOOP_HASH_BYTES_DEFAULT)
         self._loop_hash_bytes = loop_hash_bytes
@@ -111,9 +133,23 @@ class StoreChunksPipeline:
 
     async def store_chunks(self, body: memoryview, headers: Mapping[str, str]) -> StoreChunksResult:
         """Run every stage on one request body; raises a ProtocolError or StoreError to refuse."""
+        admission = await self.authenticate(body, headers)
+        return await self.store_admitted(admission, body)
+
+    async def authenticate(self, head: Bytes, headers: Mapping[str, str]) -> Admission:
+        """Stage 1 on the body's head (or the whole body): who signed it, whether they may
+        disperse, and whether the request is fresh. Raises a ProtocolError to refuse."""
+        with self._metrics.time_stage("authenticate"):
+            return await self._authenticate(head, headers)
+
+    async def store_admitted(self, admission: Admission, body: memoryview) -> StoreChunksResult:
+        """Stages 2-8 on the whole body of a request whose head ``authenticate`` admitted.
+
+        ``body`` must begin with that head (the caller read it there). Raises a ProtocolError or
+        StoreError to refuse.
+        """
         stage = self._metrics.time_stage
-        with stage("authenticate"):
-            disperser, digest, timestamp = await self._authenticate(body, headers)
+        disperser, digest, timestamp = admission.disperser, admission.digest, admission.timestamp
         with stage("parse"):
             request = decode_store_chunks(body, self._wire_limits)
         batch_hash = request.batch_header.compute_hash()
@@ -140,10 +176,13 @@ class StoreChunksPipeline:
                         for blob in request.blobs
                     ],
                 )
-            except StoreError:
+            except StoreError as exc:
                 # Nothing was stored: the same request, sent again, must be judged again.
                 self._replay_guard.release(digest)
+                if isinstance(exc, StoreFullError):
+                    self._set_store_reason(_STORE_FULL)
                 raise
+            self._set_store_reason(None)
         with stage("sign"):
             signature = await self._signer.sign(batch_hash)
         log.info(
@@ -156,9 +195,11 @@ class StoreChunksPipeline:
             batch_hash, self._signer.operator_id, signature, newly_stored, disperser
         )
 
-    async def _authenticate(
-        self, body: memoryview, headers: Mapping[str, str]
-    ) -> tuple[str, bytes, int]:
+    def _set_store_reason(self, reason: Reason | None) -> None:
+        if self._readiness is not None:
+            self._readiness.set("store", reason)
+
+    async def _authenticate(self, body: Bytes, headers: Mapping[str, str]) -> Admission:
         signature, timestamp = parse_auth_headers(headers)
         operator_id = self._signer.operator_id
         # The head is small and recovery takes ~0.1 ms (coincurve): cheaper than a thread hop.
@@ -167,7 +208,7 @@ class StoreChunksPipeline:
         await self._allowlist.validate(disperser)
         digest = compute_store_chunks_digest(operator_id, timestamp, request_hash)
         self._replay_guard.check(digest, timestamp)
-        return disperser, digest, timestamp
+        return Admission(disperser, digest, timestamp)
 
     async def _validate_chunks(self, request: StoreChunksRequest) -> None:
         chunks = [chunk for blob in request.blobs for chunk in blob.chunks]

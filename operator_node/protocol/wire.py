@@ -230,6 +230,29 @@ def _read_blob_sections(
     return sections
 
 
+PREFIX_BYTES = _PREFIX.size
+
+
+def store_chunks_head_length(prefix: Bytes, limits: WireLimits) -> int:
+    """Return the length of a StoreChunks head (prefix and header) from its first
+    :data:`PREFIX_BYTES` bytes, so a server can read the head alone before anything else.
+
+    Raises :class:`MalformedRequest` for a bad prefix and :class:`RequestTooLarge` for a header
+    over ``limits``.
+    """
+    view = memoryview(prefix).cast("B")
+    if len(view) != PREFIX_BYTES:
+        raise MalformedRequest(f"a StoreChunks prefix is {PREFIX_BYTES} bytes, not {len(view)}")
+    found, version, header_length = _PREFIX.unpack(view)
+    if found != MAGIC_STORE_CHUNKS:
+        raise MalformedRequest(f"bad magic {bytes(found)!r}, expected {MAGIC_STORE_CHUNKS!r}")
+    if version != WIRE_VERSION:
+        raise MalformedRequest(f"unsupported version {version}, this node speaks {WIRE_VERSION}")
+    if header_length > limits.max_header_bytes:
+        raise RequestTooLarge(f"header of {header_length} bytes exceeds {limits.max_header_bytes}")
+    return PREFIX_BYTES + int(header_length)
+
+
 def store_chunks_head(body: Bytes, limits: WireLimits | None = None) -> memoryview:
     """Return the head of a StoreChunks body: its prefix and header, all before the first chunk.
 

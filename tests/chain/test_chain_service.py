@@ -30,6 +30,7 @@ from operator_node.chain.registration import ensure_registered
 from operator_node.chain.service import SERVICE_ID, ChainService
 from operator_node.config import ChainSection
 from operator_node.devnet.anvil import free_port
+from operator_node.dispersal.readiness import DispersalReadiness
 from operator_node.health import Health, ServiceStatus
 from operator_node.metrics import Metrics
 
@@ -181,7 +182,7 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
                 health,
                 _metrics(),
                 quorums=(0,),
-                dispersal_service="dispersal",
+                dispersal=DispersalReadiness(health, "dispersal"),
                 needs_disperser_check=needs_check,
             )
             with structlog.testing.capture_logs() as logs:
@@ -198,23 +199,29 @@ async def test_service_reports_dispersal_down_when_chain_cannot_check_dispersers
 
 
 async def test_service_reports_dispersal_down_while_key_unregistered(devnet: Devnet) -> None:
-    """A node whose BLS key is not registered gets no chunks: dispersal is Down until it is."""
+    """A node whose BLS key is not registered gets no chunks: dispersal is Down until it is,
+    and requests are refused as ``not_registered`` (the node's own state, not the disperser's)."""
     health = Health()
     health.register("dispersal", "dispersal", "test", critical=False)
+    readiness = DispersalReadiness(health, "dispersal")
     connection = devnet.connection(OPERATORS[0])
     try:
         service = _service(
             connection,
             health,
             _metrics(),
-            dispersal_service="dispersal",
+            dispersal=readiness,
             needs_disperser_check=True,
         )
         await service.check_once()
         assert health.get_service("dispersal").status is ServiceStatus.DOWN  # type: ignore[union-attr]
+        refusal = readiness.refusal()
+        assert refusal is not None and refusal.code == "not_registered"
+        assert BLS_KEYS[0].operator_id.hex() in refusal.message
         await ensure_registered(await connection.get_writer(), BLS_KEYS[0], QUORUMS, SOCKET)
         await service.check_once()
         assert health.get_service("dispersal").status is ServiceStatus.UP  # type: ignore[union-attr]
+        assert readiness.refusal() is None
     finally:
         await connection.close()
 
@@ -229,7 +236,9 @@ async def test_service_reports_dispersal_down_while_chain_unreachable() -> None:
         metrics=None,
         retry=FAST_RETRY,
     )
-    service = _service(connection, health, _metrics(), dispersal_service="dispersal")
+    service = _service(
+        connection, health, _metrics(), dispersal=DispersalReadiness(health, "dispersal")
+    )
     task = asyncio.create_task(service.run())
     try:
         for _ in range(100):

@@ -10,7 +10,7 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,6 +28,8 @@ from operator_node.dispersal import (
     StoreChunksPipeline,
 )
 from operator_node.dispersal.pipeline import _hash_runs
+from operator_node.dispersal.readiness import DispersalReadiness
+from operator_node.health import Health, ServiceStatus
 from operator_node.protocol.assignment import OperatorStakes
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.errors import (
@@ -147,18 +149,43 @@ async def test_pipeline_repeat_batch_is_noop_and_signs_again(node: Node) -> None
 
 
 async def test_pipeline_refuses_when_store_full_then_stores_after_expiry(tmp_path: Path) -> None:
+    """A full store refuses the batch, and dispersal is reported Down (store_full) until a batch
+    is stored again."""
     signer = CountingSigner(OPERATORS[0])
     chain = FakeChain(_states(), head=REFERENCE_BLOCK + 5)
+    health = Health()
+    health.register("dispersal", "dispersal", "test", critical=False)
+    readiness = DispersalReadiness(health, "dispersal")
     pipeline, store = await open_pipeline(
-        tmp_path, signer, chain, [DISPERSER.address], max_size=16 << 20, shards=1
+        tmp_path,
+        signer,
+        chain,
+        [DISPERSER.address],
+        max_size=16 << 20,
+        shards=1,
+        readiness=readiness,
     )
+    states: list[tuple[ServiceStatus, list[str]]] = []
+
+    def observe() -> None:
+        service = health.get_service("dispersal")
+        assert service is not None
+        states.append((service.status, [r.code for r in readiness.reasons().values()]))
+
     try:
-        await _refuse_when_full_then_store(Node(pipeline, store, signer, chain))
+        await _refuse_when_full_then_store(Node(pipeline, store, signer, chain), observe)
     finally:
         await store.close()
+    assert states == [
+        (ServiceStatus.UP, []),
+        (ServiceStatus.DOWN, ["store_full"]),
+        (ServiceStatus.UP, []),
+    ]
 
 
-async def _refuse_when_full_then_store(node: Node) -> None:
+async def _refuse_when_full_then_store(
+    node: Node, observe: Callable[[], None] = lambda: None
+) -> None:
     store, pipeline = node.store, node.pipeline
     fillers = 0
     for size in (1 << 20, 64 << 10, 1):  # down to the last 4 KiB block the store can hold
@@ -174,8 +201,10 @@ async def _refuse_when_full_then_store(node: Node) -> None:
     body = _body(batch.requests[me])
 
     headers = _headers(body, me)
+    observe()
     with pytest.raises(StoreFullError):
         await pipeline.store_chunks(memoryview(body), headers)
+    observe()
     await _assert_untouched(node, batch)
     shard = store.shards[0]
     assert isinstance(shard, LmdbStore) and shard.check() == []
@@ -189,6 +218,7 @@ async def _refuse_when_full_then_store(node: Node) -> None:
     expired = await store.delete_expired(time.time() + 7200, max_batches=1000)
     assert expired.batches == fillers
     result = await pipeline.store_chunks(memoryview(body), headers)
+    observe()
     assert result.newly_stored and node.signer.signed == 1
     assert await store.has_batch(batch.header_hash)
     # Once stored, it is a replay like any other.

@@ -7,113 +7,62 @@ on a batch stored by the pipeline into the daemon's data directory beforehand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import random
 import signal
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from eth_account import Account
 from prometheus_client.parser import text_string_to_metric_families
 from support.daemon import NodeProcess, http_get, node_config
 from support.fake_chain import FakeChain
+from support.http_node import (
+    DISPERSER,
+    KEYPAIR,
+    OTHERS,
+    PASSWORD,
+    STRANGER,
+    keyed_config,
+    post,
+    rss,
+    sample_batch,
+    sample_body,
+    signed,
+    signed_upload,
+    status_line,
+    upload,
+    write_key,
+)
 from support.pipeline import open_pipeline
 
-from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
-from operator_node.crypto.bls import BlsKeyPair
-from operator_node.crypto.keystore import save_bls_keystore
+from operator_node.client.batch import PreparedBatch
 from operator_node.crypto.signer import LocalSigner
-from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
-from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
 
 NodeFactory = Callable[..., NodeProcess]
-DISPERSER = Account.from_key(b"\x11" * 32)
-STRANGER = Account.from_key(b"\x22" * 32)
-KEYPAIR = BlsKeyPair.from_secret(4242)
-OTHERS = [BlsKeyPair.from_secret(4243 + i) for i in range(3)]
-PASSWORD = "correct horse battery staple"
-
-
-def _write_key(tmp_path: Path, mode: int = 0o600) -> dict[str, Any]:
-    keys = tmp_path / "keys"
-    keys.mkdir(exist_ok=True)
-    keystore = keys / "op.bls.key.json"
-    if not keystore.exists():
-        save_bls_keystore(keystore, KEYPAIR, PASSWORD, scrypt_n=1024)
-    password_file = keys / "bls.password"
-    password_file.write_text(PASSWORD + "\n")
-    os.chmod(password_file, mode)
-    return {"bls_keystore": str(keystore), "bls_password_file": str(password_file)}
-
-
-def _config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return node_config(
-        tmp_path,
-        keys=_write_key(tmp_path),
-        dispersal={"allowed_dispersers": [DISPERSER.address], "disperser_source": "static"},
-        **overrides,
-    )
-
-
-def _batch() -> PreparedBatch:
-    rng = random.Random(7)
-    blob = EncodedBlob.from_chunks(
-        [rng.randbytes(64) for _ in range(16)],
-        data_length=200,
-        k=4,
-        quorums=[QuorumParams(0, 25, 50)],
-        account=b"\xaa" * 20,
-    )
-    pairs = [KEYPAIR, *OTHERS]
-    states = {0: [(kp.operator_id, 25) for kp in pairs]}
-    return prepare_batch([blob, blob], states, 10)
-
-
-def _post(node: NodeProcess, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        node.url("/v1/store-chunks"), data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def _signed(body: bytes, signer: Any = DISPERSER) -> dict[str, str]:
-    return compute_auth_headers(
-        signer, KEYPAIR.operator_id, int(time.time()), compute_request_hash(body)
-    )
 
 
 def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -> None:
-    node = node_factory(_config(tmp_path, limits={"max_request_bytes": 4096}))
+    node = node_factory(keyed_config(tmp_path, limits={"max_request_bytes": 4096}))
     node.wait_ready()
-    batch = _batch()
+    batch = sample_batch()
     body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
     assert len(body) < 4096
 
-    status, reply = _post(node, b"x" * 5000, _signed(body))
+    status, reply = post(node, b"x" * 5000, signed(body))
     assert (status, reply["error"]) == (413, "too_large")
-    status, reply = _post(node, body, {})
+    status, reply = post(node, body, {})
     assert (status, reply["error"]) == (401, "bad_signature")
-    status, reply = _post(node, body, _signed(body, STRANGER))
+    status, reply = post(node, body, signed(body, STRANGER))
     assert (status, reply["error"]) == (403, "forbidden")
     garbage = b"ONSC" + bytes(60)
-    status, reply = _post(node, garbage, _signed(body))  # refused before the signature matters
+    status, reply = post(node, garbage, signed(body))  # refused before the signature matters
     assert (status, reply["error"]) == (400, "malformed")
     # A well-formed, well-signed batch still needs the chain to check the assignment.
-    status, reply = _post(node, body, _signed(body))
+    status, reply = post(node, body, signed(body))
     assert (status, reply["error"]) == (503, "chain_unavailable")
     assert set(reply) == {"error", "message"}
 
@@ -153,7 +102,7 @@ def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -
 def test_http_node_with_key_reports_dispersal_down_without_chain(
     tmp_path: Path, node_factory: NodeFactory
 ) -> None:
-    node = node_factory(_config(tmp_path))
+    node = node_factory(keyed_config(tmp_path))
     node.wait_ready()
     assert http_get(node.url("/eigen/node/services/dispersal/health"))[0] == 503
     assert http_get(node.url("/eigen/node/health"))[0] == 206
@@ -167,15 +116,15 @@ async def _store_batch_offline(data_dir: Path, batch: PreparedBatch) -> None:
         data_dir, LocalSigner(KEYPAIR), chain, [DISPERSER.address], chain_allowlist=False
     )
     body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
-    await pipeline.store_chunks(memoryview(body), _signed(body))
+    await pipeline.store_chunks(memoryview(body), signed(body))
     await store.close()
 
 
 def test_http_retrieval_serves_stored_chunks_with_valid_proofs(
     tmp_path: Path, node_factory: NodeFactory
 ) -> None:
-    sections = _config(tmp_path)
-    batch = _batch()
+    sections = keyed_config(tmp_path)
+    batch = sample_batch()
     asyncio.run(_store_batch_offline(Path(sections["node"]["data_dir"]), batch))
     node = node_factory(sections)
     node.wait_ready()
@@ -224,7 +173,7 @@ def test_http_retrieval_serves_stored_chunks_with_valid_proofs(
 def test_http_retrieval_is_rate_limited_per_client(
     tmp_path: Path, node_factory: NodeFactory
 ) -> None:
-    node = node_factory(_config(tmp_path, retrieval={"rate_limit": 0.5, "burst": 3}))
+    node = node_factory(keyed_config(tmp_path, retrieval={"rate_limit": 0.5, "burst": 3}))
     node.wait_ready()
     path = f"/v1/chunks/0x{'ab' * 32}/0"
     statuses = [http_get(node.url(path))[0] for _ in range(5)]
@@ -238,7 +187,7 @@ def test_http_retrieval_is_rate_limited_per_client(
 def test_http_bad_key_setup_stops_startup_clearly(
     tmp_path: Path, node_factory: NodeFactory, problem: str
 ) -> None:
-    keys = _write_key(tmp_path, mode=0o644 if problem == "open_permissions" else 0o600)
+    keys = write_key(tmp_path, mode=0o644 if problem == "open_permissions" else 0o600)
     if problem == "wrong_password":
         Path(keys["bls_password_file"]).write_text("not the password\n")
     if problem == "missing_password":
@@ -265,7 +214,7 @@ def _hold_open_upload(node: NodeProcess) -> socket.socket:
 
 
 def test_http_second_sigterm_abandons_the_drain(tmp_path: Path, node_factory: NodeFactory) -> None:
-    node = node_factory(_config(tmp_path, api={"shutdown_grace": 30.0}))
+    node = node_factory(keyed_config(tmp_path, api={"shutdown_grace": 30.0}))
     node.wait_ready()
     with _hold_open_upload(node):
         node.signal(signal.SIGTERM)
@@ -275,72 +224,47 @@ def test_http_second_sigterm_abandons_the_drain(tmp_path: Path, node_factory: No
         assert node.wait_exit(timeout=10) == 0
     assert "drain_abandoned" in node.log()
     # The store was closed properly: the node starts again on the same data directory.
-    again = node_factory(_config(tmp_path), name="again")
+    again = node_factory(keyed_config(tmp_path), name="again")
     again.wait_ready()
-
-
-def _upload(node: NodeProcess, length: int, send: int) -> socket.socket:
-    """Open a StoreChunks request declaring ``length`` body bytes and send the first ``send``."""
-    conn = socket.create_connection(("127.0.0.1", node.api_port), timeout=10)
-    conn.sendall(
-        b"POST /v1/store-chunks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/octet-stream\r\n" + f"Content-Length: {length}\r\n\r\n".encode()
-    )
-    with contextlib.suppress(OSError):  # the node answered and closed before the body was in
-        conn.sendall(bytes(send))
-    return conn
-
-
-def _status_line(conn: socket.socket) -> bytes:
-    """The HTTP status line of the reply on ``conn`` (empty if the node closed without one)."""
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        try:
-            piece = conn.recv(65536)
-        except ConnectionResetError:
-            break
-        if not piece:
-            break
-        reply += piece
-    return reply.partition(b"\r\n")[0]
-
-
-def _peak_rss(pid: int) -> int:
-    """The process's peak resident memory so far (VmHWM), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc status")
 
 
 def test_http_in_flight_limit_refuses_before_reading_and_bounds_memory(
     tmp_path: Path, node_factory: NodeFactory
 ) -> None:
-    """Past ``max_inflight``, requests get 503 busy before their bodies are read; memory stays
-    within the admitted requests' bodies however many more clients push full ones."""
+    """Past ``max_inflight``, authenticated requests get 503 busy before their bodies are read;
+    memory stays within the admitted requests' bodies however many more clients push full ones,
+    signed or not."""
     limit = 8 << 20
-    node = node_factory(_config(tmp_path, limits={"max_inflight": 2, "max_request_bytes": limit}))
+    node = node_factory(
+        keyed_config(tmp_path, limits={"max_inflight": 2, "max_request_bytes": limit})
+    )
     node.wait_ready()
-    small = b"".join(encode_store_chunks(_batch().requests[KEYPAIR.operator_id]))
-    # Two slow clients take both slots: their headers and half their bodies are in.
-    holders = [_upload(node, limit, limit // 2) for _ in range(2)]
+    small = sample_body()
+    # Two slow disperser uploads take both slots: their signed heads and half their bodies are in.
+    holders = [signed_upload(node, limit, limit // 2) for _ in range(2)]
     deadline = time.monotonic() + 10
-    while _post(node, small, {})[0] != 503:  # admitted probes end at once (401, no signature)
+    while post(node, small, signed(small))[1]["error"] != "busy":
         assert time.monotonic() < deadline, "the slow uploads were never admitted"
-    baseline = _peak_rss(node.proc.pid)
+    baseline = rss(node.proc.pid, "VmHWM")
 
-    # 16 more clients push 6 MiB each and hold on: 96 MiB the node must not keep.
-    floods = [_upload(node, limit, limit * 3 // 4) for _ in range(16)]
-    assert _peak_rss(node.proc.pid) - baseline < 24 << 20
-    lines = [_status_line(conn) for conn in floods]
-    assert lines == [b"HTTP/1.1 503 Service Unavailable"] * 16
-    status, reply = _post(node, small, _signed(small))
+    # 16 more clients push 6 MiB each and hold on, half of them signed: 96 MiB the node must not
+    # keep. The signed ones are refused busy after their heads, the others on their heads.
+    floods = [
+        signed_upload(node, limit, limit * 3 // 4)
+        if i % 2
+        else upload(node, limit, limit * 3 // 4, head=small[:4096])
+        for i in range(16)
+    ]
+    assert rss(node.proc.pid, "VmHWM") - baseline < 24 << 20
+    lines = [status_line(conn) for conn in floods]
+    assert lines == [b"HTTP/1.1 401 Unauthorized", b"HTTP/1.1 503 Service Unavailable"] * 8
+    status, reply = post(node, small, signed(small))
     assert (status, reply["error"]) == (503, "busy")
 
     for conn in [*holders, *floods]:
         conn.close()
     deadline = time.monotonic() + 10
-    while (status := _post(node, small, {})[0]) == 503:
+    while (reply := post(node, small, signed(small))[1])["error"] == "busy":
         assert time.monotonic() < deadline, "slots were not released after the clients left"
-    assert status == 401
-    assert http_get(node.url(f"/v1/chunks/0x{_batch().header_hash.hex()}/0"))[0] == 404
+    assert reply["error"] == "chain_unavailable"  # admitted, read and checked up to the chain
+    assert http_get(node.url(f"/v1/chunks/0x{sample_batch().header_hash.hex()}/0"))[0] == 404

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from operator_node.crypto.signer import Signer
 from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
+from operator_node.dispersal.readiness import DispersalReadiness
 from operator_node.health import Health
 from operator_node.metrics import Metrics
 from operator_node.protocol.auth import ReplayGuard
@@ -28,6 +29,7 @@ async def open_pipeline(
     shards: int = 2,
     hash_threads: int = 2,
     loop_hash_bytes: int | None = None,
+    readiness: DispersalReadiness | None = None,
 ) -> tuple[StoreChunksPipeline, AsyncStore]:
     """Open a store under ``data_dir / "chunks"`` (as the node does) and a pipeline over it."""
     store = await open_store(
@@ -44,5 +46,6 @@ async def open_pipeline(
         clock=time.time,
         hash_threads=hash_threads,
         loop_hash_bytes=loop_hash_bytes,
+        readiness=readiness,
     )
     return pipeline, store
