@@ -14,47 +14,33 @@ every time; they are not this log's business.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from operator_node.logging import get_logger
+from operator_node.logging import Throttle, get_logger, truncate
 
 DEFAULT_INTERVAL = 10.0
 # Messages are the node's own words but can quote what the request held: enough to diagnose.
 MAX_MESSAGE_CHARS = 200
 
 
-@dataclass
-class _Kind:
-    logged_at: float
-    suppressed: int = 0
-
-
 class RefusalLog:
     """Logs refusals by code: client faults (4xx) at info, the node's limits (5xx) at warning."""
 
     def __init__(self, clock: Callable[[], float], interval: float = DEFAULT_INTERVAL) -> None:
-        self._clock = clock
-        self._interval = interval
-        self._kinds: dict[str, _Kind] = {}  # bounded: the codes are the node's fixed set
+        # Keyed by code, the node's fixed set: never many kinds.
+        self._throttle = Throttle(interval, clock=clock)
         self._log = get_logger("dispersal")
 
     def refused(self, status: int, code: str, message: str, peer: str | None) -> None:
         """Note one refusal; log it unless a line for ``code`` went out under ``interval`` ago."""
-        now = self._clock()
-        kind = self._kinds.get(code)
-        if kind is not None and now - kind.logged_at < self._interval:
-            kind.suppressed += 1
+        suppressed = self._throttle.admit(code)
+        if suppressed is None:
             return
-        suppressed = 0 if kind is None else kind.suppressed
-        self._kinds[code] = _Kind(now)
         emit = self._log.warning if status >= 500 else self._log.info
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
         emit(
             "store_chunks_refused",
             status=status,
             error=code,
-            message=message,
+            message=truncate(message, MAX_MESSAGE_CHARS),
             peer=peer,
             suppressed=suppressed,
         )

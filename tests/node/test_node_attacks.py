@@ -4,6 +4,8 @@ and a stop while bodies are still arriving. Each failed before the node read hea
 from __future__ import annotations
 
 import contextlib
+import json
+import random
 import signal
 import socket
 import time
@@ -137,3 +139,38 @@ def test_stop_finishes_bodies_under_way_and_refuses_the_rest(
     assert time.monotonic() - stopped_at < grace + 5
     for conn in (finishing, stalled):
         conn.close()
+
+
+def _junk_requests() -> list[bytes]:
+    """Malformed HTTP of 256 KiB each: binary noise, an endless request line, control characters
+    in a header, and a request that is followed by noise on the same connection."""
+    rng = random.Random(5)
+    size = 256 << 10
+    return [
+        rng.randbytes(size),
+        b"GET /" + b"a" * size + b" HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: " + bytes(rng.randrange(1, 32) for _ in range(size)),
+        b"GET /eigen/node HTTP/1.1\r\nHost: x\r\n\r\n" + rng.randbytes(size),
+    ]
+
+
+def test_malformed_http_cannot_flood_the_log(tmp_path: Path, node_factory: NodeFactory) -> None:
+    """24 anonymous junk requests (6 MiB) add at most a few JSON lines to the log, never the
+    junk itself, and the node keeps answering."""
+    node = node_factory(keyed_config(tmp_path))
+    node.wait_ready()
+    before = len(node.log().encode())
+    sent = 0
+    for junk in _junk_requests() * 6:
+        conn = socket.create_connection(("127.0.0.1", node.api_port), timeout=5)
+        with conn, contextlib.suppress(OSError):
+            conn.sendall(junk)
+            sent += len(junk)
+            conn.recv(4096)
+    assert http_get(node.url("/eigen/node"))[0] == 200
+    time.sleep(0.2)
+    added = node.log().encode()[before:]
+    assert sent > 5 * MiB
+    assert len(added) < 4096, added[:2000]
+    for line in added.decode().splitlines():
+        json.loads(line)

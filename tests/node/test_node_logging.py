@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+
+from aiohttp.http_exceptions import BadHttpMethod
 
 from operator_node.api.refusals import RefusalLog
-from operator_node.logging import configure_logging, get_logger
+from operator_node.logging import MAX_LIBRARY_CHARS, Throttle, configure_logging, get_logger
 
 
 def test_logging_writes_json_lines_with_bound_context() -> None:
@@ -73,3 +76,39 @@ def test_refusal_log_logs_each_code_at_once_then_at_most_once_per_interval() -> 
     assert (busy["level"], busy["status"]) == ("warning", 503)  # the node's limit: a warning
     assert len(str(long["message"])) == 200 and str(long["message"]).endswith("...")
     assert (later["message"], later["peer"]) == ("the next interval", "127.0.0.2")
+
+
+def test_library_records_are_one_json_line_each_truncated_and_throttled() -> None:
+    """What aiohttp logs about a malformed request quotes the request; it must come out as one
+    JSON line, cut short, at most once per interval per kind, and a real bug keeps its trace."""
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    server = logging.getLogger("aiohttp.server")
+    junk = "\n".join(["x" * 500] * 100)
+    for _ in range(50):
+        server.error("Error handling request from %s", "10.0.0.1", exc_info=BadHttpMethod(junk))
+    try:
+        raise KeyError("a bug in a handler")
+    except KeyError as exc:
+        server.error("Unhandled exception", exc_info=exc)
+    logging.getLogger("web3.providers").warning("line one\nline two %s", "y" * 1000)
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    bad, bug, web3 = (json.loads(line) for line in lines)
+    assert (bad["event"], bad["logger"], bad["level"]) == ("library_log", "aiohttp.server", "info")
+    assert len(bad["error"]) == MAX_LIBRARY_CHARS and "traceback" not in bad
+    assert bad["message"] == "Error handling request from 10.0.0.1"
+    assert (bug["level"], bug["error"]) == ("error", "KeyError: 'a bug in a handler'")
+    assert "raise KeyError" in bug["traceback"]
+    assert web3["level"] == "warning" and len(web3["message"]) == MAX_LIBRARY_CHARS
+
+
+def test_throttle_reports_what_it_dropped_and_forgets_old_kinds() -> None:
+    now = [0.0]
+    throttle = Throttle(10.0, clock=lambda: now[0], max_kinds=2)
+    assert [throttle.admit("a") for _ in range(4)] == [0, None, None, None]
+    now[0] = 10.0
+    assert throttle.admit("a") == 3
+    assert (throttle.admit("b"), throttle.admit("c")) == (0, 0)
+    assert throttle.admit("a") == 0  # forgotten (least recently seen): a first line again
