@@ -12,6 +12,7 @@ same wherever the daemon is started from.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -68,6 +69,7 @@ class ApiSection:
     port: int = _key(32005, lo=1, hi=65535)
     socket: str = _key("")
     shutdown_grace: float = _key(10.0, lo=0.0, hi=600.0)
+    trusted_proxies: tuple[str, ...] = _key((), kind="network")
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,13 @@ def _check_constraints(value: Any, meta: Mapping[str, Any]) -> None:
         raise ValueError(f"must be one of {', '.join(choices)}; got {value!r}")
     if meta.get("kind") == "address" and value != "" and not _ADDRESS_RE.match(value):
         raise ValueError(f"must be a 0x-prefixed 20-byte hex address, got {value!r}")
+    if meta.get("kind") == "network":
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"must be an IP address or network (e.g. 10.0.0.0/8), got {value!r}"
+            ) from None
 
 
 def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:

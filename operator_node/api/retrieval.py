@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from operator_node.api.clients import ClientAddresses
 from operator_node.api.errors import to_http_error
 from operator_node.api.ratelimit import RateLimiter
 from operator_node.api.responses import error_response
@@ -127,9 +128,11 @@ class RetrievalHandler:
         limiter: RateLimiter,
         metrics: Metrics,
         trees: BatchTrees | None = None,
+        clients: ClientAddresses | None = None,
     ) -> None:
         self._store = store
         self._limiter = limiter
+        self._clients = ClientAddresses() if clients is None else clients
         self._metrics = metrics
         self._trees = BatchTrees() if trees is None else trees
 
@@ -139,7 +142,7 @@ class RetrievalHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer one retrieval request."""
-        if not self._limiter.allow(request.remote or "unknown"):
+        if not self._limiter.allow(self._clients.of(request)):
             return self._refuse(429, "rate_limited", "too many retrieval requests; slow down")
         parsed = _parse_target(request)
         if isinstance(parsed, web.Response):

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from operator_node import __version__
 from operator_node.api.app import make_api_app
+from operator_node.api.clients import ClientAddresses
 from operator_node.api.dispersal import StoreChunksHandler, UploadLimits
 from operator_node.api.eigen import EigenApi
 from operator_node.api.metrics_app import make_metrics_app
@@ -157,7 +158,8 @@ def build_api_app(
         eigen=eigen, metrics=metrics, max_request_bytes=config.limits.max_request_bytes
     )
     limiter = RateLimiter(config.retrieval.rate_limit, config.retrieval.burst)
-    RetrievalHandler(store, limiter, metrics).add_routes(app)
+    clients = ClientAddresses(config.api.trusted_proxies)
+    RetrievalHandler(store, limiter, metrics, clients=clients).add_routes(app)
     if dispersal is not None:
         dispersal.add_routes(app)
     return app

@@ -89,6 +89,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], str]] = [
     ("unknown_section", "[apis]\nport = 9000\n", {}, "[apis]"),
     ("wrong_type", '[api]\nport = "9000"\n', {}, "api.port must be an integer"),
     ("bool_for_int", "[limits]\nmax_inflight = true\n", {}, "limits.max_inflight"),
+    ("bad_proxy", '[api]\ntrusted_proxies = ["10.0.0.0/33"]\n', {}, "api.trusted_proxies"),
     ("port_zero", "[api]\nport = 0\n", {}, "api.port must be at least 1"),
     ("port_too_big", "[metrics]\nport = 70000\n", {}, "metrics.port must be at most 65535"),
     ("too_many_shards", "[store]\nshards = 17\n", {}, "store.shards must be at most 16"),

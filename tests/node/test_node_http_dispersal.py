@@ -268,3 +268,40 @@ def test_http_in_flight_limit_refuses_before_reading_and_bounds_memory(
         assert time.monotonic() < deadline, "slots were not released after the clients left"
     assert reply["error"] == "chain_unavailable"  # admitted, read and checked up to the chain
     assert http_get(node.url(f"/v1/chunks/0x{sample_batch().header_hash.hex()}/0"))[0] == 404
+
+
+def _get_from(node: NodeProcess, path: str, source: str, forwarded: str | None = None) -> int:
+    """GET ``path`` from the loopback address ``source``, optionally with X-Forwarded-For."""
+    conn = socket.create_connection(
+        ("127.0.0.1", node.api_port), timeout=5, source_address=(source, 0)
+    )
+    extra = f"X-Forwarded-For: {forwarded}\r\n" if forwarded is not None else ""
+    with conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: n\r\n{extra}Connection: close\r\n\r\n".encode())
+        return int(status_line(conn).split()[1])
+
+
+def test_http_retrieval_limits_the_client_behind_a_trusted_proxy(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    """Behind a trusted proxy each client has its own bucket; anyone else's X-Forwarded-For is
+    ignored, and a client cannot pick its bucket by writing the header itself."""
+    node = node_factory(
+        keyed_config(
+            tmp_path,
+            api={"trusted_proxies": ["127.0.0.2/32"]},
+            retrieval={"rate_limit": 0.01, "burst": 2},
+        )
+    )
+    node.wait_ready()
+    path = f"/v1/chunks/0x{'ab' * 32}/0"
+    # Not a proxy: the header changes nothing, the peer's one bucket empties.
+    direct = [_get_from(node, path, "127.0.0.1", f"203.0.113.{i}") for i in range(3)]
+    assert direct == [404, 404, 429]
+    # Through the proxy: one bucket per forwarded client, whatever it claimed further left.
+    proxy = "127.0.0.2"
+    assert [_get_from(node, path, proxy, "203.0.113.5") for _ in range(3)] == [404, 404, 429]
+    assert _get_from(node, path, proxy, "198.51.100.9, 203.0.113.5") == 429
+    assert _get_from(node, path, proxy, "203.0.113.5, 203.0.113.6") == 404
+    # A header that is not addresses falls back to the proxy's own bucket.
+    assert [_get_from(node, path, proxy, "not-an-ip") for _ in range(3)] == [404, 404, 429]
