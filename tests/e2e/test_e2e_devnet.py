@@ -27,7 +27,8 @@ from support.daemon import http_get
 from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
-from operator_node.crypto.keystore import EcdsaKey, save_ecdsa_keystore
+from operator_node.crypto.bls import BlsKeyPair
+from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
 from operator_node.devnet.network import TOKEN, Devnet, DevnetOperator
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
@@ -208,6 +209,54 @@ async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
                 decode_retrieval_reply(body, WireLimits()), kept.header_hash, 0
             )
         assert http_get(f"http://{victim.socket}/eigen/node")[0] == 200
+        # Health says so: dispersal Down (store_full), the node partially healthy.
+        assert http_get(f"http://{victim.socket}/eigen/node/services/dispersal/health")[0] == 503
+        assert http_get(f"http://{victim.socket}/eigen/node/health")[0] == 206
+    finally:
+        running.stop_node(victim)
+        running.configure_node(victim)
+        running.start_node(victim)
+        running.wait_ready(victim)
+
+
+async def test_e2e_unregistered_key_refuses_as_not_registered(
+    running: Devnet, tmp_path: Path
+) -> None:
+    """A node restarted with a BLS key that is not registered says so: every StoreChunks request
+    is refused 503 not_registered before its body is read (not "disperser not allowed"), and
+    health reports dispersal Down."""
+    victim = running.operators[2]
+    running.stop_node(victim)
+    keystore, password = tmp_path / "stray.bls.key.json", tmp_path / "stray.password"
+    stray = BlsKeyPair.from_secret(987_654_321)
+    save_bls_keystore(keystore, stray, "stray password", scrypt_n=1024)
+    password.write_text("stray password\n")
+    password.chmod(0o600)
+    running.configure_node(
+        victim, {"keys": {"bls_keystore": str(keystore), "bls_password_file": str(password)}}
+    )
+    try:
+        running.start_node(victim)
+        running.wait_ready(victim)
+        base = f"http://{victim.socket}/eigen/node"
+        deadline = time.monotonic() + 30
+        while http_get(f"{base}/services/dispersal/health")[0] != 503:
+            assert time.monotonic() < deadline, "dispersal never reported Down"
+            time.sleep(0.1)
+        assert http_get(f"{base}/health")[0] == 206
+        block, states = await running.fetch_operator_state()
+        blob = EncodedBlob.from_chunks(
+            [os.urandom(1024) for _ in range(40)],
+            data_length=8 * 1024,
+            k=8,
+            quorums=[QuorumParams(0, 25, 50)],
+            account=b"\x01" * 20,
+        )
+        batch = prepare_batch([blob], states, block)
+        body = b"".join(encode_store_chunks(batch.requests[victim.keypair.operator_id]))
+        status, reply = _post_store_chunks(running, victim, body)
+        assert (status, reply["error"]) == (503, "not_registered"), reply
+        assert stray.operator_id.hex() in reply["message"]
     finally:
         running.stop_node(victim)
         running.configure_node(victim)
