@@ -15,12 +15,14 @@ import pytest
 from chain.chain_support import DEPLOYER, FAST_RETRY, OUTSIDER, Devnet
 from prometheus_client import CollectorRegistry
 
+from operator_node.chain.breaker import CircuitBreaker
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.deploy import allow_disperser
 from operator_node.chain.dispersers import DisperserSet, DisperserSetUnavailable
 from operator_node.chain.events import EventCursor
 from operator_node.chain.view import ConnectionChainView
 from operator_node.devnet.anvil import free_port
+from operator_node.dispersal.errors import ChainUnavailable
 from operator_node.metrics import Metrics
 
 
@@ -111,3 +113,37 @@ async def test_unreadable_set_fails_fast_while_its_breaker_is_open(devnet: Devne
         assert _rpc_requests(metrics) > tried  # tried again once it closed
     finally:
         await dead.close()
+
+
+async def test_dead_rpc_fails_requests_fast_after_the_first(devnet: Devnet) -> None:
+    """Once an operator-state read fails for a dead RPC, the next ones fail at once (no request)
+    until the breaker's wait is over; then one probe goes out, and an answer closes it."""
+    metrics = Metrics(CollectorRegistry(), avs_name="test", version="0")
+    dead = ChainConnection(
+        devnet.chain_config(rpc_url=f"http://127.0.0.1:{free_port()}"),
+        metrics=metrics,
+        retry=FAST_RETRY,
+    )
+    clock = Clock()
+    view = ConnectionChainView(dead, CircuitBreaker(retry_after=5.0, clock=clock))
+    try:
+        with pytest.raises(ChainUnavailable, match="unreachable"):
+            await view.get_block_number()
+        tried = _rpc_requests(metrics)
+        assert tried > 0
+        for _ in range(50):
+            with pytest.raises(ChainUnavailable, match="fail at once"):
+                await view.get_operator_state([0], 1)
+        assert _rpc_requests(metrics) == tried
+        clock.now += 5
+        with pytest.raises(ChainUnavailable, match="unreachable"):
+            await view.get_block_number()  # the probe: tried again
+        assert _rpc_requests(metrics) > tried
+    finally:
+        await dead.close()
+    connection = devnet.connection()
+    try:  # a view whose RPC answers is never held up by its breaker
+        live = ConnectionChainView(connection, CircuitBreaker(retry_after=5.0, clock=clock))
+        assert await live.get_block_number() > 0
+    finally:
+        await connection.close()
