@@ -2,13 +2,14 @@
 #   make devnet   start the local devnet (the README's first command)
 #   make test     set up, then lint, type-check and run the test suite (what CI runs)
 #   make bench    set up, then run every benchmark under bench/
+#   make reliability  set up, then attack a devnet and write the figures to docs/reliability.md
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .make
 
-.PHONY: setup devnet run test lint typecheck pytest bench contracts clean
+.PHONY: setup devnet run test lint typecheck pytest bench reliability contracts clean
 
 setup: $(STAMPS)/python $(STAMPS)/node
 
@@ -64,7 +65,12 @@ pytest: setup $(STAMPS)/tools
 test: lint typecheck pytest
 
 bench: $(STAMPS)/bench $(STAMPS)/node
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(filter-out bench/reliability.py,$(wildcard bench/*.py)); do \
+	  echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Bounded (a few minutes), loopback only; rewrites the table in docs/reliability.md.
+reliability: setup
+	$(BIN)/python bench/reliability.py
 
 # Recompile the Solidity sources into operator_node/chain/artifacts (committed; a test checks them).
 contracts: $(STAMPS)/node

@@ -305,3 +305,22 @@ def test_http_retrieval_limits_the_client_behind_a_trusted_proxy(
     assert _get_from(node, path, proxy, "203.0.113.5, 203.0.113.6") == 404
     # A header that is not addresses falls back to the proxy's own bucket.
     assert [_get_from(node, path, proxy, "not-an-ip") for _ in range(3)] == [404, 404, 429]
+
+
+def test_http_disperser_rate_limit_applies_after_authentication(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    """Each authenticated disperser has its own bucket; requests that fail authentication never
+    reach it, so nobody can get the genuine disperser limited by sending in its name."""
+    node = node_factory(keyed_config(tmp_path, dispersal={"rate_limit": 0.01, "burst": 2}))
+    node.wait_ready()
+    body = sample_body()
+    assert post(node, body, signed(body))[1]["error"] == "chain_unavailable"
+    spoofed = signed(body)
+    spoofed["X-Disperser-Timestamp"] = str(int(spoofed["X-Disperser-Timestamp"]) + 1)
+    for _ in range(5):  # claims the disperser's request, but recovers to another address
+        assert post(node, body, spoofed)[1]["error"] == "forbidden"
+    assert post(node, body, signed(body))[1]["error"] == "chain_unavailable"
+    status, reply = post(node, body, signed(body))
+    assert (status, reply["error"]) == (429, "rate_limited")
+    assert DISPERSER.address in reply["message"]

@@ -47,12 +47,9 @@ def write_key(tmp_path: Path, mode: int = 0o600) -> dict[str, Any]:
 
 def keyed_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A node config with KEYPAIR and DISPERSER as its one (static) disperser; no chain."""
-    return node_config(
-        tmp_path,
-        keys=write_key(tmp_path),
-        dispersal={"allowed_dispersers": [DISPERSER.address], "disperser_source": "static"},
-        **overrides,
-    )
+    dispersal = {"allowed_dispersers": [DISPERSER.address], "disperser_source": "static"}
+    dispersal.update(overrides.pop("dispersal", {}))
+    return node_config(tmp_path, keys=write_key(tmp_path), dispersal=dispersal, **overrides)
 
 
 def sample_batch() -> PreparedBatch:
