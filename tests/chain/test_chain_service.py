@@ -8,6 +8,7 @@ import contextlib
 import pytest
 import structlog
 import structlog.testing
+from aiohttp import ClientSession, web
 from chain.chain_support import (
     BLS_KEYS,
     FAST_RETRY,
@@ -278,3 +279,45 @@ async def test_service_failure_log_names_the_call(devnet: Devnet) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await connection.close()
+
+
+async def test_service_reports_dispersal_down_while_allow_list_unreadable(devnet: Devnet) -> None:
+    """An RPC that answers calls but fails eth_getLogs: the node is registered and the chain
+    readable, yet the allow-list cannot be read, so dispersal is Down with that reason."""
+    upstream = devnet.rpc_url
+
+    async def relay(request: web.Request) -> web.Response:
+        payload = await request.json()
+        if payload.get("method") == "eth_getLogs":
+            error = {"code": -32005, "message": "logs are not served here"}
+            return web.json_response({"jsonrpc": "2.0", "id": payload.get("id"), "error": error})
+        async with ClientSession() as session, session.post(upstream, json=payload) as reply:
+            return web.json_response(await reply.json())
+
+    app = web.Application()
+    app.router.add_post("/", relay)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    writer_connection = devnet.connection(OPERATORS[0])
+    connection = devnet.connection(rpc_url=f"http://127.0.0.1:{port}")
+    try:
+        await ensure_registered(await writer_connection.get_writer(), BLS_KEYS[0], QUORUMS, SOCKET)
+        health = Health()
+        health.register("dispersal", "dispersal", "test", critical=False)
+        readiness = DispersalReadiness(health, "dispersal")
+        service = _service(
+            connection, health, _metrics(), dispersal=readiness, needs_disperser_check=True
+        )
+        registration = await service.check_once()
+        assert registration is not None and registration.registered
+        assert health.get_service("dispersal").status is ServiceStatus.DOWN  # type: ignore[union-attr]
+        reasons = readiness.reasons()
+        assert [r.code for r in reasons.values()] == ["allowlist_unavailable"]
+        assert "logs are not served here" in reasons["chain"].message
+        assert readiness.refusal() is None  # requests still try: the set may load meanwhile
+    finally:
+        await connection.close()
+        await writer_connection.close()
+        await runner.cleanup()
