@@ -16,29 +16,34 @@ class CircuitBreaker:
     """Open for ``retry_after`` seconds after a failure, then half-open (one probe at a time)."""
 
     def __init__(self, retry_after: float = 5.0, clock: Callable[[], float] = time.monotonic):
-        self._retry_after = retry_after
+        self.retry_after = retry_after
         self._clock = clock
         self._failed_at: float | None = None
-        self._error = ""
+        self.error = ""  # why the last call failed ("" once one succeeds)
         self._probing = False
 
+    def is_open(self) -> bool:
+        """Whether a call failed under ``retry_after`` seconds ago (asks, changes nothing)."""
+        return self._failed_at is not None and self._clock() - self._failed_at < self.retry_after
+
     def admit(self) -> str | None:
-        """None when a call may go out now; otherwise why not (the last failure)."""
+        """None when a call may go out now (after a failure: as the one probe); otherwise why
+        not (the last failure)."""
         if self._failed_at is None:
             return None
-        waited = self._clock() - self._failed_at
-        if waited < self._retry_after or self._probing:
+        if self.is_open() or self._probing:
+            waited = self._clock() - self._failed_at
             return (
-                f"the chain RPC failed {waited:.0f} s ago ({self._error}); "
-                f"calls fail at once, retried at most every {self._retry_after:g} s"
+                f"the chain RPC failed {waited:.0f} s ago ({self.error}); "
+                f"calls fail at once, retried at most every {self.retry_after:g} s"
             )
         self._probing = True
         return None
 
     def succeeded(self) -> None:
         """A call got an answer: close."""
-        self._failed_at, self._probing = None, False
+        self._failed_at, self.error, self._probing = None, "", False
 
     def failed(self, error: str) -> None:
         """A call failed for the transport: open (again)."""
-        self._failed_at, self._error, self._probing = self._clock(), error, False
+        self._failed_at, self.error, self._probing = self._clock(), error, False

@@ -10,8 +10,8 @@ memory, an unknown address as cheaply as a known one.
 
 The set is refreshed at most every ``max_age`` seconds, in the background: a lookup never waits
 for the chain, except the very first, which waits for the first scan (one at a time). A failed
-scan opens a breaker for ``retry_after`` seconds: until then a lookup with no set at all fails at
-once instead of waiting for the RPC, and one with a set answers from it.
+scan opens a breaker (``chain.breaker``) for ``retry_after`` seconds: until then a lookup with
+no set at all fails at once instead of waiting for the RPC, and one with a set answers from it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from web3.exceptions import Web3Exception
 
+from operator_node.chain.breaker import CircuitBreaker
 from operator_node.chain.errors import ChainError
 from operator_node.chain.events import EventCursor
 
@@ -45,12 +46,11 @@ class DisperserSet:
         """``cursor`` scans the service manager's ``DisperserStatusChanged`` events."""
         self._cursor = cursor
         self._max_age = max_age
-        self._retry_after = retry_after
         self._clock = clock
+        # Scans run one at a time under the lock: only whether it is open is asked of it.
+        self._breaker = CircuitBreaker(retry_after, clock)
         self._allowed: set[str] = set()
         self._loaded_at: float | None = None
-        self._failed_at: float | None = None
-        self._last_error = ""
         self._lock = asyncio.Lock()
         self._refreshing: asyncio.Task[None] | None = None
 
@@ -62,7 +62,7 @@ class DisperserSet:
     @property
     def last_error(self) -> str:
         """Why the last scan failed ("" after a success)."""
-        return self._last_error
+        return self._breaker.error
 
     async def contains(self, address: str) -> bool:
         """Whether ``address`` (any case) is allowed, as of the last scan.
@@ -72,25 +72,22 @@ class DisperserSet:
         """
         now = self._clock()
         if self._loaded_at is None:
-            await self._load_first(now)
-        elif now - self._loaded_at >= self._max_age and not self._breaker_open(now):
+            await self._load_first()
+        elif now - self._loaded_at >= self._max_age and not self._breaker.is_open():
             self._refresh_in_background()
         return address.lower() in self._allowed
 
-    async def _load_first(self, now: float) -> None:
-        if self._breaker_open(now):
+    async def _load_first(self) -> None:
+        if self._breaker.is_open():
             raise DisperserSetUnavailable(
-                f"the disperser allow-list could not be read ({self._last_error}); "
-                f"retrying at most every {self._retry_after:g} s"
+                f"the disperser allow-list could not be read ({self._breaker.error}); "
+                f"retrying at most every {self._breaker.retry_after:g} s"
             )
         await self.refresh()
         if self._loaded_at is None:
             raise DisperserSetUnavailable(
-                f"the disperser allow-list could not be read ({self._last_error})"
+                f"the disperser allow-list could not be read ({self._breaker.error})"
             )
-
-    def _breaker_open(self, now: float) -> bool:
-        return self._failed_at is not None and now - self._failed_at < self._retry_after
 
     def _refresh_in_background(self) -> None:
         if self._refreshing is None or self._refreshing.done():
@@ -103,16 +100,14 @@ class DisperserSet:
             now = self._clock()
             if self._loaded_at is not None and now - self._loaded_at < self._max_age:
                 return  # another caller has just done it
-            if self._breaker_open(now):
+            if self._breaker.is_open():
                 return  # another caller has just failed: do not wait for the RPC again
             try:
                 await self._scan()
             except (ChainError, Web3Exception) as exc:
-                self._failed_at = self._clock()
-                self._last_error = str(exc)
+                self._breaker.failed(str(exc))
                 return
-            self._failed_at = None
-            self._last_error = ""
+            self._breaker.succeeded()
             self._loaded_at = self._clock()
 
     async def _scan(self) -> None:
