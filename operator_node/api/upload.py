@@ -58,8 +58,7 @@ async def read_head(request: web.Request, length: int, limits: WireLimits, timeo
             return prefix + await content.readexactly(head_length - PREFIX_BYTES)
     except TimeoutError:
         raise UploadTimeout(f"the head did not arrive within {timeout:g} s") from None
-    except (asyncio.IncompleteReadError, ConnectionError) as exc:
-        exc.__traceback__ = None
+    except (asyncio.IncompleteReadError, ConnectionError):
         raise IncompleteBody("the connection ended before the head arrived") from None
 
 
@@ -94,9 +93,7 @@ async def read_rest(
                 f"the body ({length} bytes) did not arrive within {deadline:.0f} s"
             ) from None
         if isinstance(exc, ConnectionError):
-            exc.__traceback__ = None
             raise IncompleteBody("the connection ended before the body arrived") from None
-        exc.__traceback__ = None
         raise
     if position != length:
         view.release()

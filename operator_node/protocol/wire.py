@@ -139,19 +139,27 @@ def encode_retrieval_reply(reply: RetrievalReply) -> list[Bytes]:
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def _open(body: Bytes, magic: bytes, limits: WireLimits | None) -> tuple[memoryview, Reader]:
-    view = memoryview(body)
-    if view.ndim != 1 or view.itemsize != 1:
-        view = view.cast("B")
-    if limits is not None and len(view) > limits.max_body_bytes:
-        raise RequestTooLarge(f"body of {len(view)} bytes exceeds {limits.max_body_bytes}")
-    found, version, header_length = Reader(view, 0, len(view)).unpack(_PREFIX, "prefix")
+def _check_prefix(fields: tuple[bytes, int, int], magic: bytes, limits: WireLimits | None) -> int:
+    """The header length of an unpacked prefix, after checking its magic, version and size."""
+    found, version, header_length = fields
     if found != magic:
         raise MalformedRequest(f"bad magic {bytes(found)!r}, expected {magic!r}")
     if version != WIRE_VERSION:
         raise MalformedRequest(f"unsupported version {version}, this node speaks {WIRE_VERSION}")
     if limits is not None and header_length > limits.max_header_bytes:
         raise RequestTooLarge(f"header of {header_length} bytes exceeds {limits.max_header_bytes}")
+    return int(header_length)
+
+
+def _open(body: Bytes, magic: bytes, limits: WireLimits | None) -> tuple[memoryview, Reader]:
+    view = memoryview(body)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    if limits is not None and len(view) > limits.max_body_bytes:
+        raise RequestTooLarge(f"body of {len(view)} bytes exceeds {limits.max_body_bytes}")
+    header_length = _check_prefix(
+        Reader(view, 0, len(view)).unpack(_PREFIX, "prefix"), magic, limits
+    )
     if header_length > len(view) - _PREFIX.size:
         raise MalformedRequest(f"header length {header_length} runs past the end of the body")
     return view, Reader(view, _PREFIX.size, _PREFIX.size + header_length)
@@ -243,14 +251,7 @@ def store_chunks_head_length(prefix: Bytes, limits: WireLimits) -> int:
     view = memoryview(prefix).cast("B")
     if len(view) != PREFIX_BYTES:
         raise MalformedRequest(f"a StoreChunks prefix is {PREFIX_BYTES} bytes, not {len(view)}")
-    found, version, header_length = _PREFIX.unpack(view)
-    if found != MAGIC_STORE_CHUNKS:
-        raise MalformedRequest(f"bad magic {bytes(found)!r}, expected {MAGIC_STORE_CHUNKS!r}")
-    if version != WIRE_VERSION:
-        raise MalformedRequest(f"unsupported version {version}, this node speaks {WIRE_VERSION}")
-    if header_length > limits.max_header_bytes:
-        raise RequestTooLarge(f"header of {header_length} bytes exceeds {limits.max_header_bytes}")
-    return PREFIX_BYTES + int(header_length)
+    return PREFIX_BYTES + _check_prefix(_PREFIX.unpack(view), MAGIC_STORE_CHUNKS, limits)
 
 
 def store_chunks_head(body: Bytes, limits: WireLimits | None = None) -> memoryview:
