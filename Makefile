@@ -46,6 +46,27 @@ $(STAMPS)/bench: $(STAMPS)/python bench/requirements.txt
 	$(BIN)/python -c "import creedsolo"
 	@touch $@
 
+# ISA-L 2.32.1 (the erasure bench's reference peer), built from the copy of its source that the
+# pinned isal sdist carries under src/isal/isa-l; the isal package itself is not installed. Its
+# kernels need nasm: without it (no root or no apt-get) the library is not built, the stamp is
+# not written and the bench reports the peer unavailable. The stamp names the pin, so changing
+# it rebuilds.
+ISAL_VERSION := 1.9.1
+ISAL_DIR     := build/isal
+$(STAMPS)/isal-$(ISAL_VERSION): | $(STAMPS)/python
+	@command -v nasm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     --no-install-recommends nasm >/dev/null; } \
+	  || echo "nasm unavailable: ISA-L 2.32 not built, the erasure bench will skip it"
+	@if command -v nasm >/dev/null; then set -e; rm -rf $(ISAL_DIR); mkdir -p $(ISAL_DIR); \
+	  $(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	      --no-binary isal -d $(ISAL_DIR) isal==$(ISAL_VERSION); \
+	  tar -xzf $(ISAL_DIR)/isal-$(ISAL_VERSION).tar.gz --no-same-owner -C $(ISAL_DIR); \
+	  $(MAKE) -s -C $(ISAL_DIR)/isal-$(ISAL_VERSION)/src/isal/isa-l -f Makefile.unx slib \
+	      >$(ISAL_DIR)/build.log; \
+	  cp $(ISAL_DIR)/isal-$(ISAL_VERSION)/src/isal/isa-l/bin/libisal.so $(ISAL_DIR)/libisal.so; \
+	  mkdir -p $(STAMPS); touch $@; fi
+
 devnet: setup
 	$(BIN)/operator-node devnet
 
@@ -64,7 +85,7 @@ pytest: setup $(STAMPS)/tools
 
 test: lint typecheck pytest
 
-bench: $(STAMPS)/bench $(STAMPS)/node
+bench: $(STAMPS)/bench $(STAMPS)/node $(STAMPS)/isal-$(ISAL_VERSION)
 	@for b in $(filter-out bench/reliability.py,$(wildcard bench/*.py)); do \
 	  echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

@@ -6,14 +6,24 @@ n chunks (a fresh pattern each run, the same patterns for every implementation) 
 worst case, parity chunks only. MB/s counts blob bytes (10^6 bytes per second); figures are medians
 of repeated runs.
 
-Peers: pyeclib's isa_l_rs_vand (its wheel bundles ISA-L), zfec, reedsolo's Cython build
-creedsolo and pure-Python reedsolo. The last two are far too slow for a whole blob: they are timed
-on a slice of the byte columns and extrapolated to the blob (marked "~"). A peer that is not
-installed is reported as missing. The last line printed is a JSON object of the figures.
+Peers: ISA-L 2.32 (the reference), called through ctypes on a library that `make bench` builds
+from source; pyeclib's isa_l_rs_vand (liberasurecode over the ISA-L 2.32.0 its wheel bundles, so
+the same kernels behind a fragment format and its copies); zfec; reedsolo's Cython build creedsolo
+and pure-Python reedsolo. The last two are far too slow for a whole blob: they are timed on a
+slice of the byte columns and extrapolated to the blob (marked "~"). A peer that is not installed
+is reported as missing. The last line printed is a JSON object of the figures, with our ratio to
+each peer at every shape.
+
+ISA-L's code is its own (a Cauchy matrix, so its parity differs from ours): only speed is
+compared, and its round trip is checked like every peer's so that a broken binding cannot post a
+fast figure. Both sides allocate their output the same way (an uninitialised bytes object) and
+both cache decode matrices per erasure pattern, so a decode from a fresh random pattern includes
+the matrix inversion on both sides and the repeated parity-only pattern includes it on neither.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import random
@@ -21,6 +31,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import reedsolo
@@ -35,6 +46,18 @@ RUNS = 21
 SLICE_COLUMNS = {"creedsolo": (2048, 48), "reedsolo": (256, 8)}
 
 Figures = dict[str, float | None]
+
+ISAL_LIBRARY = Path("build", "isal", "libisal.so")
+"""ISA-L as the Makefile's isal stamp builds it, relative to the repository root."""
+ISAL_SERIES = (2, 32)
+ISAL_PEER = "isal-2.32"
+# Peer row -> the key of our ratio to it in the JSON.
+PEERS = (
+    (ISAL_PEER, "ratio_vs_isal_2_32"),
+    ("pyeclib", "ratio_vs_pyeclib"),
+    ("zfec", "ratio_vs_zfec"),
+    ("creedsolo~", "ratio_vs_creedsolo"),
+)
 
 
 @dataclass
@@ -109,7 +132,163 @@ def ours(case: Case, backend: str) -> Ops:
     return case.check(lambda _: codec.encode(case.blob), decode)
 
 
-def isal(case: Case) -> Ops | None:
+def load_isal(root: Path) -> tuple[ctypes.CDLL | None, str]:
+    """Return (ISA-L, its version) from root/ISAL_LIBRARY, or (None, why it cannot be used)."""
+    path = root / ISAL_LIBRARY
+    if not path.exists():
+        return None, f"{ISAL_LIBRARY} is not built (make bench builds it; it needs nasm)"
+    lib = ctypes.CDLL(str(path))
+    lib.isal_get_version.restype = ctypes.c_uint
+    number = int(lib.isal_get_version())
+    version = (number >> 16, (number >> 8) & 0xFF, number & 0xFF)
+    if version[:2] != ISAL_SERIES:
+        return None, f"{ISAL_LIBRARY} is ISA-L {version}, not 2.32.x"
+    ptr, num = ctypes.c_void_p, ctypes.c_int
+    for name, args in (
+        ("gf_gen_cauchy1_matrix", (ptr, num, num)),
+        ("gf_invert_matrix", (ptr, ptr, num)),
+        ("ec_init_tables", (num, num, ptr, ptr)),
+        ("ec_init_tables_base", (num, num, ptr, ptr)),
+        ("ec_encode_data", (num, num, num, ptr, ptr, ptr)),
+    ):
+        getattr(lib, name).argtypes = args
+        getattr(lib, name).restype = num if name == "gf_invert_matrix" else None
+    return lib, ".".join(map(str, version))
+
+
+def isal_uses_gfni(lib: ctypes.CDLL) -> bool:
+    """Return whether ISA-L dispatched to its GFNI kernels on this CPU.
+
+    ec_init_tables and ec_encode_data dispatch on the same CPU features, and only the GFNI
+    kernels take tables that differ from the portable ones.
+    """
+    matrix = bytes([1, 2, 3, 4])
+    dispatched, portable = ctypes.create_string_buffer(128), ctypes.create_string_buffer(128)
+    lib.ec_init_tables(2, 2, matrix, dispatched)
+    lib.ec_init_tables_base(2, 2, matrix, portable)
+    return dispatched.raw != portable.raw
+
+
+class PyBytes:
+    """Uninitialised bytes objects and their addresses, as a C extension makes and fills them.
+
+    Our codec returns its output in such an object; giving ISA-L a zero-filled bytearray instead
+    would charge it for a memset ours does not do.
+    """
+
+    def __init__(self) -> None:
+        api = ctypes.pythonapi
+        self._new = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(
+            ("PyBytes_FromStringAndSize", api)
+        )
+        self._address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object)(
+            ("PyBytes_AsString", api)
+        )
+
+    def new(self, size: int) -> bytes:
+        """Return a new bytes object of `size` bytes, not yet written: fill it before sharing."""
+        made: bytes = self._new(None, size)
+        return made
+
+    def address(self, data: bytes) -> int:
+        """Return the address of the bytes inside `data`."""
+        return int(self._address(data))
+
+
+def pointers(addresses: Sequence[int]) -> ctypes.Array[ctypes.c_void_p]:
+    """Return a C array of the addresses (an unsigned char ** for ISA-L)."""
+    return (ctypes.c_void_p * len(addresses))(*addresses)
+
+
+class IsalCode:
+    """ISA-L's Reed-Solomon code for one shape: a Cauchy matrix, identity on top, via ctypes."""
+
+    def __init__(self, lib: ctypes.CDLL, k: int, n: int) -> None:
+        self._lib, self._k, self._n = lib, k, n
+        self._bytes = PyBytes()
+        matrix = ctypes.create_string_buffer(n * k)
+        lib.gf_gen_cauchy1_matrix(matrix, n, k)
+        self._matrix = matrix.raw
+        self._encoder = self._tables(self._matrix[k * k :], n - k)
+        self._decoders: dict[tuple[int, ...], tuple[list[int], ctypes.Array[ctypes.c_char]]] = {}
+
+    def encode(self, blob: bytes, length: int) -> bytes:
+        """Return the n - k parity chunks of blob (k rows of `length` bytes) back to back."""
+        k, m = self._k, self._n - self._k
+        parity = self._bytes.new(m * length)
+        data, out = self._bytes.address(blob), self._bytes.address(parity)
+        sources = pointers([data + i * length for i in range(k)])
+        targets = pointers([out + i * length for i in range(m)])
+        self._lib.ec_encode_data(length, k, m, self._encoder, sources, targets)
+        return parity
+
+    def decode(self, rows: Sequence[int], chunks: Sequence[bytes]) -> bytes:
+        """Return the k data rows back to back from k chunks, numbered by `rows` (ascending).
+
+        The data rows received are copied; the lost ones are the inverse's rows times the chunks.
+        """
+        k, length = self._k, len(chunks[0])
+        blob = self._bytes.new(k * length)
+        out = self._bytes.address(blob)
+        sources = [self._bytes.address(c) for c in chunks]
+        for row, source in zip(rows, sources, strict=True):
+            if row < k:
+                ctypes.memmove(out + row * length, source, length)
+        lost, tables = self._decoder(tuple(rows))
+        if lost:
+            targets = pointers([out + i * length for i in lost])
+            self._lib.ec_encode_data(length, k, len(lost), tables, pointers(sources), targets)
+        return blob
+
+    def _decoder(self, rows: tuple[int, ...]) -> tuple[list[int], ctypes.Array[ctypes.c_char]]:
+        """Return the lost data rows and their decode tables, cached per pattern as ours are.
+
+        Ours keeps the last 64 patterns; a run here uses fewer, so a plain dict is the same.
+        """
+        cached = self._decoders.get(rows)
+        if cached is not None:
+            return cached
+        k = self._k
+        # gf_invert_matrix works in place on its input: hand it a copy.
+        received = ctypes.create_string_buffer(
+            b"".join(self._matrix[r * k : (r + 1) * k] for r in rows), k * k
+        )
+        inverse = ctypes.create_string_buffer(k * k)
+        if self._lib.gf_invert_matrix(received, inverse, k) != 0:
+            raise ValueError(f"ISA-L found rows {rows} singular")
+        received_rows = set(rows)
+        lost = [i for i in range(k) if i not in received_rows]
+        wanted = b"".join(inverse.raw[i * k : (i + 1) * k] for i in lost)
+        self._decoders[rows] = (lost, self._tables(wanted, len(lost)))
+        return self._decoders[rows]
+
+    def _tables(self, matrix: bytes, rows: int) -> ctypes.Array[ctypes.c_char]:
+        """Return ec_init_tables' tables for `rows` rows of k coefficients (32 bytes each)."""
+        tables = ctypes.create_string_buffer(32 * self._k * max(rows, 1))
+        self._lib.ec_init_tables(self._k, rows, matrix, tables)
+        return tables
+
+
+def isal_ops(case: Case, lib: ctypes.CDLL | None) -> Ops | None:
+    """ISA-L 2.32 through ctypes, or None if it was not built."""
+    if lib is None:
+        return None
+    k, size = case.k, len(case.blob)
+    length = size // k
+    # Every shape splits the blob into whole rows, so neither side pads.
+    assert k * length == size
+    code = IsalCode(lib, k, case.n)
+    parity = code.encode(case.blob, length)
+    stored = [case.blob[i * length : (i + 1) * length] for i in range(k)]
+    stored += [parity[i * length : (i + 1) * length] for i in range(case.n - k)]
+
+    def decode(subset: Sequence[int]) -> bytes:
+        return code.decode(subset, [stored[i] for i in subset])
+
+    return case.check(lambda _: code.encode(case.blob, length), decode)
+
+
+def pyeclib_ops(case: Case) -> Ops | None:
     """pyeclib with ISA-L's Vandermonde Reed-Solomon, or None if pyeclib is not installed."""
     try:
         from pyeclib.ec_iface import ECDriver  # noqa: PLC0415 - a peer may be missing
@@ -182,7 +361,9 @@ def column_peer(case: Case, module: Any, name: str) -> tuple[Ops, int, int]:
     return ops, enc_cols, dec_cols
 
 
-def bench_case(case: Case) -> dict[str, tuple[float, float, float] | None]:
+def bench_case(
+    case: Case, isal: ctypes.CDLL | None
+) -> dict[str, tuple[float, float, float] | None]:
     """Return every implementation's (encode, decode random, decode parity) MB/s for one shape."""
     size = len(case.blob)
     jobs: dict[str, Ops] = {}
@@ -190,7 +371,12 @@ def bench_case(case: Case) -> dict[str, tuple[float, float, float] | None]:
     for backend in available_backends():
         if backend != "reedsolo":
             jobs[f"ours-{backend}"] = ours(case, backend)
-    for name, make in (("isal", isal), ("zfec", zfec_ops)):
+    peers: list[tuple[str, Callable[[Case], Ops | None]]] = [
+        (ISAL_PEER, lambda c: isal_ops(c, isal)),
+        ("pyeclib", pyeclib_ops),
+        ("zfec", zfec_ops),
+    ]
+    for name, make in peers:
         ops = make(case)
         if ops is None:
             missing.append(name)
@@ -255,10 +441,28 @@ def ratio(ours: float, theirs: float | None) -> float | None:
     return round(ours / theirs, 2) if theirs else None
 
 
+def peer_ratios(
+    ours: tuple[float, float, float] | None, theirs: tuple[float, float, float] | None
+) -> Figures:
+    """Return our ratios to one peer; "decode" is the weaker decode case, never flattering."""
+    if ours is None or theirs is None:
+        return dict.fromkeys(("encode", "decode", "decode_random", "decode_parity"))
+    encode, random_, parity = (ratio(a, b) for a, b in zip(ours, theirs, strict=True))
+    return {
+        "encode": encode,
+        "decode": min(random_ or 0.0, parity or 0.0),
+        "decode_random": random_,
+        "decode_parity": parity,
+    }
+
+
 def summary(
     all_results: dict[tuple[int, int], dict[str, tuple[float, float, float] | None]],
 ) -> dict[str, Any]:
-    """Build the final JSON object: flat figures per shape, and ratios at the headline shape."""
+    """Build the final JSON object: flat figures and our ratio to each peer, per shape.
+
+    The ratios at the headline shape are also given at the top level, ratio_vs_isal_2_32 first.
+    """
     encode: Figures = {}
     decode: Figures = {}
     for (k, n), results in all_results.items():
@@ -267,44 +471,36 @@ def summary(
             encode[key] = round(figures[0], 2) if figures else None
             decode[f"{key} random"] = round(figures[1], 2) if figures else None
             decode[f"{key} parity"] = round(figures[2], 2) if figures else None
-    headline = all_results[HEADLINE]
-    ours = (
-        headline[f"ours-{available_backends()[0]}"]
-        if available_backends()[0] != "reedsolo"
-        else None
-    )
-    out: dict[str, Any] = {
-        "encode_MBps": encode,
-        "decode_MBps": decode,
-        "backend": available_backends()[0],
-    }
-    for peer, key in (
-        ("isal", "ratio_vs_isal"),
-        ("zfec", "ratio_vs_zfec"),
-        ("creedsolo~", "ratio_vs_creedsolo"),
-    ):
-        theirs = headline.get(peer)
-        if ours is None or theirs is None:
-            out[key] = {"encode": None, "decode": None}
-            continue
-        out[key] = {
-            "encode": ratio(ours[0], theirs[0]),
-            # The weaker of the two decode cases, so the figure is never flattering.
-            "decode": min(ratio(ours[1], theirs[1]) or 0.0, ratio(ours[2], theirs[2]) or 0.0),
-        }
+    backend = available_backends()[0]
+    out: dict[str, Any] = {"encode_MBps": encode, "decode_MBps": decode, "backend": backend}
+    by_shape: dict[str, dict[str, Figures]] = {}
+    for (k, n), results in all_results.items():
+        ours = results[f"ours-{backend}"] if backend != "reedsolo" else None
+        by_shape[f"k{k}n{n}"] = {key: peer_ratios(ours, results.get(peer)) for peer, key in PEERS}
+    out.update(by_shape[f"k{HEADLINE[0]}n{HEADLINE[1]}"])
+    out["ratios_by_shape"] = by_shape
     return out
 
 
 def main() -> None:
     """Run every shape, print the tables, then the JSON line."""
+    isal, isal_version = load_isal(Path(__file__).resolve().parent.parent)
+    if isal is None:
+        print(f"ISA-L 2.32 unavailable, {ISAL_PEER} skipped: {isal_version}")
+    else:
+        kernels = "GFNI" if isal_uses_gfni(isal) else "non-GFNI"
+        print(f"ISA-L {isal_version} from {ISAL_LIBRARY}, dispatched to {kernels} kernels")
     rng = random.Random(2024)
     blob = rng.randbytes(BLOB_SIZE)
     all_results = {}
     for k, n in SHAPES:
-        all_results[(k, n)] = bench_case(make_case(k, n, blob, rng))
+        all_results[(k, n)] = bench_case(make_case(k, n, blob, rng), isal)
         print_table((k, n), all_results[(k, n)])
     result = summary(all_results)
-    print(f"\nours ({result['backend']}) vs ISA-L at k=32 -> n=96: {result['ratio_vs_isal']}")
+    result["isal_version"] = isal_version if isal is not None else None
+    print(f"\nours ({result['backend']}) vs ISA-L 2.32, per shape:")
+    for shape, ratios in result["ratios_by_shape"].items():
+        print(f"  {shape}: {ratios['ratio_vs_isal_2_32']}")
     print(json.dumps(result))
 
 
