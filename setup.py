@@ -16,6 +16,13 @@ setup(
             optional=True,
         ),
         Extension(
+            "operator_node.erasure._gf16",
+            sources=["operator_node/erasure/_gf16.c"],
+            depends=["operator_node/erasure/_gf16_transform.h"],
+            extra_compile_args=["-O3", "-std=gnu11"],
+            optional=True,
+        ),
+        Extension(
             "operator_node.crypto._bn254",
             sources=["operator_node/crypto/_bn254.c"],
             extra_compile_args=["-O3", "-std=gnu11"],

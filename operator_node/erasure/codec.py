@@ -1,10 +1,14 @@
-"""The erasure codec: reedsolo's Reed-Solomon code, computed by the fastest kernel this CPU has.
+"""The erasure codec: two systematic Reed-Solomon codes, run by the fastest kernel this CPU has.
 
-The code is systematic Reed-Solomon over GF(2^8) with reedsolo's defaults (primitive polynomial
-0x11d, generator 2, fcr 0): for every byte position j, the column (chunk_0[j], ..., chunk_{n-1}[j])
-equals ``reedsolo.RSCodec(nsym=n - k).encode(bytes(chunk_0[j], ..., chunk_{k-1}[j]))``. A blob is
-zero-padded to k * L bytes and split row-major into k data chunks of L bytes, where
-L = chunk_length(len(blob), k).
+Both split a blob zero-padded to k * L bytes row-major into k data chunks of L bytes, where
+L = chunk_length(len(blob), k), and add n - k parity chunks:
+
+- ``field=8``: GF(2^8) with reedsolo's defaults (primitive polynomial 0x11d, generator 2, fcr 0),
+  n <= 255. For every byte position j, the column (chunk_0[j], ..., chunk_{n-1}[j]) equals
+  ``reedsolo.RSCodec(nsym=n - k).encode(bytes(chunk_0[j], ..., chunk_{k-1}[j]))``.
+- ``field=16``: GF(2^16) with Leopard's field and additive FFT, n <= 65,535 (within
+  reed-solomon-simd's limits, see ``_leopard.supports``). Parity chunk k + j is recovery shard j
+  of ``reed_solomon_leopard.encode(data_chunks, n - k)``, bit for bit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ try:
 except ImportError:  # the C extension is optional: the build may have failed
     _rs = None  # type: ignore[assignment]
 
+try:
+    from operator_node.erasure import _gf16, _leopard
+except ImportError:  # without its C extension the GF(2^16) code is unavailable
+    _gf16 = None  # type: ignore[assignment]
+    _leopard = None  # type: ignore[assignment]
+
 BACKEND_ENV = "OPERATOR_NODE_RS_BACKEND"
 """Environment variable that picks the backend when the constructor is left at "auto"."""
 
@@ -46,6 +56,12 @@ BACKENDS = ("gfni", "avx2", "ssse3", "scalar", "reedsolo")
 
 CHUNK_ALIGN = 64
 """Chunk lengths are multiples of this, the widest vector the kernels use."""
+
+FIELDS = (8, 16)
+"""Bits per symbol of the two codes: GF(2^8) (n <= 255) and GF(2^16) (n <= 65,535)."""
+
+MAX_CHUNKS = {8: 255, 16: 65535}
+"""Most chunks a blob can have in each field."""
 
 # Backend name -> C kernels implementing it, preferred first. GFNI runs on 64-byte vectors when
 # the CPU has AVX-512 and on 32-byte vectors with AVX2 otherwise.
@@ -57,16 +73,18 @@ _KERNELS = {
 }
 
 
-def chunk_length(data_len: int, k: int) -> int:
+def chunk_length(data_len: int, k: int, field: int = 8) -> int:
     """Return L, the chunk length of a blob of `data_len` bytes split into k data chunks.
 
-    L = ceil(data_len / k) rounded up to a multiple of 64. Raises BlobLengthError if data_len < 1
-    and CodecParameterError if k is not in 1..254.
+    L = ceil(data_len / k) rounded up to a multiple of 64, in either field. Raises
+    BlobLengthError if data_len < 1 and CodecParameterError if k is not below the field's most
+    chunks (1..254 or 1..65534).
     """
     k = _check_int(k, "k", CodecParameterError)
     data_len = _check_int(data_len, "data length")
-    if not 1 <= k <= 254:
-        raise CodecParameterError(f"k must be in 1..254, got {k}")
+    top = MAX_CHUNKS.get(field, 0) - 1
+    if not 1 <= k <= top:
+        raise CodecParameterError(f"k must be in 1..{top} for field {field}, got {k}")
     if data_len < 1:
         raise BlobLengthError(f"a blob must hold at least 1 byte, got {data_len}")
     per_chunk = -(-data_len // k)
@@ -78,6 +96,11 @@ def available_backends() -> tuple[str, ...]:
     kernels = _rs.kernels() if _rs is not None else ()
     native = [name for name, impls in _KERNELS.items() if any(i in kernels for i in impls)]
     return (*native, "reedsolo")
+
+
+def field_available(field: int) -> bool:
+    """Whether this machine can run the code of `field` (8 always; 16 needs its C extension)."""
+    return field == 8 or (field == 16 and _gf16 is not None)
 
 
 def select_backend(requested: str = "auto") -> str:
@@ -102,8 +125,14 @@ def select_backend(requested: str = "auto") -> str:
     )
 
 
-def _make_backend(name: str, k: int, n: int) -> Backend:
+def _make_backend(name: str, k: int, n: int, field: int) -> Backend:
     """Build the named backend (already checked to be available) for one shape."""
+    if field == 16:
+        # reedsolo knows only GF(2^8); for GF(2^16) the portable reference is the scalar kernel.
+        kernels = _gf16.kernels()
+        wanted = _KERNELS.get(name, ("scalar",))
+        kernel = next((i for i in wanted if i in kernels), "scalar")
+        return _leopard.LeopardBackend(name, kernel, k, n)
     if name == "reedsolo" or _rs is None:
         return ReedsoloBackend(k, n)
     kernels = _rs.kernels()
@@ -135,26 +164,40 @@ def _check_buffer(value: object, what: str) -> memoryview:
 
 
 class Codec:
-    """Systematic Reed-Solomon code of reedsolo's field: k data chunks, n chunks in all.
+    """Systematic Reed-Solomon code: k data chunks, n chunks in all, over GF(2^field).
 
     ``backend`` is "auto" or one of BACKENDS. An explicit name wins; "auto" takes the name from
     the OPERATOR_NODE_RS_BACKEND environment variable if set (so a deployed node can be forced onto
     a path), else the fastest backend available. A name the machine cannot run raises
-    BackendUnavailableError, an unknown name CodecParameterError. The codec is immutable apart
-    from its cache of decode matrices and may be shared between threads; the C kernels release
-    the GIL.
+    BackendUnavailableError, an unknown name CodecParameterError. For field 16 the backend names
+    the kernel family the same way, and "reedsolo" (which knows only GF(2^8)) means the portable
+    scalar kernel. The codec is immutable apart from its cache of decode matrices and may be
+    shared between threads; the C kernels release the GIL.
     """
 
-    def __init__(self, k: int, n: int, backend: str = "auto") -> None:
+    def __init__(self, k: int, n: int, backend: str = "auto", *, field: int = 8) -> None:
         k = _check_int(k, "k", CodecParameterError)
         n = _check_int(n, "n", CodecParameterError)
-        if not 1 <= k < n <= 255:
-            raise CodecParameterError(f"need 1 <= k < n <= 255, got k={k}, n={n}")
+        field = _check_int(field, "field", CodecParameterError)
+        if field not in FIELDS:
+            raise CodecParameterError(f"field must be 8 or 16 (bits per symbol), got {field}")
+        top = MAX_CHUNKS[field]
+        if not 1 <= k < n <= top:
+            raise CodecParameterError(f"need 1 <= k < n <= {top}, got k={k}, n={n}")
         if not isinstance(backend, str):
             raise CodecParameterError(f"backend must be a str, not {type(backend).__name__}")
+        if field == 16:
+            if _leopard is None:
+                raise BackendUnavailableError("the GF(2^16) code needs its C extension (_gf16)")
+            if not _leopard.supports(k, n):
+                raise CodecParameterError(
+                    f"GF(2^16) has no code with k={k}, n={n}: needs min(next_pow2(k), "
+                    "next_pow2(n - k)) + max(k, n - k) <= 65536"
+                )
         self._k = k
         self._n = n
-        self._impl = _make_backend(select_backend(backend), k, n)
+        self._field = field
+        self._impl = _make_backend(select_backend(backend), k, n, field)
 
     @property
     def k(self) -> int:
@@ -167,13 +210,18 @@ class Codec:
         return self._n
 
     @property
+    def field(self) -> int:
+        """Bits per symbol: 8 (GF(2^8), reedsolo's code) or 16 (GF(2^16), Leopard's code)."""
+        return self._field
+
+    @property
     def backend(self) -> str:
         """Name of the backend in use: "gfni", "avx2", "ssse3", "scalar" or "reedsolo"."""
         return self._impl.name
 
     def chunk_length(self, data_len: int) -> int:
         """Return the chunk length L for a blob of `data_len` bytes (see chunk_length)."""
-        return chunk_length(data_len, self._k)
+        return chunk_length(data_len, self._k, self._field)
 
     def encode(self, blob: Buffer) -> list[memoryview]:
         """Return the n chunks of blob, each of chunk_length(len(blob), k) bytes.
@@ -181,11 +229,11 @@ class Codec:
         blob is any non-empty contiguous bytes-like object; it is not copied. Chunk i < k is data
         row i of blob zero-padded to k * L bytes, the rest are parity. Chunks are read-only
         memoryviews: those that lie wholly inside blob view blob itself (so blob must not change
-        while they are in use), the others view one new bytes object. Raises ChunkTypeError or
+        while they are in use), the others view new bytes objects. Raises ChunkTypeError or
         BlobLengthError.
         """
         view = _check_buffer(blob, "blob")
-        length = chunk_length(len(view), self._k)
+        length = chunk_length(len(view), self._k, self._field)
         return [c.toreadonly() for c in self._impl.encode(view, length)]
 
     def decode(self, chunks: Mapping[int, Buffer], length: int) -> bytes:
@@ -267,11 +315,11 @@ class Codec:
 
 
 @lru_cache(maxsize=64)
-def cached_codec(k: int, n: int, backend: str = "auto") -> Codec:
-    """Return a shared Codec(k, n, backend), built once per (k, n, backend).
+def cached_codec(k: int, n: int, backend: str = "auto", field: int = 8) -> Codec:
+    """Return a shared Codec(k, n, backend, field=field), built once per argument tuple.
 
     Reusing a codec keeps its prepared encode matrix and its cache of decode matrices (building
     a Codec per request throws both away); codecs are safe to share between threads. "auto" is
     resolved on the first call for a shape. Raises like Codec.
     """
-    return Codec(k, n, backend)
+    return Codec(k, n, backend, field=field)
