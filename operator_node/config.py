@@ -137,7 +137,8 @@ class LimitsSection:
 
 @dataclass(frozen=True)
 class DispersalSection:
-    """``[dispersal]``: who may push chunks, the replay window, hashing threads, rate limit."""
+    """``[dispersal]``: who may push chunks, the replay window, hashing threads, rate limit, and
+    the bound on a blob's encoding overhead (in units of 1/gamma; 0 for none)."""
 
     allowed_dispersers: tuple[str, ...] = _key((), kind="address")
     disperser_source: str = _key("chain", choices=DISPERSER_SOURCES)
@@ -145,6 +146,7 @@ class DispersalSection:
     hash_threads: int = _key(2, lo=1, hi=64)
     rate_limit: float = _key(0.0, lo=0.0)
     burst: int = _key(16, lo=1)
+    max_overhead: float = _key(2.0, lo=0.0)
 
 
 @dataclass(frozen=True)

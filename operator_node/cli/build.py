@@ -7,6 +7,7 @@ puts them together. Nothing here runs at import time.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ def build_dispersal(
         clock=time.time,
         hash_threads=config.dispersal.hash_threads,
         readiness=readiness,
+        max_overhead=config.dispersal.max_overhead or math.inf,
     )
     return StoreChunksHandler(
         pipeline,

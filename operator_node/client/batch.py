@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from operator_node.protocol.assignment import OperatorStakes, compute_blob_assignment
 from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import (
+    CODE_GF8,
     BatchHeader,
     BlobHeader,
     QuorumParams,
@@ -40,8 +41,10 @@ class EncodedBlob:
         k: int,
         quorums: Sequence[QuorumParams],
         account: bytes,
+        code: int = CODE_GF8,
     ) -> EncodedBlob:
-        """Commit to ``chunks`` (all n of them) and build the header; hashes every chunk."""
+        """Commit to ``chunks`` (all n of them, of erasure code ``code``) and build the header;
+        hashes every chunk."""
         tree = compute_chunk_tree(chunks)
         header = BlobHeader(
             commitment=tree.root,
@@ -51,6 +54,7 @@ class EncodedBlob:
             chunk_length=len(chunks[0]),
             quorums=tuple(quorums),
             account=account,
+            code=code,
         )
         return cls(header, tuple(chunks), tree)
 

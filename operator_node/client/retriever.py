@@ -1,9 +1,11 @@
 """The retriever: fetch chunks from operators until any k rebuild the blob, trusting no node.
 
-Every reply is checked against the batch header hash asked for (blob header in the batch root,
-every chunk against the blob commitment); a node that answers garbage, is down or has nothing is
-skipped. The decoded blob is re-encoded and its commitment compared, so what is returned is
-exactly what was dispersed.
+Operators are asked in waves of ``fanout``, largest stake first (stake is what chunks are
+assigned by), and asking stops as soon as k distinct valid chunks are in: with hundreds of
+operators a blob is usually rebuilt from the first wave or two. Every reply is checked against
+the batch header hash asked for (blob header in the batch root, every chunk against the blob
+commitment); a node that answers garbage, is down or has nothing is skipped. The decoded blob is
+re-encoded and its commitment compared, so what is returned is exactly what was dispersed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from operator_node.chain.client import ChainConnection
 from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.hashes import Bytes
-from operator_node.protocol.headers import BlobHeader, compute_blob_commitment
+from operator_node.protocol.headers import CODE_FIELD_BITS, BlobHeader, compute_blob_commitment
 from operator_node.protocol.messages import RetrievalReply, validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
 
@@ -48,28 +50,36 @@ class Retriever:
         timeout: float = 10.0,
         limits: WireLimits | None = None,
         codec_backend: str = "auto",
+        fanout: int = 8,
     ) -> None:
         self._connection = connection
         self._timeout = timeout
         self._limits = limits or WireLimits()
         self._codec_backend = codec_backend
+        self._fanout = max(1, fanout)
 
     async def fetch_sockets(self) -> list[str]:
-        """The sockets of every operator currently registered in any quorum."""
+        """The sockets of every operator currently registered in any quorum, largest stake
+        (summed over quorums) first; operators without a socket are left out."""
         reader = await self._connection.get_reader()
         block = await reader.get_current_block()
         quorums = list(range(await reader.get_quorum_count()))
         state = await reader.get_operator_state(quorums, block)
-        operator_ids = sorted({op.operator_id for ops in state.values() for op in ops})
-        sockets = await reader.sockets.fetch_sockets(operator_ids)
-        return [s for s in sockets.values() if s]
+        stakes: dict[bytes, int] = {}
+        for operators in state.values():
+            for op in operators:
+                stakes[op.operator_id] = stakes.get(op.operator_id, 0) + op.stake
+        ordered = sorted(stakes, key=lambda op: (-stakes[op], op))
+        sockets = await reader.sockets.fetch_sockets(ordered)
+        return [sockets[op] for op in ordered if sockets.get(op)]
 
     async def retrieve(
         self, batch_header_hash: bytes, blob_index: int, sockets: Sequence[str] | None = None
     ) -> RetrievedBlob:
-        """Rebuild one blob; raises :class:`RetrievalError` if fewer than k valid chunks arrive."""
+        """Rebuild one blob, asking ``sockets`` (default: every operator's, largest stake first)
+        in waves until k valid chunks are in; raises :class:`RetrievalError` if they never are."""
         sockets = list(sockets) if sockets is not None else await self.fetch_sockets()
-        replies, failures = await self._fetch_all(sockets, batch_header_hash, blob_index)
+        replies, failures = await self._fetch_until_enough(sockets, batch_header_hash, blob_index)
         if not replies:
             raise RetrievalError(
                 f"no node returned valid chunks of blob {blob_index} of batch "
@@ -77,18 +87,28 @@ class Retriever:
             )
         return await asyncio.to_thread(self._rebuild, replies, failures)
 
-    async def _fetch_all(
+    async def _fetch_until_enough(
         self, sockets: Sequence[str], batch_hash: bytes, blob_index: int
     ) -> tuple[dict[str, RetrievalReply], dict[str, str]]:
+        """Ask ``fanout`` sockets at a time, in order, until the replies hold k distinct chunks."""
+        replies: dict[str, RetrievalReply] = {}
+        failures: dict[str, str] = {}
+        held: set[int] = set()
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            results = await asyncio.gather(
-                *(self._fetch_one(session, s, batch_hash, blob_index) for s in sockets)
-            )
-        replies = {
-            s: r for s, r in zip(sockets, results, strict=True) if isinstance(r, RetrievalReply)
-        }
-        failures = {s: r for s, r in zip(sockets, results, strict=True) if isinstance(r, str)}
+            for start in range(0, len(sockets), self._fanout):
+                wave = sockets[start : start + self._fanout]
+                results = await asyncio.gather(
+                    *(self._fetch_one(session, s, batch_hash, blob_index) for s in wave)
+                )
+                for socket, result in zip(wave, results, strict=True):
+                    if isinstance(result, str):
+                        failures[socket] = result
+                    else:
+                        replies[socket] = result
+                        held.update(result.blob.indices)
+                if replies and len(held) >= next(iter(replies.values())).blob.header.k:
+                    break
         return replies, failures
 
     async def _fetch_one(
@@ -123,7 +143,8 @@ class Retriever:
             raise RetrievalError(
                 f"only {len(chunks)} valid chunks of the {header.k} needed ({_describe(failures)})"
             )
-        codec = cached_codec(header.k, header.n, backend=self._codec_backend)
+        field = CODE_FIELD_BITS[header.code]
+        codec = cached_codec(header.k, header.n, self._codec_backend, field)
         chosen = dict(sorted(chunks.items())[: header.k])
         data = bytes(codec.decode(chosen, length=header.data_length))
         # Re-encoding proves the rebuilt blob is the committed one, not just k consistent rows.

@@ -52,6 +52,8 @@ from operator_node.protocol.auth import (
     parse_auth_headers,
     recover_disperser,
 )
+from operator_node.protocol.coding import DEFAULT_MAX_OVERHEAD, check_coding
+from operator_node.protocol.errors import InvalidBlob
 from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
 from operator_node.protocol.headers import validate_batch_root
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
@@ -111,9 +113,12 @@ class StoreChunksPipeline:
         hash_threads: int = 2,
         loop_hash_bytes: int | None = None,
         readiness: DispersalReadiness | None = None,
+        max_overhead: float = DEFAULT_MAX_OVERHEAD,
     ) -> None:
         """``loop_hash_bytes``: the most chunk bytes checked on the event loop (None: the
-        keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop)."""
+        keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop).
+        ``max_overhead``: the AVS's bound on a blob's encoding, in units of 1/gamma (see
+        :func:`~operator_node.protocol.coding.check_coding`; ``math.inf`` for none)."""
         self._signer = signer
         self._store = store
         self._chain = chain
@@ -124,6 +129,7 @@ class StoreChunksPipeline:
         self._clock = clock
         self._hash_threads = max(1, hash_threads)
         self._readiness = readiness
+        self._max_overhead = max_overhead
         if loop_hash_bytes is None:
             loop_hash_bytes = _LOOP_HASH_BYTES.get(keccak_backend(), _LOOP_HASH_BYTES_DEFAULT)
         self._loop_hash_bytes = loop_hash_bytes
@@ -156,6 +162,7 @@ class StoreChunksPipeline:
         log = self._log.bind(batch="0x" + batch_hash.hex(), disperser=disperser)
         with stage("batch_root"):
             validate_batch_root(request.batch_header, [blob.header for blob in request.blobs])
+            self._validate_coding(request)
         with stage("operator_state"):
             states = await self._fetch_operator_state(request)
         with stage("assignment"):
@@ -240,6 +247,19 @@ class StoreChunksPipeline:
         quorums = sorted({q.quorum_number for b in request.blobs for q in b.header.quorums})
         states = await self._chain.get_operator_state(quorums, reference_block)
         return {quorum: list(operators) for quorum, operators in states.items()}
+
+    def _validate_coding(self, request: StoreChunksRequest) -> None:
+        """Each blob's code and shape: a code the node knows, (k, n) it has, the canonical chunk
+        length, and the AVS's overhead bound. No RPC needed, so it runs before the state fetch."""
+        for blob_index, blob in enumerate(request.blobs):
+            header = blob.header
+            try:
+                check_coding(
+                    header.code, header.k, header.n, header.chunk_length, header.data_length,
+                    header.quorums, max_overhead=self._max_overhead,
+                )  # fmt: skip
+            except InvalidBlob as exc:
+                raise type(exc)(f"blob {blob_index}: {exc}") from None
 
     def _validate_assignment(
         self, request: StoreChunksRequest, states: Mapping[int, list[tuple[bytes, int]]]

@@ -11,10 +11,13 @@ Both split a blob of D bytes into k chunks of L = ceil(D/k) rounded up to a mult
 
 The disperser calls :func:`choose_coding`. For a given k the assignment fixes n: the blob needs
 n(k) = max(compute_min_chunk_count(k), k + 1) chunks, so that every quorum's Σ m_i fits and at
-least one chunk is parity. What is sent in all is n(k)·L(k) bytes (alignment padding included),
-and that is what the choice minimises. Overhead is n·L/D; no coding gets under 1/gamma_min,
-gamma_min being the smallest (confirmation - adversary)/100 of the blob's quorums, because every
-quorum needs n ≥ k/gamma and k·L ≥ D. The AVS bounds overhead at ``max_overhead``·(1/gamma_min).
+least one chunk is parity. What is sent in all is n(k)·(L(k) + 32·ceil(log2 n(k))) bytes: every
+chunk, alignment padding included, with its Merkle proof; that is what the choice minimises (the
+proofs are what keep it from cutting a small blob into thousands of 64-byte chunks). Overhead is
+n·L/D, the bytes the operators store; no coding gets under 1/gamma_min, gamma_min being the
+smallest (confirmation - adversary)/100 of the blob's quorums, because every quorum needs
+n ≥ k/gamma and k·L ≥ D. The AVS bounds it at ``max_overhead``·(1/gamma_min), counting D as at
+least COUNTED_FLOOR (a small blob's chunks are few bytes whatever the coding).
 
 The node calls :func:`check_coding` on every blob header, cheapest test first: a code it knows
 and runs, (k, n) within that code, the canonical chunk length, the overhead bound. Whether n
@@ -43,6 +46,11 @@ DEFAULT_MAX_OVERHEAD = 2.0
 """The overhead bound in units of 1/gamma_min that nodes and dispersers use unless configured."""
 
 GF16_FIELD_SIZE = 1 << 16
+PROOF_WORD = 32
+"""Bytes per level of a chunk's Merkle proof, which travels with the chunk."""
+COUNTED_FLOOR = 128 << 10
+"""A blob counts as at least this many bytes against the overhead bound. Below it, 64-byte chunks
+and one chunk per staked operator dominate whatever the coding, and the bytes are few anyway."""
 PREFERENCE_PERCENT = 1
 """How much more (in percent of the best) a preferred coding may send and still be chosen."""
 
@@ -108,8 +116,14 @@ class Coding:
 
     @property
     def sent_bytes(self) -> int:
-        """n·chunk_length: every chunk, padding included."""
+        """n·chunk_length: every chunk, padding included (what the operators store)."""
         return self.n * self.chunk_length
+
+    @property
+    def wire_bytes(self) -> int:
+        """What the disperser sends in all: every chunk with its Merkle proof (what the choice
+        minimises)."""
+        return self.n * (self.chunk_length + PROOF_WORD * (self.n - 1).bit_length())
 
     @property
     def overhead(self) -> float:
@@ -145,7 +159,8 @@ def choose_coding(
     none) and the codes the disperser may use.
 
     The rule. Every k from 1 up is a candidate with n = n(k) (see the module docstring) under every
-    code that supports (k, n); its cost is n·L bytes. Let C be the least cost of all. GF8 is chosen
+    code that supports (k, n); its cost is n·L bytes plus the n proofs, and it counts only if n·L
+    meets the bound. Let C be the least cost of all. GF8 is chosen
     if some GF8 candidate costs at most 1% more than C: GF8 is the older code and the faster one.
     Otherwise GF16 is, and a power-of-two k costing at most 1% more than C is preferred, since
     Leopard is fastest there. Within a choice, the cheapest wins; ties go to fewer chunks, then to
@@ -183,10 +198,10 @@ def choose_coding(
             f"no k fits {'/'.join(c.name for c in allowed)}: k=1 already needs n={need[1]} chunks"
             f" (at least one per staked operator), more than {allowed[-1].max_chunks}"
         )
-    best = min(options)
-    if best.cost > max_sent:
-        raise _out_of_bound(best, data_length, margin, max_overhead)
-    chosen = _prefer(best, [o for o in options if o.cost <= max_sent])
+    within = [o for o in options if o.chunk_bytes <= max_sent]
+    if not within:
+        raise _out_of_bound(min(options, key=_by_chunk_bytes), data_length, margin, max_overhead)
+    chosen = _prefer(min(within), within)
     # The assignment's own count is authoritative; the sweep only ranked the candidates.
     n = max(compute_min_chunk_count(chosen.k, quorums, states), chosen.k + 1)
     length = compute_chunk_length(data_length, chosen.k)
@@ -249,18 +264,33 @@ def check_coding(
 
 @dataclass(frozen=True, order=True)
 class _Option:
-    """One scored candidate; the field order is the order of preference among equals."""
+    """One scored candidate; the field order is the order of preference among equals.
+
+    ``cost`` is what the disperser sends: every chunk with its Merkle proof. ``chunk_bytes`` is
+    n·L, what the operators store, which the bound applies to.
+    """
 
     cost: int
     n: int
     k: int
     code: Code
+    chunk_bytes: int
+
+
+def _option(n: int, k: int, units: int, code: Code) -> _Option:
+    length = units * CHUNK_ALIGN
+    proof = PROOF_WORD * (n - 1).bit_length()
+    return _Option(n * (length + proof), n, k, code, n * length)
+
+
+def _by_chunk_bytes(option: _Option) -> tuple[int, int]:
+    return option.chunk_bytes, option.cost
 
 
 def _out_of_bound(
     best: _Option, data_length: int, margin: int, max_overhead: float
 ) -> UncodableBlob:
-    reached = Coding(best.code, best.k, best.n, best.cost // best.n, data_length, margin)
+    reached = Coding(best.code, best.k, best.n, best.chunk_bytes // best.n, data_length, margin)
     return UncodableBlob(
         f"no coding of a {data_length}-byte blob meets the overhead bound of {max_overhead}"
         f" x 1/gamma ({max_overhead * 100 / margin:.2f}x): the best reachable is"
@@ -280,7 +310,8 @@ def _min_margin(quorums: Sequence[QuorumParams]) -> int:
 
 
 def _max_sent_bytes(data_length: int, margin: int, max_overhead: float) -> float:
-    """The most bytes a coding may send: floor(max_overhead·(100/margin)·data_length).
+    """The most chunk bytes a coding may have: floor(max_overhead·(100/margin)·D), where D is the
+    data length but at least COUNTED_FLOOR.
 
     Computed exactly from the float's value (and inf for no bound), so that the disperser's
     choice and the node's check compare the same integers.
@@ -289,7 +320,8 @@ def _max_sent_bytes(data_length: int, margin: int, max_overhead: float) -> float
         raise ValueError(f"max_overhead must be a positive number, got {max_overhead}")
     if math.isinf(max_overhead):
         return math.inf
-    return math.floor(Fraction(max_overhead) * 100 * data_length / margin)
+    counted = max(data_length, COUNTED_FLOOR)
+    return math.floor(Fraction(max_overhead) * 100 * counted / margin)
 
 
 def _largest_useful_k(data_length: int, margin: int, max_chunks: int) -> int:
@@ -348,12 +380,10 @@ def _score_candidates(data_length: int, need: list[int], codes: Sequence[Code]) 
         for code in codes:
             first = _first_supported(code, need, k, run_end)
             if first is not None:
-                options.append(_Option(need[first] * units * CHUNK_ALIGN, need[first], first, code))
+                options.append(_option(need[first], first, units, code))
         power = _next_pow2(k)
         if Code.GF16 in codes and power <= run_end and Code.GF16.supports(power, need[power]):
-            options.append(
-                _Option(need[power] * units * CHUNK_ALIGN, need[power], power, Code.GF16)
-            )
+            options.append(_option(need[power], power, units, Code.GF16))
         k = run_end + 1
     return options
 

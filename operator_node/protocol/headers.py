@@ -5,8 +5,9 @@ arguments, i.e. one head/tail tuple, no leading offset word):
 
 - chunk leaf = keccak256(chunk bytes); blob commitment = Merkle root over the n chunk leaves.
 - blob header hash = keccak256(abi.encode(bytes32 commitment, uint32 dataLength, uint16 k,
-  uint16 n, uint32 chunkLength, (uint8 quorumNumber, uint8 adversaryThresholdPercentage,
-  uint8 confirmationThresholdPercentage)[] quorums, address account)).
+  uint16 n, uint8 code, uint32 chunkLength, (uint8 quorumNumber, uint8 adversaryThresholdPercentage,
+  uint8 confirmationThresholdPercentage)[] quorums, address account)), where code names the
+  erasure code: 0 for Reed-Solomon over GF(2^8) (n <= 255), 1 for GF(2^16) (n <= 65,535).
 - batch root = Merkle root over leaves keccak256(blob header hash), in blob index order.
 - batch header hash = keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber)), the
   "reduced batch header" hash that operators sign and the service manager checks.
@@ -22,8 +23,13 @@ from operator_node.protocol.errors import BadProof, InvalidBlob, InvalidSecurity
 from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256, keccak256_many
 from operator_node.protocol.merkle import MerkleTree, compute_merkle_root, compute_merkle_tree
 
-# Reed-Solomon over GF(2^8) has at most 255 distinct evaluation points, hence chunks per blob.
-MAX_CHUNKS_PER_BLOB = 255
+# The erasure codes a blob header can name, and the most chunks each allows: Reed-Solomon has at
+# most as many distinct evaluation points as its field has non-zero elements.
+CODE_GF8 = 0
+CODE_GF16 = 1
+MAX_CHUNKS_BY_CODE = {CODE_GF8: 255, CODE_GF16: 65535}
+CODE_FIELD_BITS = {CODE_GF8: 8, CODE_GF16: 16}
+MAX_CHUNKS_PER_BLOB = max(MAX_CHUNKS_BY_CODE.values())
 ADDRESS_BYTES = 20
 UINT8_MAX = 0xFF
 UINT16_MAX = 0xFFFF
@@ -34,6 +40,7 @@ BLOB_HEADER_ABI_TYPES = (
     "uint32",
     "uint16",
     "uint16",
+    "uint8",
     "uint32",
     "(uint8,uint8,uint8)[]",
     "address",
@@ -72,11 +79,13 @@ class QuorumParams:
 
 @dataclass(frozen=True)
 class BlobHeader:
-    """What a blob is: its commitment, shape, quorums and paying account.
+    """What a blob is: its commitment, shape, erasure code, quorums and paying account.
 
-    ``account`` is the raw 20-byte address. Construction raises :class:`InvalidBlob` unless
-    1 ≤ k ≤ n ≤ 255, 1 ≤ data_length ≤ k·chunk_length, every field fits its ABI type, and the
-    quorums are non-empty and strictly increasing by number.
+    ``account`` is the raw 20-byte address; ``code`` is CODE_GF8 or CODE_GF16. Construction
+    raises :class:`InvalidBlob` unless the code is known, 1 ≤ k ≤ n ≤ its most chunks (255 or
+    65,535), 1 ≤ data_length ≤ k·chunk_length, every field fits its ABI type, and the quorums
+    are non-empty and strictly increasing by number. Whether the code has this exact (k, n) and
+    whether n is what the operator state needs is checked by :mod:`~operator_node.protocol.coding`.
     """
 
     commitment: bytes
@@ -86,12 +95,18 @@ class BlobHeader:
     chunk_length: int
     quorums: tuple[QuorumParams, ...]
     account: bytes
+    code: int = CODE_GF8
 
     def __post_init__(self) -> None:
         if len(self.commitment) != WORD_BYTES or len(self.account) != ADDRESS_BYTES:
             raise InvalidBlob("blob commitment must be 32 bytes and account 20 bytes")
-        if not 1 <= self.k <= self.n <= MAX_CHUNKS_PER_BLOB:
-            raise InvalidBlob(f"need 1 <= k <= n <= 255, got k={self.k} n={self.n}")
+        top = MAX_CHUNKS_BY_CODE.get(self.code)
+        if top is None:
+            raise InvalidBlob(f"unknown erasure code {self.code} (known: 0 GF(2^8), 1 GF(2^16))")
+        if not 1 <= self.k <= self.n <= top:
+            raise InvalidBlob(
+                f"need 1 <= k <= n <= {top} for code {self.code}, got k={self.k} n={self.n}"
+            )
         if not 1 <= self.chunk_length <= UINT32_MAX:
             raise InvalidBlob(f"chunk length {self.chunk_length} is not in 1..2^32-1")
         if not 1 <= self.data_length <= min(UINT32_MAX, self.k * self.chunk_length):
@@ -114,6 +129,7 @@ class BlobHeader:
             _uint_word(self.data_length),
             _uint_word(self.k),
             _uint_word(self.n),
+            _uint_word(self.code),
             _uint_word(self.chunk_length),
             _uint_word(len(BLOB_HEADER_ABI_TYPES) * WORD_BYTES),  # offset of the quorums' tail
             bytes(WORD_BYTES - ADDRESS_BYTES) + self.account,

@@ -4,15 +4,17 @@ Both messages are a fixed prefix, a small canonical header, then raw chunk bytes
 base64). All integers are unsigned big-endian; a "word" is 32 bytes.
 
 Prefix (9 bytes): magic (4: ``ONSC`` for StoreChunks, ``ONRR`` for a retrieval reply), version (u8,
-1), header length H (u32: the bytes between the prefix and the first chunk byte).
+2), header length H (u32: the bytes between the prefix and the first chunk byte). Version 1 had no
+erasure code in the blob header; a version 1 message is refused with a clear error.
 
 Header pieces:
 
 - batch header: batch root (word), reference block number (u32).
-- blob header: commitment (word), data length (u32), k (u16), n (u16), chunk length (u32),
-  quorum count q (u8), q x (quorum number u8, adversary % u8, confirmation % u8), account (20).
+- blob header: commitment (word), data length (u32), k (u16), n (u16), code (u8), chunk length
+  (u32), quorum count q (u8), q x (quorum number u8, adversary % u8, confirmation % u8), account
+  (20).
 - chunk set: count c (u16), c x index (u16, strictly increasing, < n), then c proofs of depth(n)
-  words each (sibling path, leaf level first), depth(n) = ceil(log2 n).
+  words each (sibling path, leaf level first), depth(n) = ceil(log2 n) (at most 16).
 
 StoreChunks header: batch header, blob count b (u16, ≥ 1), then b x (blob header, chunk set).
 Retrieval reply header: batch header, blob index (u32), blob header, batch proof depth d (u8),
@@ -34,7 +36,13 @@ from dataclasses import dataclass
 from operator_node.protocol._binary import U8, U16, U32, Reader
 from operator_node.protocol.errors import MalformedRequest, RequestTooLarge
 from operator_node.protocol.hashes import Bytes
-from operator_node.protocol.headers import UINT16_MAX, BatchHeader, BlobHeader, QuorumParams
+from operator_node.protocol.headers import (
+    CODE_GF8,
+    UINT16_MAX,
+    BatchHeader,
+    BlobHeader,
+    QuorumParams,
+)
 from operator_node.protocol.merkle import tree_depth
 from operator_node.protocol.messages import (
     BlobChunks,
@@ -45,12 +53,14 @@ from operator_node.protocol.messages import (
 
 MAGIC_STORE_CHUNKS = b"ONSC"
 MAGIC_RETRIEVAL_REPLY = b"ONRR"
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 CONTENT_TYPE = "application/octet-stream"
 
 _PREFIX = struct.Struct(">4sBI")
 _BATCH = struct.Struct(">32sI")
-_BLOB_FIXED = struct.Struct(">32sIHHIB")
+_BLOB_FIXED = struct.Struct(">32sIHHBIB")
+# The blob header as stored records keep it (wire version 1): the code follows the chunk set.
+_RECORD_FIXED = struct.Struct(">32sIHHIB")
 _QUORUM = struct.Struct(">BBB")
 _ADDRESS = 20
 # Smallest possible blob section: one quorum and no chunks.
@@ -62,13 +72,15 @@ class WireLimits:
     """Upper bounds a decoder enforces before trusting any declared size.
 
     ``max_chunks`` counts chunks over the whole message; ``max_proof_depth`` bounds every Merkle
-    proof (chunk proofs are at most 8 deep since n ≤ 255; batch proofs grow with blob count).
+    proof (chunk proofs are at most 16 deep since n ≤ 65,535; batch proofs grow with blob count).
+    A chunk costs 2 + 32·depth header bytes, so 1 MiB holds about 2,500 chunks of an 8,192-chunk
+    blob: a node with a quarter of a quorum's stake gets about 1,200 of them at k = 1,024.
     """
 
     max_body_bytes: int = 64 << 20
     max_header_bytes: int = 1 << 20
     max_blobs: int = 256
-    max_chunks: int = 8192
+    max_chunks: int = 65535
     max_proof_depth: int = 16
 
 
@@ -79,12 +91,12 @@ def _encode_batch_header(header: BatchHeader) -> bytes:
     return _BATCH.pack(header.batch_root, header.reference_block_number)
 
 
-def _encode_blob_header(header: BlobHeader) -> bytes:
-    fixed = _BLOB_FIXED.pack(
+def _encode_blob_header(header: BlobHeader, layout: struct.Struct = _BLOB_FIXED) -> bytes:
+    shape = (header.k, header.n, header.code) if layout is _BLOB_FIXED else (header.k, header.n)
+    fixed = layout.pack(
         header.commitment,
         header.data_length,
-        header.k,
-        header.n,
+        *shape,
         header.chunk_length,
         len(header.quorums),
     )
@@ -170,13 +182,18 @@ def _read_batch_header(reader: Reader) -> BatchHeader:
     return BatchHeader(batch_root=bytes(root), reference_block_number=reference_block)
 
 
-def _read_blob_header(reader: Reader) -> BlobHeader:
-    fields = reader.unpack(_BLOB_FIXED, "blob header")
-    commitment, data_length, k, n, chunk_length, quorum_count = fields
+def _read_blob_header(reader: Reader, code: int | None = None) -> BlobHeader:
+    """Read a blob header; with ``code`` given, in the stored layout that lacks the code."""
+    if code is None:
+        fields = reader.unpack(_BLOB_FIXED, "blob header")
+        commitment, data_length, k, n, code, chunk_length, quorum_count = fields
+    else:
+        fields = reader.unpack(_RECORD_FIXED, "blob header")
+        commitment, data_length, k, n, chunk_length, quorum_count = fields
     block = reader.take(_QUORUM.size * quorum_count, "blob quorums")
     quorums = tuple(QuorumParams(*triple) for triple in _QUORUM.iter_unpack(block))
     account = bytes(reader.take(_ADDRESS, "blob account"))
-    return BlobHeader(bytes(commitment), data_length, k, n, chunk_length, quorums, account)
+    return BlobHeader(bytes(commitment), data_length, k, n, chunk_length, quorums, account, code)
 
 
 def _read_chunk_set(
@@ -325,8 +342,14 @@ def decode_batch_header(data: Bytes) -> BatchHeader:
 
 
 def encode_blob_section(blob: BlobChunks) -> bytes:
-    """A blob's section of a StoreChunks header: blob header, chunk indices and proofs."""
-    return _encode_blob_header(blob.header) + _encode_chunk_set(blob)
+    """The stored form of a blob's section: blob header, chunk indices and proofs, then the code.
+
+    The header is laid out as in wire version 1 (no code after n) and the code (u8) follows the
+    chunk set, so records stored before blob headers had a code still read: the chunk set ends
+    where its count and proof depth say, and a record that stops there is GF(2^8).
+    """
+    header = _encode_blob_header(blob.header, _RECORD_FIXED)
+    return header + _encode_chunk_set(blob) + U8.pack(blob.header.code)
 
 
 def decode_blob_section(
@@ -334,12 +357,32 @@ def decode_blob_section(
 ) -> tuple[BlobHeader, tuple[int, ...], tuple[tuple[bytes, ...], ...]]:
     """Inverse of :func:`encode_blob_section`: (blob header, indices, proofs).
 
-    Raises :class:`MalformedRequest` (or a subclass) on anything but one exact section.
+    Raises :class:`MalformedRequest` (or a subclass) on anything but one exact section, with or
+    without its code byte.
     """
     limits = limits or WireLimits()
     view = memoryview(data).cast("B")
     reader = Reader(view, 0, len(view))
-    header = _read_blob_header(reader)
+    # The code sits at the end: read it first, then the rest as a record without one.
+    length = len(view) - _stored_section_length(view, limits)
+    if length not in (0, U8.size):
+        raise MalformedRequest(f"a stored blob section has {length} bytes after its chunk set")
+    code = view[-1] if length else CODE_GF8
+    header = _read_blob_header(reader, code)
     indices, proofs = _read_chunk_set(reader, header, limits, limits.max_chunks)
-    reader.expect_end("blob section")
+    if reader.remaining != length:
+        raise MalformedRequest("a stored blob section does not end where its chunk set does")
     return header, indices, proofs
+
+
+def _stored_section_length(view: memoryview, limits: WireLimits) -> int:
+    """Bytes of a stored section up to the end of its chunk set, from its declared sizes."""
+    reader = Reader(view, 0, len(view))
+    fields = reader.unpack(_RECORD_FIXED, "blob header")
+    n, quorum_count = fields[3], fields[5]
+    reader.take(_QUORUM.size * quorum_count + _ADDRESS, "blob quorums and account")
+    count = reader.uint(U16, "chunk count")
+    depth = tree_depth(n) if n else 0
+    if depth > limits.max_proof_depth:
+        raise RequestTooLarge(f"proof depth {depth} exceeds {limits.max_proof_depth}")
+    return reader.position + count * (U16.size + 32 * depth)

@@ -21,6 +21,7 @@ from operator_node.protocol import (
     compute_quorum_assignment,
 )
 from operator_node.protocol.coding import (
+    COUNTED_FLOOR,
     Code,
     Coding,
     ExcessiveOverhead,
@@ -71,13 +72,17 @@ def _reference_choice(
         n = max(compute_min_chunk_count(k, quorums, states), k + 1)
         if n > top:
             break
-        cost = n * compute_chunk_length(data_length, k)
+        length = compute_chunk_length(data_length, k)
+        if max_overhead < math.inf:
+            counted = max(data_length, COUNTED_FLOOR)
+            if n * length > Fraction(max_overhead) * 100 * counted / margin:
+                continue
+        cost = n * (length + 32 * (n - 1).bit_length())
         options += [(cost, n, k, code) for code in sorted(codes) if code.supports(k, n)]
-    limit = Fraction(max_overhead) * 100 * data_length / margin if max_overhead < math.inf else None
-    if not options or (limit is not None and min(options)[0] > limit):
+    if not options:
         return None
     best = min(options)
-    close = [o for o in options if o[0] * 100 <= best[0] * 101 and (limit is None or o[0] <= limit)]
+    close = [o for o in options if o[0] * 100 <= best[0] * 101]
     gf8 = [o for o in close if o[3] is Code.GF8]
     powers = [o for o in close if o[3] is Code.GF16 and o[2] & (o[2] - 1) == 0]
     return min(gf8) if gf8 else min(powers) if powers else best
@@ -113,7 +118,7 @@ def _assert_sound(
 
 
 def _as_tuple(coding: Coding) -> tuple[int, int, int, Code]:
-    return coding.sent_bytes, coding.n, coding.k, coding.code
+    return coding.wire_bytes, coding.n, coding.k, coding.code
 
 
 def test_code_limits_gf8() -> None:
@@ -179,22 +184,25 @@ def test_choose_coding_200_heavy_tailed_picks_gf16_within_bound() -> None:
 
 
 def test_choose_coding_prefers_gf8_within_one_percent() -> None:
-    # The cheapest coding here is GF16 (k=491, n=2232); GF8 k=34 n=155 sends 0.69% more.
-    states = {0: _operators([19, 3, 9])}
-    coding = choose_coding(62823, [Q], states, max_overhead=math.inf)
-    gf16 = choose_coding(62823, [Q], states, max_overhead=math.inf, codes=(Code.GF16,))
-    assert (coding.code, coding.k, coding.n) == (Code.GF8, 34, 155)
-    assert gf16.sent_bytes < coding.sent_bytes <= gf16.sent_bytes * 1.01
+    # The cheapest coding here is GF16 (k=60, n=281); GF8 k=45 n=213 sends 0.34% more.
+    stakes = [20, 52, 46, 54, 33, 36, 34, 33, 42, 40, 38, 27, 20, 47, 14, 32, 33, 24, 60, 44, 40]
+    states = {0: _operators([*stakes, 57])}
+    coding = choose_coding(652294, [Q], states, max_overhead=math.inf)
+    gf16 = choose_coding(652294, [Q], states, max_overhead=math.inf, codes=(Code.GF16,))
+    assert (coding.code, coding.k, coding.n) == (Code.GF8, 45, 213)
+    assert (gf16.k, gf16.n) == (60, 281)
+    assert gf16.wire_bytes < coding.wire_bytes <= gf16.wire_bytes * 1.01
 
 
 def test_choose_coding_prefers_power_of_two_k_within_one_percent() -> None:
-    states = {0: _heavy(20)}
+    states = {0: _heavy(200)}
     coding = choose_coding(16 * MIB, [Q], states, max_overhead=1.5)
-    best = _reference_choice(16 * MIB, [Q], states, math.inf, codes=(Code.GF16,))
-    k = 10923  # the cheapest k of all here
-    cheapest = compute_min_chunk_count(k, [Q], states) * compute_chunk_length(16 * MIB, k)
-    assert coding.code is Code.GF16 and coding.k == 8192
-    assert cheapest < coding.sent_bytes <= cheapest * 1.01
+    k = 843  # the cheapest k of all here, with n = 3,927
+    n = compute_min_chunk_count(k, [Q], states)
+    cheapest = n * (compute_chunk_length(16 * MIB, k) + 32 * (n - 1).bit_length())
+    assert (coding.code, coding.k, coding.n) == (Code.GF16, 1024, 4757)
+    assert cheapest < coding.wire_bytes <= cheapest * 1.01
+    best = _reference_choice(16 * MIB, [Q], states, 1.5)
     assert best is not None and _as_tuple(coding) == best
 
 
@@ -211,33 +219,34 @@ def test_choose_coding_matches_brute_force_near_the_gf16_limit() -> None:
 def test_choose_coding_finds_a_later_k_of_a_chunk_length_that_leopard_takes() -> None:
     # 13 equal stakes at margin 40: n = 13·ceil(k/5.2) stays flat while k grows, so r = n - k
     # shrinks. With 64-byte chunks from k=21841 on, k=21841 needs r=32772 (over Leopard's limit
-    # at next_pow2(k) = 32768) but k=21845 gets r=32768: the cheapest coding of all.
+    # at next_pow2(k) = 32768) but k=21845 gets r=32768: the search must see past the first k of
+    # a chunk length. Every k is scored by the reference.
     states = {0: _operators([1] * 13)}
     quorum = QuorumParams(0, 20, 60)
     data_length = 64 * 21841
     first_n = compute_min_chunk_count(21841, [quorum], states)
     assert not Code.GF16.supports(21841, first_n)
+    assert Code.GF16.supports(21845, compute_min_chunk_count(21845, [quorum], states))
     coding = choose_coding(data_length, [quorum], states, max_overhead=math.inf, codes=(Code.GF16,))
-    assert (coding.k, coding.n, coding.chunk_length) == (21845, 54613, 64)
     expected = _reference_choice(data_length, [quorum], states, math.inf, codes=(Code.GF16,))
     assert _as_tuple(coding) == expected
 
 
 @pytest.mark.parametrize("data_length", [100, 1024])
 def test_choose_coding_small_blobs(data_length: int) -> None:
-    # Devnet: 64-byte chunks, a handful of them, GF8.
+    # Devnet: a handful of chunks, GF8; each proof costs a few words, so few large chunks win.
     states = {0: _operators([10 * TOKEN, 20 * TOKEN, 30 * TOKEN, 40 * TOKEN])}
     coding = choose_coding(data_length, [DEVNET_Q], states, max_overhead=2)
-    assert coding.code is Code.GF8 and coding.chunk_length == 64
-    assert coding.k == -(-data_length // 64)
+    assert coding.code is Code.GF8 and coding.n <= 12
     assert _as_tuple(coding) == _reference_choice(data_length, [DEVNET_Q], states, 2)
     _assert_sound(coding, [DEVNET_Q], states, 2)
-    # 200 operators: every one needs a chunk of at least 64 bytes, so n >= 200 whatever k is.
+    # 200 operators: every one needs a chunk of at least 64 bytes, so n >= 200 whatever k is;
+    # the blob counts as 128 KiB against the bound, so it is not refused.
     states = {0: _heavy(200)}
-    coding = choose_coding(data_length, [Q], states, max_overhead=math.inf)
+    coding = choose_coding(data_length, [Q], states, max_overhead=1.5)
     assert coding.chunk_length == 64 and 200 <= coding.n <= 255 and coding.code is Code.GF8
-    assert _as_tuple(coding) == _reference_choice(data_length, [Q], states, math.inf)
-    _assert_sound(coding, [Q], states, math.inf)
+    assert _as_tuple(coding) == _reference_choice(data_length, [Q], states, 1.5)
+    _assert_sound(coding, [Q], states, 1.5)
 
 
 def test_choose_coding_uses_the_smallest_margin_of_its_quorums() -> None:
@@ -251,8 +260,8 @@ def test_choose_coding_uses_the_smallest_margin_of_its_quorums() -> None:
 
 def test_choose_coding_refuses_beyond_the_bound_naming_the_best() -> None:
     states = {0: _heavy(200)}
-    with pytest.raises(UncodableBlob, match=r"best reachable is 128\.64x \(28\.301 x 1/gamma\)"):
-        choose_coding(100, [Q], states, max_overhead=1.5)
+    with pytest.raises(UncodableBlob, match=r"best reachable is 4\.5\dx \(1\.00\d x 1/gamma\)"):
+        choose_coding(16 * MIB, [Q], states, max_overhead=1.0)
     assert issubclass(UncodableBlob, UnassignableBlob) and UncodableBlob.code == "uncodable"
 
 
@@ -305,14 +314,18 @@ def test_check_coding_refuses_shapes_outside_the_code() -> None:
 
 
 def test_check_coding_bound_is_exact() -> None:
-    # margin 25: 1.5 x 1/gamma = 6x, so 640 bytes may send 3,840 = 60 chunks of 64, not 61.
-    check_coding(0, 10, 60, 64, 640, [DEVNET_Q], max_overhead=1.5)
-    with pytest.raises(ExcessiveOverhead, match=r"n=61 chunks of 64 bytes send 6\.10x .* = 6\.00x"):
-        check_coding(0, 10, 61, 64, 640, [DEVNET_Q], max_overhead=1.5)
+    # margin 25: 1.5 x 1/gamma = 6x, so 1 MiB may have 6 MiB = 96 chunks of 64 KiB, not 97.
+    check_coding(0, 16, 96, 65536, MIB, [DEVNET_Q], max_overhead=1.5)
+    with pytest.raises(
+        ExcessiveOverhead, match=r"n=97 chunks of 65536 bytes send 6\.06x .* 6\.00x"
+    ):
+        check_coding(0, 16, 97, 65536, MIB, [DEVNET_Q], max_overhead=1.5)
     # The smallest margin of the blob's quorums sets the bound: Q's 22% allows 6.82x.
-    check_coding(0, 10, 61, 64, 640, [DEVNET_Q, Q], max_overhead=1.5)
+    check_coding(0, 16, 97, 65536, MIB, [DEVNET_Q, Q], max_overhead=1.5)
     with pytest.raises(ExcessiveOverhead, match=r"= 6\.82x"):
-        check_coding(0, 10, 70, 64, 640, [DEVNET_Q, Q], max_overhead=1.5)
+        check_coding(0, 16, 110, 65536, MIB, [DEVNET_Q, Q], max_overhead=1.5)
+    # A small blob counts as COUNTED_FLOOR: 640 bytes in 61 chunks of 64 passes a 1.5 bound.
+    check_coding(0, 10, 61, 64, 640, [DEVNET_Q], max_overhead=1.5)
 
 
 @st.composite

@@ -46,16 +46,17 @@ def _header(**changes: object) -> BlobHeader:
 
 
 def test_blob_header_hash_matches_hand_assembled_abi() -> None:
-    # abi.encode(bytes32, uint32, uint16, uint16, uint32, (uint8,uint8,uint8)[], address):
-    # seven head words (the array's is an offset to the tail), then length and tuples.
+    # abi.encode(bytes32, uint32, uint16, uint16, uint8, uint32, (uint8,uint8,uint8)[], address):
+    # eight head words (the array's is an offset to the tail), then length and tuples.
     encoded = b"".join(
         [
             COMMITMENT,
             _word(1000),
             _word(4),
             _word(12),
+            _word(0),
             _word(256),
-            _word(7 * 32),
+            _word(8 * 32),
             bytes(12) + ACCOUNT,
             _word(2),
             _word(0),
@@ -76,6 +77,7 @@ def test_blob_header_hash_changes_with_every_field() -> None:
         _header(data_length=999),
         _header(k=5),
         _header(n=13),
+        _header(code=1),
         _header(chunk_length=257),
         _header(quorums=(QuorumParams(0, 33, 55),)),
         _header(quorums=(QuorumParams(0, 33, 55), QuorumParams(3, 40, 61))),
@@ -119,6 +121,9 @@ def test_blob_commitment_is_root_over_chunk_leaves() -> None:
         {"k": 0},
         {"k": 13},
         {"n": 256, "k": 4},
+        {"n": 65536, "k": 4, "code": 1},
+        {"code": 2},
+        {"code": -1},
         {"chunk_length": 0},
         {"chunk_length": 1 << 32},
         {"data_length": 0},
@@ -133,6 +138,12 @@ def test_blob_commitment_is_root_over_chunk_leaves() -> None:
 def test_blob_header_refuses_invalid_fields(changes: dict[str, object]) -> None:
     with pytest.raises(InvalidBlob):
         _header(**changes)
+
+
+def test_gf16_blob_headers_hold_up_to_65535_chunks() -> None:
+    header = _header(k=1024, n=65535, code=1)
+    assert header.n == 65535
+    assert header.compute_hash() != _header(k=1024, n=65535, code=1, data_length=999).compute_hash()
 
 
 def test_quorum_params_enforce_security_parameters() -> None:
@@ -154,7 +165,8 @@ def test_batch_header_refuses_invalid_fields() -> None:
 
 @st.composite
 def _any_header(draw: st.DrawFn) -> BlobHeader:
-    n = draw(st.integers(1, 255))
+    code = draw(st.sampled_from([0, 1]))
+    n = draw(st.integers(1, 255 if code == 0 else 65535))
     k = draw(st.integers(1, n))
     chunk_length = draw(st.integers(1, 2**32 - 1))
     numbers = draw(st.lists(st.integers(0, 255), min_size=1, max_size=5, unique=True))
@@ -171,6 +183,7 @@ def _any_header(draw: st.DrawFn) -> BlobHeader:
         chunk_length=chunk_length,
         quorums=tuple(quorums),
         account=draw(st.binary(min_size=20, max_size=20)),
+        code=code,
     )
 
 
@@ -186,6 +199,7 @@ def test_header_hashes_equal_eth_abi_encoding(header: BlobHeader, block: int) ->
         header.data_length,
         header.k,
         header.n,
+        header.code,
         header.chunk_length,
         quorums,
         header.account,

@@ -32,6 +32,7 @@ from operator_node.protocol import (
     validate_retrieval_reply,
     validate_store_chunks,
 )
+from operator_node.protocol.wire import decode_blob_section, encode_blob_section
 
 
 def make_reply(rng: random.Random, blob_index: int = 1) -> RetrievalReply:
@@ -47,7 +48,7 @@ LIMITS = WireLimits()
 HEADER_LENGTH = 5
 BLOB_COUNT = 9 + 36
 BLOB0 = BLOB_COUNT + 2
-BLOB0_K, BLOB0_N, BLOB0_QUORUMS = BLOB0 + 36, BLOB0 + 38, BLOB0 + 45
+BLOB0_K, BLOB0_N, BLOB0_CODE, BLOB0_QUORUMS = BLOB0 + 36, BLOB0 + 38, BLOB0 + 40, BLOB0 + 46
 BLOB0_CHUNK_COUNT = BLOB0_QUORUMS + 2 * 3 + 20
 BLOB0_INDICES = BLOB0_CHUNK_COUNT + 2
 
@@ -107,6 +108,28 @@ def test_store_chunks_allows_a_blob_with_no_chunks() -> None:
     validate_store_chunks(decoded)
 
 
+def test_store_chunks_carries_the_erasure_code_and_refuses_an_unknown_one() -> None:
+    body = _body()
+    assert body[BLOB0_CODE] == 0
+    with pytest.raises(InvalidBlob, match="unknown erasure code 2"):
+        decode_store_chunks(_patch(body, BLOB0_CODE, b"\x02"), LIMITS)
+
+
+def test_stored_sections_read_with_and_without_their_code_byte() -> None:
+    """Records written before blob headers had a code end with the chunk set: GF(2^8)."""
+    blob = make_blob(random.Random(9), indices=(0, 3, 5))
+    record = encode_blob_section(blob)
+    assert record[-1] == 0
+    assert decode_blob_section(record)[0] == blob.header
+    assert decode_blob_section(record[:-1]) == decode_blob_section(record)  # an older record
+    gf16 = dataclasses.replace(blob.header, code=1)
+    record16 = encode_blob_section(dataclasses.replace(blob, header=gf16))
+    assert decode_blob_section(record16)[0] == gf16
+    for bad in (record + b"\x00", record16[:-2], record16 + b"\x01\x01"):
+        with pytest.raises(MalformedRequest):
+            decode_blob_section(bad)
+
+
 def test_store_chunks_truncated_at_every_offset_is_malformed() -> None:
     body = _body()
     for cut in range(len(body)):
@@ -123,7 +146,8 @@ def test_store_chunks_refuses_trailing_bytes() -> None:
     ("offset", "value", "message"),
     [
         (0, b"XXXX", "bad magic"),
-        (4, b"\x02", "unsupported version"),
+        (4, b"\x01", "unsupported version"),  # version 1 had no erasure code
+        (4, b"\x03", "unsupported version"),
         (HEADER_LENGTH, struct.pack(">I", 10**6), "runs past the end"),
         (BLOB_COUNT, b"\x00\x00", "at least one blob"),
         (BLOB_COUNT, b"\x00\x03", "truncated"),
