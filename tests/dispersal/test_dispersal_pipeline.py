@@ -32,6 +32,8 @@ from operator_node.dispersal.readiness import DispersalReadiness
 from operator_node.health import Health, ServiceStatus
 from operator_node.protocol.assignment import OperatorStakes
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
+from operator_node.dispersal.records import decode_blob_header
+from operator_node.protocol.coding import ExcessiveOverhead, UnsupportedCoding
 from operator_node.protocol.errors import (
     BadProof,
     BadSignature,
@@ -68,15 +70,24 @@ def _states() -> dict[int, OperatorStakes]:
     return {0: [(kp.operator_id, stake) for kp, stake in zip(OPERATORS, STAKES, strict=True)]}
 
 
-def _batch(seed: int = 0, blobs: int = 2) -> PreparedBatch:
+def _batch(
+    seed: int = 0,
+    blobs: int = 2,
+    *,
+    code: int = 0,
+    n: int = 24,
+    length: int = 64,
+    data_length: int = 64 * 4,
+) -> PreparedBatch:
     rng = random.Random(seed)
     encoded = [
         EncodedBlob.from_chunks(
-            [rng.randbytes(64) for _ in range(24)],
-            data_length=64 * 4,
+            [rng.randbytes(length) for _ in range(n)],
+            data_length=data_length,
             k=4,
             quorums=[QUORUM],
             account=b"\xaa" * 20,
+            code=code,
         )
         for _ in range(blobs)
     ]
@@ -320,6 +331,36 @@ async def test_pipeline_refuses_another_operators_chunks(node: Node) -> None:
     me, other = OPERATORS[0].operator_id, OPERATORS[3].operator_id
     body = _body(batch.requests[other])
     with pytest.raises(WrongAssignment):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_stores_gf16_blobs_and_keeps_their_code(node: Node) -> None:
+    batch = _batch(code=1)
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    result = await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    assert result.newly_stored and node.signer.signed == 1
+    record = await node.store.get_blob_header(batch.header_hash, 1)
+    assert record is not None and decode_blob_header(record).code == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "error", "message"),
+    [
+        # 40 chunks of 50,048 bytes for 200,000: 10x, over 2 x 1/gamma = 8x.
+        ({"n": 40, "length": 50048, "data_length": 200_000}, ExcessiveOverhead, "10.01x"),
+        # 256 bytes in k=4 chunks are 64 bytes each, not 128.
+        ({"length": 128}, UnsupportedCoding, "chunk length 128 is not 64"),
+    ],
+)
+async def test_pipeline_refuses_a_coding_outside_the_codes_or_the_bound(
+    node: Node, shape: dict[str, int], error: type[Exception], message: str
+) -> None:
+    batch = _batch(blobs=1, **shape)
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(error, match=message):
         await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
     await _assert_untouched(node, batch)
 
