@@ -109,7 +109,10 @@ def build_dispersal(
 ) -> StoreChunksHandler:
     """The StoreChunks handler with its pipeline."""
     source = config.dispersal.disperser_source
-    wire_limits = WireLimits(max_body_bytes=config.limits.max_request_bytes)
+    wire_limits = WireLimits(
+        max_body_bytes=config.limits.max_request_bytes,
+        max_header_bytes=config.limits.max_header_bytes,
+    )
     limits = config.limits
     pipeline = StoreChunksPipeline(
         signer=signer,

@@ -73,12 +73,12 @@ class WireLimits:
 
     ``max_chunks`` counts chunks over the whole message; ``max_proof_depth`` bounds every Merkle
     proof (chunk proofs are at most 16 deep since n ≤ 65,535; batch proofs grow with blob count).
-    A chunk costs 2 + 32·depth header bytes, so 1 MiB holds about 2,500 chunks of an 8,192-chunk
-    blob: a node with a quarter of a quorum's stake gets about 1,200 of them at k = 1,024.
+    A chunk costs 2 + 32·depth header bytes, so 2 MiB holds about 5,000 chunks of an 8,192-chunk
+    blob: a node with 40% of a quorum's stake gets about 3,300 of them at k = 2,048.
     """
 
     max_body_bytes: int = 64 << 20
-    max_header_bytes: int = 1 << 20
+    max_header_bytes: int = 2 << 20
     max_blobs: int = 256
     max_chunks: int = 65535
     max_proof_depth: int = 16
