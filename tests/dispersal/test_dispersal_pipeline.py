@@ -29,10 +29,10 @@ from operator_node.dispersal import (
 )
 from operator_node.dispersal.pipeline import _hash_runs
 from operator_node.dispersal.readiness import DispersalReadiness
+from operator_node.dispersal.records import decode_blob_header
 from operator_node.health import Health, ServiceStatus
 from operator_node.protocol.assignment import OperatorStakes
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
-from operator_node.dispersal.records import decode_blob_header
 from operator_node.protocol.coding import ExcessiveOverhead, UnsupportedCoding
 from operator_node.protocol.errors import (
     BadProof,
