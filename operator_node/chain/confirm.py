@@ -114,7 +114,8 @@ async def build_signature_witness(
     signers = [i for i in members if i in signatures]
     if not signers:
         raise ChainError("no operator of the batch's quorums signed it")
-    keys = {i: await reader.get_operator_pubkey_g1(members[i]) for i in members}
+    by_address = await reader.pubkeys.fetch_g1_keys(members.values())
+    keys = {i: by_address[address] for i, address in members.items()}
     quorum_apks = tuple(
         g1_sum(keys[op.operator_id] for op in state[q]) if state[q] else G1_INFINITY
         for q in quorums
@@ -123,9 +124,8 @@ async def build_signature_witness(
     non_signers = sorted(i for i in members if i not in signatures)
     # The contract sums quorum apks, so a signer in c of the quorums counts c times: its
     # signature and G2 key must too.
-    counts = {
-        i: sum(1 for q in quorums if any(op.operator_id == i for op in state[q])) for i in signers
-    }
+    quorum_members = [{op.operator_id for op in state[q]} for q in quorums]
+    counts = {i: sum(i in ids for ids in quorum_members) for i in signers}
     sigma = g1_sum(g1_multiply(signatures[i].sigma, counts[i]) for i in signers)
     apk_g2 = g2_sum(g2_multiply(signatures[i].pubkey_g2, counts[i]) for i in signers)
     indices = await reader.get_check_signatures_indices(

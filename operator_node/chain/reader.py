@@ -3,7 +3,8 @@
 Every call goes through :func:`~operator_node.chain.calls.call_view`, so a failure names the
 contract and the function. Only functions EigenLayer's own middleware has are called; dispersers
 are answered from :attr:`ChainReader.dispersers`, a set kept from the service manager's events
-where discovery found its ``isDisperser`` (``contracts.has_disperser_check``).
+where discovery found its ``isDisperser`` (``contracts.has_disperser_check``), and operators'
+BLS keys from :attr:`ChainReader.pubkeys`, kept from the BLSApkRegistry's events.
 
 Operator state at a block — what chunk assignment is computed from — is cached per (quorum,
 block) in a bounded LRU: state at a past block never changes, and dispersal asks for the same
@@ -21,11 +22,12 @@ from typing import Any, NamedTuple
 
 from web3 import AsyncWeb3
 
-from operator_node.chain.calls import call_view
+from operator_node.chain.calls import call_view, call_views
 from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.dispersers import DisperserSet
 from operator_node.chain.errors import FutureBlockError
 from operator_node.chain.events import EventCursor
+from operator_node.chain.pubkeys import PubkeyBook
 from operator_node.chain.sockets import SocketBook
 from operator_node.crypto.bn254 import G1Point
 
@@ -120,6 +122,10 @@ class ChainReader:
         )
         self.dispersers = DisperserSet(
             cursor(contracts.service_manager.events.DisperserStatusChanged)
+        )
+        self.pubkeys = PubkeyBook(
+            cursor(contracts.bls_apk_registry.events.NewPubkeyRegistration),
+            self.fetch_operator_pubkeys_g1,
         )
         self._cache: OrderedDict[tuple[int, int], tuple[OperatorStake, ...]] = OrderedDict()
         self._cache_size = cache_size
@@ -257,6 +263,16 @@ class ChainReader:
             key = G1Point.from_coordinates(int(x), int(y))
             self._pubkeys[address] = key
         return key
+
+    async def fetch_operator_pubkeys_g1(self, addresses: Sequence[str]) -> list[G1Point]:
+        """The G1 keys ``addresses`` registered, in order, read in JSON-RPC batches (and cached
+        as :meth:`get_operator_pubkey_g1` caches them)."""
+        missing = [a for a in dict.fromkeys(addresses) if a not in self._pubkeys]
+        fn = self.contracts.bls_apk_registry.functions.operatorToPubkey
+        keys = await call_views("BLSApkRegistry", [fn(a) for a in missing])
+        for address, (x, y) in zip(missing, keys, strict=True):
+            self._pubkeys[address] = G1Point.from_coordinates(int(x), int(y))
+        return [self._pubkeys[a] for a in addresses]
 
     async def get_pubkey_registration_message(self, address: str) -> G1Point:
         """The G1 point ``address`` must sign to register its BLS key."""

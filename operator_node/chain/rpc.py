@@ -1,19 +1,19 @@
 """The JSON-RPC connection: an HTTP provider that counts, times and retries every request.
 
 Every request is reported to ``Metrics.observe_rpc`` (``eigen_rpc_request_*``, labelled with the
-method and the node's ``web3_clientVersion``). Transport failures (refused connection, timeout,
-HTTP error status) are retried a bounded number of times with exponential backoff, then raised as
-:class:`RpcUnavailableError`. A reachability callback lets the chain service mirror the RPC's state
-into the node's health without polling.
+method and the node's ``web3_clientVersion``; a JSON-RPC batch counts as one request). Transport
+failures (refused connection, timeout, HTTP error status) are retried a bounded number of times
+with exponential backoff, then raised as :class:`RpcUnavailableError`. A reachability callback
+lets the chain service mirror the RPC's state into the node's health without polling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import ClientError, ClientTimeout
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -23,6 +23,7 @@ from operator_node.chain.errors import RpcUnavailableError
 from operator_node.metrics import Metrics
 
 _UNKNOWN_CLIENT = "unknown"
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -71,29 +72,48 @@ class InstrumentedProvider(AsyncHTTPProvider):
             self._client_version = await self._fetch_client_version()
         return await self._request_with_retries(method, params)
 
+    async def make_batch_request(
+        self, batch_requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        """Send a JSON-RPC batch in one HTTP request, retrying transport failures as one
+        request; observed once, under its requests' method when they share one, else "batch".
+        Raises :class:`RpcUnavailableError`."""
+        if self._client_version is None:
+            self._client_version = await self._fetch_client_version()
+        methods = {method for method, _ in batch_requests}
+        label = methods.pop() if len(methods) == 1 else "batch"
+        return await self._with_retries(
+            label, lambda: super(InstrumentedProvider, self).make_batch_request(batch_requests)
+        )
+
     async def _fetch_client_version(self) -> str:
         response = await self._request_with_retries(RPCEndpoint("web3_clientVersion"), [])
         result = response.get("result")
         return str(result) if isinstance(result, str) and result else _UNKNOWN_CLIENT
 
     async def _request_with_retries(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        return await self._with_retries(
+            method, lambda: super(InstrumentedProvider, self).make_request(method, params)
+        )
+
+    async def _with_retries(self, label: str, send: Callable[[], Awaitable[_R]]) -> _R:
         attempt = 0
         while True:
             start = time.perf_counter()
             try:
-                response = await super().make_request(method, params)
+                response = await send()
             except (ClientError, TimeoutError, OSError) as exc:
-                self._observe(method, time.perf_counter() - start)
+                self._observe(label, time.perf_counter() - start)
                 if attempt >= self._retry.retries:
                     self._set_reachable(False)
                     raise RpcUnavailableError(
                         f"RPC {self.endpoint_uri} unreachable after {attempt + 1} attempts "
-                        f"({method}): {type(exc).__name__}: {exc}"
+                        f"({label}): {type(exc).__name__}: {exc}"
                     ) from exc
                 await asyncio.sleep(self._retry.delay(attempt))
                 attempt += 1
                 continue
-            self._observe(method, time.perf_counter() - start)
+            self._observe(label, time.perf_counter() - start)
             self._set_reachable(True)
             return response
 

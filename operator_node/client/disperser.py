@@ -30,7 +30,7 @@ from operator_node.chain.client import ChainConnection
 from operator_node.chain.confirm import ChainBatchHeader, Signature, build_signature_witness
 from operator_node.chain.reader import ChainReader
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
-from operator_node.crypto.bls import batch_verify, operator_id_of, verify
+from operator_node.crypto.bls import batch_verify, verify
 from operator_node.crypto.bn254 import G1Point, G2Point
 from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
@@ -203,7 +203,8 @@ class Disperser:
                         break
             except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            await asyncio.sleep(0.2 * 2**attempt)
+            if attempt < self._retries:  # no pause after the last try: nothing follows it
+                await asyncio.sleep(0.2 * 2**attempt)
         return OperatorReply(operator_id, socket, chunks, error=error)
 
     async def _verified_signatures(
@@ -256,20 +257,10 @@ class Disperser:
 
 
 async def fetch_pubkeys_g2(reader: ChainReader, to_block: int) -> dict[bytes, bytes]:
-    """Every registered operator's G2 public key (128 bytes) by operator id, from the
-    BLSApkRegistry's ``NewPubkeyRegistration`` events up to ``to_block``.
-
-    A devnet-sized scan from block 0; a disperser for a long-lived chain would index these.
-    """
-    event = reader.contracts.bls_apk_registry.events.NewPubkeyRegistration
-    logs = await event.get_logs(from_block=0, to_block=to_block)
-    keys: dict[bytes, bytes] = {}
-    for log in logs:
-        g1_struct, g2_struct = log["args"]["pubkeyG1"], log["args"]["pubkeyG2"]
-        g1 = G1Point.from_coordinates(int(g1_struct["X"]), int(g1_struct["Y"]))
-        g2 = G2Point.from_abi(tuple(g2_struct["X"]), tuple(g2_struct["Y"]))
-        keys[operator_id_of(g1)] = g2.to_bytes()
-    return keys
+    """Every operator registered by ``to_block``: its G2 public key (128 bytes, as the chain
+    holds it; ``G2Point.from_bytes`` checks it) by operator id, from the reader's key book
+    (``NewPubkeyRegistration`` events, scanned once, then only the blocks since)."""
+    return await reader.pubkeys.fetch_g2_keys(to_block)
 
 
 async def _fetch_states(
