@@ -11,18 +11,15 @@ import time
 from pathlib import Path
 
 from operator_node.cli.client_impl import print_dispersal
-from operator_node.client.disperser import Disperser
+from operator_node.client.disperser import DispersalError, Disperser
 from operator_node.client.retriever import Retriever
-from operator_node.devnet.network import Devnet, DevnetError
+from operator_node.devnet.network import MAX_NODES, Devnet, DevnetError
+from operator_node.devnet.stakes import DEFAULT_ALPHA, DEFAULT_TOP_STAKE, StakeProfile
 
 
 def run_devnet(args: argparse.Namespace) -> int:
     """Bring up the devnet, demonstrate a dispersal and a retrieval, run until interrupted."""
-    if not 1 <= args.operators <= 8:
-        raise DevnetError("--operators must be between 1 and 8")
-    root = args.dir or Path(tempfile.mkdtemp(prefix="operator-node-devnet-"))
-    stakes = [10 * (i + 1) for i in range(args.operators)]
-    devnet = Devnet(root.resolve(), stakes=stakes, log=lambda m: print(f"devnet: {m}", flush=True))
+    devnet = _build_devnet(args)
     try:
         asyncio.run(_demonstrate(devnet, args.blob_size, args.k))
         if not args.once:
@@ -33,16 +30,62 @@ def run_devnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_devnet(args: argparse.Namespace) -> Devnet:
+    """The devnet the flags ask for: N operators, M of them running a node, and their stakes
+    (10, 20, 30, ... tokens when all run one; the heavy-tailed profile otherwise or when
+    --stake-alpha is given), under --dir or a new temporary directory. Raises
+    :class:`DevnetError` for counts or a profile out of range."""
+    operators = args.operators
+    nodes = args.nodes if args.nodes is not None else operators
+    if not 1 <= nodes <= min(operators, MAX_NODES):
+        hint = "" if args.nodes is not None else " (choose how many run a node with --nodes)"
+        raise DevnetError(
+            f"--nodes must be between 1 and {MAX_NODES} and at most --operators, "
+            f"got {nodes} nodes of {operators} operators{hint}"
+        )
+    profile = None
+    if nodes < operators or args.stake_alpha is not None:
+        try:
+            profile = StakeProfile(
+                alpha=DEFAULT_ALPHA if args.stake_alpha is None else args.stake_alpha,
+                top=DEFAULT_TOP_STAKE if args.top_stake is None else args.top_stake,
+            )
+        except ValueError as exc:
+            raise DevnetError(f"--stake-alpha/--top-stake: {exc}") from exc
+    root = (args.dir or Path(tempfile.mkdtemp(prefix="operator-node-devnet-"))).resolve()
+    if profile is None:
+        return Devnet(root, stakes=[10 * (i + 1) for i in range(operators)], log=_log)
+    return Devnet.scale(root, operators=operators, nodes=nodes, profile=profile, log=_log)
+
+
+def _log(message: str) -> None:
+    print(f"devnet: {message}", flush=True)
+
+
 async def _demonstrate(devnet: Devnet, blob_size: int, k: int) -> None:
     started = time.perf_counter()
     await devnet.start()
     print(f"devnet: up in {time.perf_counter() - started:.1f} s under {devnet.root}")
+    if devnet.idle_operators:
+        print(
+            f"devnet: {devnet.operator_count} operators registered, {len(devnet.operators)} "
+            f"running a node with {devnet.node_share:.1%} of the stake; the other "
+            f"{len(devnet.idle_operators)} refuse connections"
+        )
     data = os.urandom(blob_size)
     connection = devnet.connect(devnet.disperser)
     try:
         started = time.perf_counter()
         result = await Disperser(connection, devnet.disperser).disperse(data, k=k)
         elapsed = time.perf_counter() - started
+    except DispersalError as exc:
+        if not devnet.idle_operators:
+            raise
+        # A scale devnet is worth running without it: hundreds of operators need more chunks
+        # than a code with n <= 255 has, until the disperser has a larger one.
+        print(f"devnet: the dispersal demonstration failed: {exc}")
+        _print_endpoints(devnet, None)
+        return
     finally:
         await connection.close()
     print(
@@ -68,23 +111,27 @@ async def _demonstrate(devnet: Devnet, blob_size: int, k: int) -> None:
     )
     devnet.start_node(down)
     devnet.wait_ready(down)
-    _print_endpoints(devnet, result.batch_header_hash.hex())
+    _print_endpoints(devnet, result.batch_header_hash.hex(), f"restarted {down.name}. ")
 
 
-def _print_endpoints(devnet: Devnet, batch_hash: str) -> None:
-    print(
-        f"\nrestarted {devnet.operators[0].name}. Endpoints (details in {devnet.root}/devnet.json):"
-    )
+def _print_endpoints(devnet: Devnet, batch_hash: str | None, lead: str = "") -> None:
+    print(f"\n{lead}Endpoints (details in {devnet.root}/devnet.json):")
     print(f"  chain     {devnet.anvil.rpc_url}")
     for op in devnet.operators:
         print(
             f"  {op.name}  stake {op.stake:3}  curl http://{op.socket}/eigen/node/services   "
             f"metrics http://127.0.0.1:{op.metrics_port}/metrics"
         )
-    print(
-        f"  a chunk   curl -s http://{devnet.operators[-1].socket}/v1/chunks/0x{batch_hash}/0 "
-        "| wc -c"
-    )
+    if devnet.idle_operators:
+        print(
+            f"  and {len(devnet.idle_operators)} operators without a node (stakes "
+            f"{devnet.idle_operators[0].stake} down to {devnet.idle_operators[-1].stake})"
+        )
+    if batch_hash is not None:
+        print(
+            f"  a chunk   curl -s http://{devnet.operators[-1].socket}/v1/chunks/0x{batch_hash}/0 "
+            "| wc -c"
+        )
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -8,6 +8,11 @@ Accounts are anvil's funded development keys: index 0 deploys and owns the contr
 the operators, N+1 is the disperser. Stake is made as on EigenLayer: each operator deposits its
 stake (in whole tokens of the devnet's ERC20) into the strategy quorum 0 weighs, then registers as
 an operator (delegated to itself) and with the AVS, whose quorum requires one token at least.
+
+A scale devnet (:meth:`Devnet.scale`) adds operators that are registered the same way but run no
+node (``idle_stakes``; :mod:`.bulk` registers hundreds in seconds): they hold stake and refuse
+every connection, so dispersal and retrieval must succeed from the running nodes alone. Stakes
+then follow :class:`~.stakes.StakeProfile`, the running nodes holding the top ranks.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -35,12 +42,22 @@ from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import keystore_path, save_bls_keystore
 from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError, free_port
+from operator_node.devnet.bulk import (
+    DEFAULT_SEED,
+    IdleOperator,
+    SilentPorts,
+    derive_idle_operator,
+    register_idle_operators,
+)
+from operator_node.devnet.stakes import StakeProfile
 from operator_node.errors import OperatorNodeError
 
 DEVNET_SCRYPT_N = 1 << 12
 TomlValue = str | int | float | bool | list[int] | list[str]
 QUORUM = 0
 TOKEN = 10**18  # one whole token of stake (the devnet's ERC20 has 18 decimals)
+MAX_NODES = len(DEV_PRIVATE_KEYS) - 2  # anvil's funded keys less the deployer and the disperser
+_QUORUM_CAP = 64  # the quorum's operator cap, raised to the operator count above it
 
 
 class DevnetError(OperatorNodeError):
@@ -93,15 +110,58 @@ class DevnetOperator:
 
 @dataclass
 class Devnet:
-    """Bring up with :meth:`start`, tear down with :meth:`stop` (also as an async context)."""
+    """Bring up with :meth:`start`, tear down with :meth:`stop` (also as an async context).
+
+    ``stakes`` are the running nodes' (whole tokens, one node each), ``idle_stakes`` those of
+    the operators registered without a node (their keys derived from ``idle_seed``).
+    """
 
     root: Path
     stakes: Sequence[int] = (10, 20, 30, 40)
+    idle_stakes: Sequence[int] = ()
+    idle_seed: bytes = DEFAULT_SEED
     store_max_size: int = 1 << 30
     log: Callable[[str], None] = lambda message: None
     anvil: Anvil = field(default_factory=lambda: Anvil(port=free_port()))
     operators: list[DevnetOperator] = field(default_factory=list)
+    idle_operators: list[IdleOperator] = field(default_factory=list)
     deployment: Deployment | None = None
+    timings: dict[str, float] = field(default_factory=dict, init=False)
+    _silent_ports: SilentPorts | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def scale(
+        cls,
+        root: Path,
+        *,
+        operators: int = 250,
+        nodes: int = 4,
+        profile: StakeProfile | None = None,
+        **options: Any,
+    ) -> Devnet:
+        """A devnet of ``operators`` registered operators of which ``nodes`` run a node: stakes
+        from ``profile`` (default :class:`StakeProfile`, S_i ∝ 1/i^1.5), the nodes holding the
+        top ranks (in ascending order of stake, as the small devnet's). ``options`` are the
+        other fields. Raises :class:`DevnetError` unless 1 <= nodes <= min(operators, MAX_NODES).
+        """
+        if not 1 <= nodes <= min(operators, MAX_NODES):
+            raise DevnetError(
+                f"need 1 <= nodes <= operators and nodes <= {MAX_NODES}, "
+                f"got {nodes} nodes of {operators} operators"
+            )
+        node_stakes, idle_stakes = (profile or StakeProfile()).split(operators, nodes)
+        return cls(root, stakes=sorted(node_stakes), idle_stakes=idle_stakes, **options)
+
+    @property
+    def operator_count(self) -> int:
+        """Registered operators in all, running a node or not."""
+        return len(self.stakes) + len(self.idle_stakes)
+
+    @property
+    def node_share(self) -> float:
+        """The running nodes' fraction of all stake (0..1)."""
+        total = sum(self.stakes) + sum(self.idle_stakes)
+        return sum(self.stakes) / total if total else 0.0
 
     @property
     def disperser(self) -> LocalAccount:
@@ -117,25 +177,40 @@ class Devnet:
         self.stop()
 
     async def start(self) -> None:
-        """Start anvil, deploy, create keys, register every operator and start their nodes."""
-        if len(self.stakes) + 2 > len(DEV_PRIVATE_KEYS):
-            raise DevnetError(f"at most {len(DEV_PRIVATE_KEYS) - 2} operators")
+        """Start anvil, deploy, create keys, register every operator (the idle ones in bulk)
+        and start the nodes. Seconds per phase go to :attr:`timings`."""
+        if not 1 <= len(self.stakes) <= MAX_NODES:
+            raise DevnetError(f"between 1 and {MAX_NODES} running nodes, not {len(self.stakes)}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.log(f"starting anvil on {self.anvil.host}:{self.anvil.port}")
         try:
             self.anvil.start()
         except AnvilError as exc:
             raise DevnetError(f"{exc} (run `make setup` to install anvil with npm ci)") from exc
+        # The idle operators' ports first: bound, the nodes' free_port() cannot pick them.
+        self._silent_ports = SilentPorts(len(self.idle_stakes))
         self.operators = [self._new_operator(i, stake) for i, stake in enumerate(self.stakes)]
-        await self._deploy()
-        for operator in self.operators:
-            self._write_node_files(operator)
-            await self._register(operator)
-        for operator in self.operators:
-            self.start_node(operator)
-        for operator in self.operators:
-            self.wait_ready(operator)
+        with self._timed("deploy"):
+            await self._deploy()
+        with self._timed("register_nodes"):
+            for operator in self.operators:
+                self._write_node_files(operator)
+                await self._register(operator)
+        if self.idle_stakes:
+            with self._timed("register_idle"):
+                await self._register_idle()
+        with self._timed("start_nodes"):
+            for operator in self.operators:
+                self.start_node(operator)
+            for operator in self.operators:
+                self.wait_ready(operator)
         (self.root / "devnet.json").write_text(json.dumps(self.describe(), indent=2))
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.timings[phase] = time.perf_counter() - started
 
     def chain_section(self) -> ChainSection:
         """The ``[chain]`` section every devnet node and client uses."""
@@ -213,10 +288,13 @@ class Devnet:
             return process.wait()
 
     def stop(self) -> None:
-        """Stop every node, then anvil."""
+        """Stop every node, then anvil, and release the idle operators' ports."""
         for operator in self.operators:
             self.stop_node(operator)
         self.anvil.stop()
+        if self._silent_ports is not None:
+            self._silent_ports.close()
+            self._silent_ports = None
 
     def describe(self) -> dict[str, object]:
         """What a person needs to reach the devnet (also written to devnet.json)."""
@@ -238,6 +316,17 @@ class Devnet:
                 }
                 for op in self.operators
             ],
+            "idle_operators": [
+                {
+                    "name": op.name,
+                    "stake": op.stake,
+                    "operator_id": "0x" + op.operator_id.hex(),
+                    "address": op.account.address,
+                    "socket": op.socket,
+                }
+                for op in self.idle_operators
+            ],
+            "nodes_stake_share": round(self.node_share, 4),
         }
 
     def _new_operator(self, index: int, stake: int) -> DevnetOperator:
@@ -256,10 +345,11 @@ class Devnet:
         w3 = connect(self.anvil.rpc_url, metrics=None)
         try:
             deployer: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
+            cap = max(_QUORUM_CAP, self.operator_count)
             self.deployment = await deploy_contracts(
                 w3,
                 deployer,
-                quorums=[QuorumSpec(minimum_stake=TOKEN)],
+                quorums=[QuorumSpec(max_operator_count=cap, minimum_stake=TOKEN)],
                 dispersers=[self.disperser.address],
             )
             for op in self.operators:
@@ -276,6 +366,28 @@ class Devnet:
         finally:
             await connection.close()
         self.log(f"registered {operator.name} (stake {operator.stake}) at {operator.socket}")
+
+    async def _register_idle(self) -> None:
+        assert self.deployment is not None and self._silent_ports is not None
+        self.idle_operators = [
+            derive_idle_operator(i, stake, socket, self.idle_seed)
+            for i, (stake, socket) in enumerate(
+                zip(self.idle_stakes, self._silent_ports.sockets, strict=True)
+            )
+        ]
+        w3 = connect(self.anvil.rpc_url, metrics=None)
+        try:
+            deployer: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
+            steps = await register_idle_operators(
+                w3, deployer, self.deployment, self.idle_operators, (QUORUM,), unit=TOKEN
+            )
+        finally:
+            await w3.provider.disconnect()
+        self.log(
+            f"registered {len(self.idle_operators)} operators without a node "
+            f"({', '.join(f'{step} {seconds:.2f} s' for step, seconds in steps.items())}); "
+            f"the {len(self.operators)} nodes hold {self.node_share:.1%} of the stake"
+        )
 
     def configure_node(
         self,
