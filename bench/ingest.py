@@ -2,8 +2,10 @@
 
 The node under test is the devnet's largest operator; each request carries its share of every
 blob: 24 chunks of 64 KiB per blob (k=15 with stakes 10/20/30/40 at gamma = 25%), for single-blob
-batches and 8-blob batches, from several concurrent clients. Batches differ only in the blob
-header's account field, so preparing many costs no hashing of chunk data.
+batches and 8-blob batches, from several concurrent clients; then, for many operators' codes, a
+16 MiB blob in 8,194 chunks of 8 KiB (GF(2^16), k=2048): the node's share is 3,277 chunks with
+a 14-word proof each. Batches differ only in the blob header's account field, so preparing many
+costs no hashing of chunk data.
 
 In the same run, on the same bodies, the work bound: (a) a bare aiohttp handler that only reads
 the body (separate process, same concurrency), (b) sequential write + fsync per body into the
@@ -77,19 +79,46 @@ K = 15
 QUORUM = QuorumParams(0, 25, 50)
 
 
+@dataclass(frozen=True)
+class Shape:
+    """A blob's coding as the bench sends it (the chunks are random: the node checks proofs and
+    assignment, not the codeword)."""
+
+    k: int
+    n: int
+    chunk_length: int
+    code: int = 0
+
+    @property
+    def data_length(self) -> int:
+        return self.k * self.chunk_length
+
+
+GF8_SHAPE = Shape(K, 64, CHUNK)
+# A 16 MiB blob in 8 KiB chunks (GF(2^16)): stakes 1:2:3:4 at gamma 1/4 give k=2048 operators
+# ceil(0.4k), ceil(0.8k), ceil(1.2k), ceil(1.6k) chunks, n = 8,194.
+GF16_SHAPE = Shape(2048, 8194, 8 << 10, code=1)
+
+
+def _blob(shape: Shape, chunks: list[bytes], account: bytes) -> EncodedBlob:
+    return EncodedBlob.from_chunks(
+        chunks, data_length=shape.data_length, k=shape.k, quorums=[QUORUM], account=account,
+        code=shape.code,
+    )  # fmt: skip
+
+
 def _batches(
     count: int,
     blobs: int,
     states: dict[int, list[tuple[bytes, int]]],
     block: int,
     chunks: list[bytes],
+    shape: Shape,
     *,
     first: int = 0,
 ) -> list[PreparedBatch]:
     """``count`` batches, distinct from every other call's with a different ``first``."""
-    base = EncodedBlob.from_chunks(
-        chunks, data_length=K * CHUNK, k=K, quorums=[QUORUM], account=bytes(20)
-    )
+    base = _blob(shape, chunks, bytes(20))
     prepared = []
     for i in range(count):
         encoded = [
@@ -326,23 +355,16 @@ async def _measure(
     requests: int,
     clients: int,
     rounds: int,
-    chunks: list[bytes],
+    shape: Shape,
 ) -> dict[str, object]:
     """``rounds`` rounds of ``requests`` fresh batches each; medians over the rounds."""
+    chunks = [os.urandom(shape.chunk_length) for _ in range(shape.n)]
     block, states = await devnet.fetch_operator_state()
     me = target.keypair.operator_id
     # One untimed batch first, as a node in service is warm: its chain reads (head, operator
     # state, allow-list) are cached per reference block, and paying them here would charge a
     # one-off ~100 ms of RPCs to a run that lasts a fraction of a second.
-    warm = prepare_batch(
-        [
-            EncodedBlob.from_chunks(
-                chunks, data_length=K * CHUNK, k=K, quorums=[QUORUM], account=b"\xff" * 20
-            )
-        ],
-        states,
-        block,
-    )
+    warm = prepare_batch([_blob(shape, chunks, b"\xff" * 20)], states, block)
     warm_body = b"".join(encode_store_chunks(warm.requests[me]))
     warm_headers = compute_auth_headers(
         devnet.disperser, me, int(time.time()), compute_request_hash(warm_body)
@@ -352,9 +374,11 @@ async def _measure(
 
     done: list[_Round] = []
     for number in range(rounds):
-        batches = _batches(requests, blobs, states, block, chunks, first=number * requests)
+        batches = _batches(requests, blobs, states, block, chunks, shape, first=number * requests)
         done.append(await _round(devnet, target, batches, clients))
-    chunk_bytes = sum(len(blob.indices) * CHUNK for blob in batches[0].requests[me].blobs)
+    chunk_bytes = sum(
+        len(blob.indices) * shape.chunk_length for blob in batches[0].requests[me].blobs
+    )
     request_bytes = len(b"".join(encode_store_chunks(batches[0].requests[me])))
     return _summarise(done, chunk_bytes * requests, requests, request_bytes)
 
@@ -440,8 +464,9 @@ def _summarise(
     }
 
 
-async def _run(requests: int, clients: int, rounds: int, shapes: list[int]) -> dict[str, object]:
-    chunks = [os.urandom(CHUNK) for _ in range(64)]
+async def _run(
+    requests: int, clients: int, rounds: int, shapes: list[int], gf16: bool
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
         # Every round's batches stay stored (they expire after the devnet's run): room for all.
         devnet = Devnet(Path(root), store_max_size=4 << 30)
@@ -452,7 +477,11 @@ async def _run(requests: int, clients: int, rounds: int, shapes: list[int]) -> d
             for blobs in shapes:
                 count = requests if blobs == 1 else max(4, requests // 4)
                 results[f"blobs_{blobs}"] = await _measure(
-                    devnet, target, blobs, count, clients, rounds, chunks
+                    devnet, target, blobs, count, clients, rounds, GF8_SHAPE
+                )
+            if gf16:
+                results["n8194"] = await _measure(
+                    devnet, target, 1, max(4, requests // 8), clients, rounds, GF16_SHAPE
                 )
             return results
         finally:
@@ -470,18 +499,25 @@ def main() -> None:
     parser.add_argument(
         "--blobs", type=int, nargs="+", default=[1, 8], help="blobs per batch, one run each"
     )
+    parser.add_argument(
+        "--no-gf16", action="store_true", help="skip the 8,192-chunk GF(2^16) blob shape"
+    )
     args = parser.parse_args()
-    results = asyncio.run(_run(args.requests, args.clients, args.rounds, args.blobs))
+    results = asyncio.run(
+        _run(args.requests, args.clients, args.rounds, args.blobs, not args.no_gf16)
+    )
     print(
         f"{'batch':>8} {'node':>8} {'aiohttp':>8} {'fsync':>8} {'direct':>8} {'keccak2':>8} "
         f"{'ratio':>6} "
         f"{'all-work':>8} {'p50 ms':>8} {'p99 ms':>8}"
     )
-    for blobs in args.blobs:
-        r = results[f"blobs_{blobs}"]
+    rows = [(f"{b:>3} blob{'s' if b > 1 else ' '}", f"blobs_{b}") for b in args.blobs]
+    rows += [] if args.no_gf16 else [("  n=8194", "n8194")]
+    for label, key in rows:
+        r = results[key]
         assert isinstance(r, dict)
         print(
-            f"{blobs:>3} blob{'s' if blobs > 1 else ' '} {r['node_MBps']:>8} "
+            f"{label} {r['node_MBps']:>8} "
             f"{r['bare_aiohttp_MBps']:>8} {r['write_fsync_MBps']:>8} "
             f"{r['direct_write_fdatasync_MBps']:>8} "
             f"{r['keccak_2_threads_MBps']:>8} {r['ratio_vs_bound']:>6} "
