@@ -24,7 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     disperse.add_argument("file", type=Path, help="the blob to disperse")
     disperse.add_argument("--config", "-c", type=Path, required=True)
     disperse.add_argument("--quorums", default="0", help="comma-separated quorum numbers")
-    disperse.add_argument("--k", type=int, default=32, help="chunks needed to rebuild (1-254)")
+    disperse.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="chunks needed to rebuild (default: chosen from the operator state with the code)",
+    )
     disperse.add_argument("--adversary", type=int, default=25, help="adversary threshold, %%")
     disperse.add_argument("--confirmation", type=int, default=50, help="confirmation threshold, %%")
     disperse.set_defaults(handler=LazyHandler(_IMPL, "disperse"))

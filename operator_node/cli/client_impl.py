@@ -59,7 +59,8 @@ def print_dispersal(result: DispersalResult) -> None:
     print(f"batch_header_hash 0x{result.batch_header_hash.hex()}")
     print(f"blob_index        {result.blob_index}")
     print(f"batch_id          {result.batch_id} (reference block {result.reference_block})")
-    print(f"encoding          k={result.k} n={result.n}")
+    code = ("GF(2^8)", "GF(2^16)")[result.code]
+    print(f"encoding          {code} k={result.k} n={result.n}")
     for quorum, (signed, total) in sorted(result.signed_stake.items()):
         print(
             f"quorum {quorum}          signed stake {signed}/{total} ({100 * signed / total:.1f}%)"

@@ -36,7 +36,13 @@ from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
-from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.coding import (
+    DEFAULT_MAX_OVERHEAD,
+    Code,
+    UncodableBlob,
+    choose_coding,
+)
+from operator_node.protocol.headers import CODE_FIELD_BITS, QuorumParams
 from operator_node.protocol.wire import CONTENT_TYPE, encode_store_chunks
 
 STORE_CHUNKS_PATH = "/v1/store-chunks"
@@ -71,6 +77,8 @@ class DispersalResult:
     replies: tuple[OperatorReply, ...]
     signed_stake: dict[int, tuple[int, int]]
     timings: dict[str, float] = field(default_factory=dict)
+    code: int = 0
+    """The blob's erasure code: 0 GF(2^8), 1 GF(2^16) (see protocol.coding.Code)."""
 
 
 class Disperser:
@@ -88,24 +96,32 @@ class Disperser:
         timeout: float = 30.0,
         retries: int = 2,
         codec_backend: str = "auto",
+        max_overhead: float = DEFAULT_MAX_OVERHEAD,
     ) -> None:
         self._connection = connection
         self._account = account
         self._timeout = timeout
         self._retries = retries
         self._codec_backend = codec_backend
+        self._max_overhead = max_overhead
 
     async def disperse(
         self,
         data: bytes,
         *,
         quorums: Sequence[int] = (0,),
-        k: int = 32,
+        k: int | None = None,
         adversary: int = 25,
         confirmation: int = 50,
         progress: Progress | None = None,
     ) -> DispersalResult:
-        """Disperse ``data`` and confirm it; raises :class:`DispersalError` (or a chain error)."""
+        """Disperse ``data`` and confirm it; raises :class:`DispersalError` (or a chain error).
+
+        With ``k`` left out, the code and its shape are chosen from the operator state to send
+        the fewest bytes (:func:`~operator_node.protocol.coding.choose_coding`, within
+        ``max_overhead`` x 1/gamma); with ``k`` given, n follows from the state and the code is
+        GF(2^8) if n fits it, else GF(2^16).
+        """
         if not data:
             raise DispersalError("cannot disperse an empty blob")
         timings: dict[str, float] = {}
@@ -123,31 +139,53 @@ class Disperser:
             signatures = await self._verified_signatures(reader, batch, replies, reference_block)
         with clock("confirm"):
             batch_id = await self._confirm(reader, batch, params, signatures)
+        blob = batch.blobs[0].header
         return DispersalResult(
-            batch.header_hash, 0, batch_id, reference_block, k, n, tuple(replies),
-            _signed_stake(states, signatures), timings,
+            batch.header_hash, 0, batch_id, reference_block, blob.k, n, tuple(replies),
+            _signed_stake(states, signatures), timings, blob.code,
         )  # fmt: skip
 
     async def _encode(
         self,
         data: bytes,
-        k: int,
+        k: int | None,
         params: tuple[QuorumParams, ...],
         states: Mapping[int, OperatorStakes],
         reference_block: int,
     ) -> tuple[PreparedBatch, int]:
-        n = max(compute_min_chunk_count(k, params, states), k + 1)
-        if n > 255:
-            raise DispersalError(f"k={k} needs n={n} chunks for this stake distribution; lower k")
-        codec = cached_codec(k, n, backend=self._codec_backend)
+        code, k, n = self._coding(len(data), k, params, states)
+        codec = cached_codec(k, n, self._codec_backend, CODE_FIELD_BITS[code])
         chunks = await asyncio.to_thread(codec.encode, data)
         account = bytes.fromhex(self._account.address[2:])
         blob = await asyncio.to_thread(
             lambda: EncodedBlob.from_chunks(
-                chunks, data_length=len(data), k=k, quorums=params, account=account
+                chunks, data_length=len(data), k=k, quorums=params, account=account, code=code
             )
         )
         return prepare_batch([blob], states, reference_block), n
+
+    def _coding(
+        self,
+        data_length: int,
+        k: int | None,
+        params: tuple[QuorumParams, ...],
+        states: Mapping[int, OperatorStakes],
+    ) -> tuple[int, int, int]:
+        """(code, k, n) for this blob: chosen when k is None, else derived from k."""
+        if k is None:
+            try:
+                coding = choose_coding(data_length, params, states, max_overhead=self._max_overhead)
+            except UncodableBlob as exc:
+                raise DispersalError(str(exc)) from None
+            return int(coding.code), coding.k, coding.n
+        n = max(compute_min_chunk_count(k, params, states), k + 1)
+        for code in (Code.GF8, Code.GF16):
+            if code.supports(k, n):
+                return int(code), k, n
+        raise DispersalError(
+            f"k={k} needs n={n} chunks for this stake distribution, more than either code"
+            " supports; lower k or leave it out"
+        )
 
     async def _send_all(
         self, reader: ChainReader, batch: PreparedBatch, progress: Progress | None
