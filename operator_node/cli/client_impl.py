@@ -13,7 +13,7 @@ import sys
 from operator_node.chain.client import ChainConnection
 from operator_node.cli.build import load_account
 from operator_node.cli.chain_session import open_connection, run_session
-from operator_node.client.disperser import DispersalResult, Disperser
+from operator_node.client.disperser import DispersalResult, Disperser, summarize_failures
 from operator_node.client.retriever import Retriever
 from operator_node.config import Config, load_config
 from operator_node.errors import ConfigError, OperatorNodeError
@@ -65,10 +65,15 @@ def print_dispersal(result: DispersalResult) -> None:
         print(
             f"quorum {quorum}          signed stake {signed}/{total} ({100 * signed / total:.1f}%)"
         )
-    for reply in result.replies:
+    failed = [r for r in result.replies if not r.signature]
+    # With hundreds of operators, the refusals are summed up by kind rather than listed.
+    shown = result.replies if len(failed) <= 10 else [r for r in result.replies if r.signature]
+    for reply in shown:
         outcome = "signed" if reply.signature else f"failed: {reply.error}"
         operator = f"0x{reply.operator_id.hex()[:16]}"
-        print(f"  {operator} {reply.socket:21} {reply.chunks:3} chunks  {outcome}")
+        print(f"  {operator} {reply.socket:21} {reply.chunks:5} chunks  {outcome}")
+    if len(shown) < len(result.replies):
+        print(f"  {len(failed)} operators did not sign: {summarize_failures(failed)}")
 
 
 def _progress(step: str, done: int, total: int) -> None:

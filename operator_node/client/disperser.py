@@ -111,6 +111,7 @@ class Disperser:
         *,
         quorums: Sequence[int] = (0,),
         k: int | None = None,
+        n: int | None = None,
         adversary: int = 25,
         confirmation: int = 50,
         progress: Progress | None = None,
@@ -119,8 +120,9 @@ class Disperser:
 
         With ``k`` left out, the code and its shape are chosen from the operator state to send
         the fewest bytes (:func:`~operator_node.protocol.coding.choose_coding`, within
-        ``max_overhead`` x 1/gamma); with ``k`` given, n follows from the state and the code is
-        GF(2^8) if n fits it, else GF(2^16).
+        ``max_overhead`` x 1/gamma); with ``k`` given, n follows from the state (or is ``n``, if
+        that is more) and the code is GF(2^8) if n fits it, else GF(2^16). Chunks beyond what
+        the assignment gives out are parity that no operator stores.
         """
         if not data:
             raise DispersalError("cannot disperse an empty blob")
@@ -132,7 +134,7 @@ class Disperser:
             reference_block = await reader.get_current_block()
             states = await _fetch_states(reader, [p.quorum_number for p in params], reference_block)
         with clock("encode"):
-            batch, n = await self._encode(data, k, params, states, reference_block)
+            batch, n = await self._encode(data, (k, n), params, states, reference_block)
         with clock("send"):
             replies = await self._send_all(reader, batch, progress)
         with clock("verify"):
@@ -148,12 +150,12 @@ class Disperser:
     async def _encode(
         self,
         data: bytes,
-        k: int | None,
+        shape: tuple[int | None, int | None],
         params: tuple[QuorumParams, ...],
         states: Mapping[int, OperatorStakes],
         reference_block: int,
     ) -> tuple[PreparedBatch, int]:
-        code, k, n = self._coding(len(data), k, params, states)
+        code, k, n = self._coding(len(data), shape, params, states)
         codec = cached_codec(k, n, self._codec_backend, CODE_FIELD_BITS[code])
         chunks = await asyncio.to_thread(codec.encode, data)
         account = bytes.fromhex(self._account.address[2:])
@@ -167,18 +169,21 @@ class Disperser:
     def _coding(
         self,
         data_length: int,
-        k: int | None,
+        shape: tuple[int | None, int | None],
         params: tuple[QuorumParams, ...],
         states: Mapping[int, OperatorStakes],
     ) -> tuple[int, int, int]:
-        """(code, k, n) for this blob: chosen when k is None, else derived from k."""
+        """(code, k, n) for this blob: chosen when k is None, else derived from k (and n)."""
+        k, wanted_n = shape
         if k is None:
+            if wanted_n is not None:
+                raise DispersalError("n can only be given with k")
             try:
                 coding = choose_coding(data_length, params, states, max_overhead=self._max_overhead)
             except UncodableBlob as exc:
                 raise DispersalError(str(exc)) from None
             return int(coding.code), coding.k, coding.n
-        n = max(compute_min_chunk_count(k, params, states), k + 1)
+        n = max(compute_min_chunk_count(k, params, states), k + 1, wanted_n or 0)
         for code in (Code.GF8, Code.GF16):
             if code.supports(k, n):
                 return int(code), k, n
@@ -254,8 +259,7 @@ class Disperser:
     ) -> dict[bytes, Signature]:
         signed = [r for r in replies if r.signature is not None]
         if not signed:
-            failures = "; ".join(f"0x{r.operator_id.hex()[:8]}: {r.error}" for r in replies)
-            raise DispersalError(f"no operator signed the batch ({failures})")
+            raise DispersalError(f"no operator signed the batch ({summarize_failures(replies)})")
         keys = await fetch_pubkeys_g2(reader, reference_block)
         candidates = [(r, keys[r.operator_id]) for r in signed if r.operator_id in keys]
         sigs = [r.signature for r, _ in candidates]
@@ -292,6 +296,25 @@ class Disperser:
         writer = await self._connection.get_writer()
         confirmed = await writer.confirm_batch(header, witness)
         return confirmed.batch_id
+
+
+def summarize_failures(replies: Sequence[OperatorReply], examples: int = 3) -> str:
+    """The operators' refusals grouped by kind (the HTTP status and code, or the exception type),
+    largest group first, each with its count and one operator's full message; with hundreds of
+    operators, one line per operator would bury the reason."""
+    groups: dict[str, list[OperatorReply]] = {}
+    for reply in replies:
+        if reply.signature is None:
+            kind = reply.error.split(":", 1)[0] if reply.error else "no answer"
+            groups.setdefault(kind, []).append(reply)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    parts = [
+        f"{len(group)} x {kind} (e.g. 0x{group[0].operator_id.hex()[:8]}: {group[0].error})"
+        for kind, group in ordered[:examples]
+    ]
+    if len(ordered) > examples:
+        parts.append(f"{sum(len(g) for _, g in ordered[examples:])} more of other kinds")
+    return "; ".join(parts)
 
 
 async def fetch_pubkeys_g2(reader: ChainReader, to_block: int) -> dict[bytes, bytes]:

@@ -6,9 +6,10 @@ keys); a disperser reads that state at 250 operators in a handful of RPC request
 operator; and a dispersal treats the 246 as non-signers without stalling, is confirmed on chain
 by the four nodes' signatures alone (they hold 67% of the stake), and is retrieved from them.
 
-The dispersal here is of a 2 KB blob with k = 1 (n = 251, one chunk each: the only shape a
-GF(2^8) code has room for with 250 operators, and within the AVS's overhead bound only because a
-blob counts as at least 128 KiB there); dispersals of 8,192 chunks use the devnet the same way.
+Two dispersals: a 2 KB blob with k = 1 (n = 251, one chunk each: the only shape a GF(2^8) code
+has room for with 250 operators, and within the AVS's overhead bound only because a blob counts
+as at least 128 KiB there), and a 4 MiB blob in 8,192 chunks of GF(2^16), which the retriever
+rebuilds from the first wave of sockets it asks, the running nodes being the largest stakes.
 """
 
 from __future__ import annotations
@@ -134,3 +135,34 @@ async def test_e2e_scale_dispersal_signed_by_the_running_nodes_alone(scale_devne
         await reader.close()
     assert blob.data == data
     assert set(blob.sources) <= {op.socket for op in net.operators}
+
+
+async def test_e2e_scale_8192_chunk_blob_dispersed_and_retrieved_from_the_running_nodes(
+    scale_devnet: Devnet,
+) -> None:
+    net = scale_devnet
+    data = os.urandom(4 << 20)
+    connection = net.connect(net.disperser)
+    try:
+        result = await Disperser(connection, net.disperser).disperse(data, k=1024, n=8192)
+    finally:
+        await connection.close()
+    assert (result.code, result.k, result.n) == (1, 1024, 8192)  # GF(2^16)
+    signers = {r.operator_id for r in result.replies if r.signature is not None}
+    assert signers == {op.keypair.operator_id for op in net.operators}
+    held = sum(r.chunks for r in result.replies if r.signature is not None)
+    assert held >= 1024  # the running nodes alone hold enough to rebuild
+    assert result.timings["send"] < 20, result.timings
+
+    reader = net.connect()
+    retriever = Retriever(reader)
+    try:
+        blob = await retriever.retrieve(result.batch_header_hash, result.blob_index)
+        chosen = await retriever.fetch_sockets()
+    finally:
+        await reader.close()
+    assert blob.data == data and blob.header.code == 1 and blob.header.n == 8192
+    assert set(blob.sources) == {op.socket for op in net.operators}
+    # Largest stakes first: the four nodes lead the list, and one wave of eight was enough.
+    assert set(chosen[:NODES]) == {op.socket for op in net.operators}
+    assert len(blob.sources) + len(blob.failures) <= 8, blob.failures
