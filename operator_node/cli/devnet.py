@@ -50,5 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--once", action="store_true", help="exit after the demonstration")
     parser.add_argument("--dir", type=Path, help="where to keep keys, configs, data and logs")
     parser.add_argument("--blob-size", type=int, default=1 << 20, help="sample blob bytes")
-    parser.add_argument("--k", type=int, default=16, help="chunks needed to rebuild")
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="chunks needed to rebuild (default: the code and k chosen from the operator state)",
+    )
     parser.set_defaults(handler=LazyHandler("operator_node.cli.devnet_impl", "run_devnet"))

@@ -62,7 +62,7 @@ def _log(message: str) -> None:
     print(f"devnet: {message}", flush=True)
 
 
-async def _demonstrate(devnet: Devnet, blob_size: int, k: int) -> None:
+async def _demonstrate(devnet: Devnet, blob_size: int, k: int | None) -> None:
     started = time.perf_counter()
     await devnet.start()
     print(f"devnet: up in {time.perf_counter() - started:.1f} s under {devnet.root}")
@@ -81,8 +81,7 @@ async def _demonstrate(devnet: Devnet, blob_size: int, k: int) -> None:
     except DispersalError as exc:
         if not devnet.idle_operators:
             raise
-        # A scale devnet is worth running without it: hundreds of operators need more chunks
-        # than a code with n <= 255 has, until the disperser has a larger one.
+        # A scale devnet is worth running without it (a --k too small for its operators, say).
         print(f"devnet: the dispersal demonstration failed: {exc}")
         _print_endpoints(devnet, None)
         return
