@@ -32,7 +32,7 @@ from operator_node.chain.reader import ChainReader
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import batch_verify, verify
 from operator_node.crypto.bn254 import G1Point, G2Point
-from operator_node.erasure import cached_codec
+from operator_node.erasure import cached_codec, field_available
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
@@ -47,6 +47,10 @@ from operator_node.protocol.wire import CONTENT_TYPE, encode_store_chunks
 
 STORE_CHUNKS_PATH = "/v1/store-chunks"
 Progress = Callable[[str, int, int], None]
+
+
+# The codes this disperser can encode: GF(2^16) needs its C extension.
+_CODES = (Code.GF8, Code.GF16) if field_available(16) else (Code.GF8,)
 
 
 class DispersalError(OperatorNodeError):
@@ -179,12 +183,14 @@ class Disperser:
             if wanted_n is not None:
                 raise DispersalError("n can only be given with k")
             try:
-                coding = choose_coding(data_length, params, states, max_overhead=self._max_overhead)
+                coding = choose_coding(
+                    data_length, params, states, max_overhead=self._max_overhead, codes=_CODES
+                )
             except UncodableBlob as exc:
                 raise DispersalError(str(exc)) from None
             return int(coding.code), coding.k, coding.n
         n = max(compute_min_chunk_count(k, params, states), k + 1, wanted_n or 0)
-        for code in (Code.GF8, Code.GF16):
+        for code in _CODES:
             if code.supports(k, n):
                 return int(code), k, n
         raise DispersalError(
