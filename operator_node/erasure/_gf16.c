@@ -49,7 +49,6 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define GF_X86 1
-#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define GF_X86 0
@@ -388,65 +387,15 @@ GF_INLINE T_GFNI256 gfni256_m gfni256_load(unsigned log_m) {
 
 #define AFF256(x, m) _mm256_gf2p8affine_epi64_epi8((x), (m), 0)
 
-GF_INLINE T_GFNI256 void gfni256_prod(__m256i lo, __m256i hi, gfni256_m m, __m256i *plo,
+GF_INLINE T_GFNI256 void gfni256_prod(__m256i lo, __m256i hi, const gfni256_m *m, __m256i *plo,
                                       __m256i *phi) {
-    *plo = _mm256_xor_si256(AFF256(lo, m.ll), AFF256(hi, m.lh));
-    *phi = _mm256_xor_si256(AFF256(lo, m.hl), AFF256(hi, m.hh));
-}
-
-GF_INLINE T_GFNI256 void gfni256_xor(uint8_t *x, const uint8_t *y, size_t W) {
-    for (size_t v = 0; v < W; v += 32) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(x + v));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(y + v));
-        _mm256_storeu_si256((__m256i *)(x + v), _mm256_xor_si256(a, b));
-    }
-}
-
-GF_INLINE T_GFNI256 void gfni256_mul(uint8_t *x, const uint8_t *y, unsigned log_m, size_t W) {
-    gfni256_m m = gfni256_load(log_m);
-    for (size_t v = 0; v < W; v += 64) {
-        __m256i lo, hi;
-        gfni256_prod(_mm256_loadu_si256((const __m256i *)(y + v)),
-                     _mm256_loadu_si256((const __m256i *)(y + v + 32)), m, &lo, &hi);
-        _mm256_storeu_si256((__m256i *)(x + v), lo);
-        _mm256_storeu_si256((__m256i *)(x + v + 32), hi);
-    }
-}
-
-GF_INLINE T_GFNI256 void gfni256_fft2(uint8_t *a, uint8_t *b, unsigned log_m, size_t W) {
-    gfni256_m m = gfni256_load(log_m);
-    for (size_t v = 0; v < W; v += 64) {
-        __m256i ylo = _mm256_loadu_si256((const __m256i *)(b + v));
-        __m256i yhi = _mm256_loadu_si256((const __m256i *)(b + v + 32));
-        __m256i plo, phi;
-        gfni256_prod(ylo, yhi, m, &plo, &phi);
-        __m256i xlo = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + v)), plo);
-        __m256i xhi = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + v + 32)), phi);
-        _mm256_storeu_si256((__m256i *)(a + v), xlo);
-        _mm256_storeu_si256((__m256i *)(a + v + 32), xhi);
-        _mm256_storeu_si256((__m256i *)(b + v), _mm256_xor_si256(ylo, xlo));
-        _mm256_storeu_si256((__m256i *)(b + v + 32), _mm256_xor_si256(yhi, xhi));
-    }
-}
-
-GF_INLINE T_GFNI256 void gfni256_ifft2(uint8_t *a, uint8_t *b, unsigned log_m, size_t W) {
-    gfni256_m m = gfni256_load(log_m);
-    for (size_t v = 0; v < W; v += 64) {
-        __m256i xlo = _mm256_loadu_si256((const __m256i *)(a + v));
-        __m256i xhi = _mm256_loadu_si256((const __m256i *)(a + v + 32));
-        __m256i ylo = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + v)), xlo);
-        __m256i yhi = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + v + 32)), xhi);
-        __m256i plo, phi;
-        gfni256_prod(ylo, yhi, m, &plo, &phi);
-        _mm256_storeu_si256((__m256i *)(b + v), ylo);
-        _mm256_storeu_si256((__m256i *)(b + v + 32), yhi);
-        _mm256_storeu_si256((__m256i *)(a + v), _mm256_xor_si256(xlo, plo));
-        _mm256_storeu_si256((__m256i *)(a + v + 32), _mm256_xor_si256(xhi, phi));
-    }
+    *plo = _mm256_xor_si256(AFF256(lo, m->ll), AFF256(hi, m->lh));
+    *phi = _mm256_xor_si256(AFF256(lo, m->hl), AFF256(hi, m->hh));
 }
 
 #define KNAME(x) gfni256_##x
 #define KTARGET T_GFNI256
+#include "_gf16_ops256.h"
 #include "_gf16_transform.h"
 #undef KNAME
 #undef KTARGET
@@ -482,59 +431,9 @@ GF_INLINE T_AVX2 void avx2_prod(__m256i lo, __m256i hi, const avx2_m *m, __m256i
         _mm256_xor_si256(_mm256_shuffle_epi8(m->hi[2], h0), _mm256_shuffle_epi8(m->hi[3], h1)));
 }
 
-GF_INLINE T_AVX2 void avx2_xor(uint8_t *x, const uint8_t *y, size_t W) {
-    for (size_t v = 0; v < W; v += 32) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(x + v));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(y + v));
-        _mm256_storeu_si256((__m256i *)(x + v), _mm256_xor_si256(a, b));
-    }
-}
-
-GF_INLINE T_AVX2 void avx2_mul(uint8_t *x, const uint8_t *y, unsigned log_m, size_t W) {
-    avx2_m m = avx2_load(log_m);
-    for (size_t v = 0; v < W; v += 64) {
-        __m256i lo, hi;
-        avx2_prod(_mm256_loadu_si256((const __m256i *)(y + v)),
-                  _mm256_loadu_si256((const __m256i *)(y + v + 32)), &m, &lo, &hi);
-        _mm256_storeu_si256((__m256i *)(x + v), lo);
-        _mm256_storeu_si256((__m256i *)(x + v + 32), hi);
-    }
-}
-
-GF_INLINE T_AVX2 void avx2_fft2(uint8_t *a, uint8_t *b, unsigned log_m, size_t W) {
-    avx2_m m = avx2_load(log_m);
-    for (size_t v = 0; v < W; v += 64) {
-        __m256i ylo = _mm256_loadu_si256((const __m256i *)(b + v));
-        __m256i yhi = _mm256_loadu_si256((const __m256i *)(b + v + 32));
-        __m256i plo, phi;
-        avx2_prod(ylo, yhi, &m, &plo, &phi);
-        __m256i xlo = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + v)), plo);
-        __m256i xhi = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + v + 32)), phi);
-        _mm256_storeu_si256((__m256i *)(a + v), xlo);
-        _mm256_storeu_si256((__m256i *)(a + v + 32), xhi);
-        _mm256_storeu_si256((__m256i *)(b + v), _mm256_xor_si256(ylo, xlo));
-        _mm256_storeu_si256((__m256i *)(b + v + 32), _mm256_xor_si256(yhi, xhi));
-    }
-}
-
-GF_INLINE T_AVX2 void avx2_ifft2(uint8_t *a, uint8_t *b, unsigned log_m, size_t W) {
-    avx2_m m = avx2_load(log_m);
-    for (size_t v = 0; v < W; v += 64) {
-        __m256i xlo = _mm256_loadu_si256((const __m256i *)(a + v));
-        __m256i xhi = _mm256_loadu_si256((const __m256i *)(a + v + 32));
-        __m256i ylo = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + v)), xlo);
-        __m256i yhi = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + v + 32)), xhi);
-        __m256i plo, phi;
-        avx2_prod(ylo, yhi, &m, &plo, &phi);
-        _mm256_storeu_si256((__m256i *)(b + v), ylo);
-        _mm256_storeu_si256((__m256i *)(b + v + 32), yhi);
-        _mm256_storeu_si256((__m256i *)(a + v), _mm256_xor_si256(xlo, plo));
-        _mm256_storeu_si256((__m256i *)(a + v + 32), _mm256_xor_si256(xhi, phi));
-    }
-}
-
 #define KNAME(x) avx2_##x
 #define KTARGET T_AVX2
+#include "_gf16_ops256.h"
 #include "_gf16_transform.h"
 #undef KNAME
 #undef KTARGET
@@ -617,33 +516,7 @@ GF_INLINE T_SSSE3 void ssse3_ifft2(uint8_t *a, uint8_t *b, unsigned log_m, size_
 #undef KNAME
 #undef KTARGET
 
-/* CPU features, read as in _rs.c: cpuid, and xgetbv for whether the OS saves wide registers. */
-enum { F_SSSE3 = 1, F_AVX2 = 2, F_AVX512 = 4, F_GFNI = 8 };
-
-static int cpu_features(void) {
-    unsigned a, b, c, d, features = 0;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    if (c & (1u << 9)) features |= F_SSSE3;
-    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-    unsigned xcr0 = 0, xcr0_hi = 0;
-    if (osxsave) __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0));
-    int ymm_saved = avx && (xcr0 & 0x06) == 0x06;
-    int zmm_saved = ymm_saved && (xcr0 & 0xe0) == 0xe0;
-    if (__get_cpuid_max(0, NULL) < 7) return (int)features;
-    __cpuid_count(7, 0, a, b, c, d);
-    if (ymm_saved && (b & (1u << 5))) features |= F_AVX2;
-    if (zmm_saved && (b & (1u << 16)) && (b & (1u << 30))) features |= F_AVX512; /* F + BW */
-    if (c & (1u << 8)) features |= F_GFNI;
-    return (int)features;
-}
-
-static int cpu_feature_set;
-
-static int has_all(int wanted) { return (cpu_feature_set & wanted) == wanted; }
-static int has_gfni512(void) { return has_all(F_GFNI | F_AVX512); }
-static int has_gfni256(void) { return has_all(F_GFNI | F_AVX2); }
-static int has_avx2(void) { return has_all(F_AVX2); }
-static int has_ssse3(void) { return has_all(F_SSSE3); }
+#include "_cpu.h"
 
 #endif /* GF_X86 */
 
