@@ -604,20 +604,7 @@ static PyObject *new_output(size_t size) {
     return out;
 }
 
-typedef struct {
-    Py_ssize_t count;
-    Py_buffer *views;
-    const uint8_t **ptrs;
-} buffer_set;
-
-static void buffers_release(buffer_set *set) {
-    for (Py_ssize_t i = 0; i < set->count; i++) PyBuffer_Release(&set->views[i]);
-    PyMem_Free(set->views);
-    PyMem_Free(set->ptrs);
-    set->count = 0;
-    set->views = NULL;
-    set->ptrs = NULL;
-}
+#include "_buffers.h"
 
 /* Acquire every buffer of seq; all must have one length, a positive multiple of 64, which is
  * stored in *length. */

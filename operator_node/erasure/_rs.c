@@ -474,20 +474,7 @@ static int find_kernel(const char *name) {
 /* ------------------------------------------------------------------------------------------ */
 /* Buffers                                                                                     */
 
-typedef struct {
-    Py_ssize_t count;
-    Py_buffer *views;
-    const uint8_t **ptrs;
-} buffer_set;
-
-static void buffers_release(buffer_set *set) {
-    for (Py_ssize_t i = 0; i < set->count; i++) PyBuffer_Release(&set->views[i]);
-    PyMem_Free(set->views);
-    PyMem_Free(set->ptrs);
-    set->count = 0;
-    set->views = NULL;
-    set->ptrs = NULL;
-}
+#include "_buffers.h"
 
 /* Acquire `want` buffers of exactly `length` bytes each from a sequence. */
 static int buffers_acquire(PyObject *seq, Py_ssize_t want, Py_ssize_t length, buffer_set *set) {
