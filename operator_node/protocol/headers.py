@@ -84,8 +84,10 @@ class BlobHeader:
     ``account`` is the raw 20-byte address; ``code`` is CODE_GF8 or CODE_GF16. Construction
     raises :class:`InvalidBlob` unless the code is known, 1 ≤ k ≤ n ≤ its most chunks (255 or
     65,535), 1 ≤ data_length ≤ k·chunk_length, every field fits its ABI type, and the quorums
-    are non-empty and strictly increasing by number. Whether the code has this exact (k, n) and
-    whether n is what the operator state needs is checked by :mod:`~operator_node.protocol.coding`.
+    are non-empty and strictly increasing by number. Whether the code has this exact (k, n), the
+    canonical chunk length and the overhead bound are checked by
+    :func:`~operator_node.protocol.coding.check_coding`; whether n covers every quorum's
+    assignment, by :mod:`~operator_node.protocol.assignment`.
     """
 
     commitment: bytes
