@@ -469,7 +469,7 @@ async def _run(
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
         # Every round's batches stay stored (they expire after the devnet's run): room for all.
-        devnet = Devnet(Path(root), store_max_size=4 << 30)
+        devnet = Devnet(Path(root), store_max_size=8 << 30)
         await devnet.start()
         try:
             target = max(devnet.operators, key=lambda op: op.stake)
