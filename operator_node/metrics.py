@@ -61,6 +61,8 @@ _DISK_BUCKETS = (
 )
 # Batches per group commit: at most store.async_store.MAX_GROUP_BATCHES.
 _GROUP_BUCKETS = (1, 2, 4, 8, 16)
+# Label of each blob header code (protocol.headers CODE_GF8, CODE_GF16), in code order.
+CODE_LABELS = ("gf8", "gf16")
 
 
 class Metrics:
@@ -184,6 +186,21 @@ class Metrics:
             "Bytes the chunk store can still grow by (the smaller of its size cap and free disk)",
             registry=registry,
         )
+        self._stored_blobs = Counter(
+            "operator_node_stored_blobs_total",
+            "Blobs newly stored, by erasure code (gf8: GF(2^8), n <= 255; gf16: GF(2^16))",
+            ["code"],
+            registry=registry,
+        )
+        self._stored_chunks = Counter(
+            "operator_node_stored_chunks_total",
+            "Chunks newly stored (this node's share of each blob), by erasure code",
+            ["code"],
+            registry=registry,
+        )
+        for code in CODE_LABELS:  # present from the start, so rates read 0, not nothing
+            self._stored_blobs.labels(code)
+            self._stored_chunks.labels(code)
         self._expired_batches = Counter(
             "operator_node_store_expired_batches_total",
             "Batches deleted by the expiry loop",
@@ -266,6 +283,12 @@ class Metrics:
         self._store_bytes.set(used_bytes)
         self._store_entries.set(entries)
         self._store_free.set(free_bytes)
+
+    def count_stored_blob(self, code: int, chunks: int) -> None:
+        """Count one newly stored blob of erasure code ``code`` and this node's chunks of it."""
+        label = CODE_LABELS[code] if 0 <= code < len(CODE_LABELS) else str(code)
+        self._stored_blobs.labels(label).inc()
+        self._stored_chunks.labels(label).inc(chunks)
 
     def record_expired(self, batches: int, freed_bytes: int) -> None:
         """Report batches deleted by one pass of the expiry loop."""

@@ -190,6 +190,9 @@ class StoreChunksPipeline:
                     self._set_store_reason(_STORE_FULL)
                 raise
             self._set_store_reason(None)
+            if newly_stored:
+                for blob in request.blobs:
+                    self._metrics.count_stored_blob(blob.header.code, len(blob.indices))
         with stage("sign"):
             signature = await self._signer.sign(batch_hash)
         log.info(

@@ -343,6 +343,16 @@ async def test_pipeline_stores_gf16_blobs_and_keeps_their_code(node: Node) -> No
     assert result.newly_stored and node.signer.signed == 1
     record = await node.store.get_blob_header(batch.header_hash, 1)
     assert record is not None and decode_blob_header(record).code == 1
+    sample = node.pipeline._metrics.registry.get_sample_value
+    chunks = sum(len(blob.indices) for blob in batch.requests[me].blobs)
+    assert sample("operator_node_stored_blobs_total", {"code": "gf16"}) == 2
+    assert sample("operator_node_stored_chunks_total", {"code": "gf16"}) == chunks
+    assert sample("operator_node_stored_blobs_total", {"code": "gf8"}) == 0
+    # Sent again, the batch is already stored: nothing more is counted.
+    await node.pipeline.store_chunks(
+        memoryview(body), _headers(body, me, timestamp=int(time.time()) - 1)
+    )
+    assert sample("operator_node_stored_blobs_total", {"code": "gf16"}) == 2
 
 
 @pytest.mark.parametrize(
