@@ -32,6 +32,7 @@ from operator_node.chain.reader import ChainReader
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import batch_verify, verify
 from operator_node.crypto.bn254 import G1Point, G2Point
+from operator_node.crypto.errors import InvalidPointError
 from operator_node.erasure import cached_codec, field_available
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
@@ -267,20 +268,19 @@ class Disperser:
         if not signed:
             raise DispersalError(f"no operator signed the batch ({summarize_failures(replies)})")
         keys = await fetch_pubkeys_g2(reader, reference_block)
-        candidates = [(r, keys[r.operator_id]) for r in signed if r.operator_id in keys]
-        sigs = [r.signature for r, _ in candidates]
-        pks = [pk for _, pk in candidates]
-        ok = await asyncio.to_thread(batch_verify, batch.header_hash, sigs, pks)  # type: ignore[arg-type]
+        # Each point is parsed (and subgroup-checked) once; one that is not a point is a
+        # non-signer, like a wrong signature.
+        candidates = await asyncio.to_thread(_parse_signatures, signed, keys)
+        if not candidates:
+            raise DispersalError(f"none of the {len(signed)} signatures returned is a valid point")
+        sigs = [sig.sigma for sig in candidates.values()]
+        pks = [sig.pubkey_g2 for sig in candidates.values()]
+        ok = await asyncio.to_thread(batch_verify, batch.header_hash, sigs, pks)
         if not ok:  # find the bad ones; they become non-signers
-            flags = [
-                await asyncio.to_thread(verify, s, batch.header_hash, pk)  # type: ignore[arg-type]
-                for s, pk in zip(sigs, pks, strict=True)
-            ]
-            candidates = [c for c, good in zip(candidates, flags, strict=True) if good]
-        return {
-            r.operator_id: Signature(G1Point.from_bytes(r.signature), G2Point.from_bytes(pk))  # type: ignore[arg-type]
-            for r, pk in candidates
-        }
+            for operator_id, sig in list(candidates.items()):
+                if not await asyncio.to_thread(verify, sig.sigma, batch.header_hash, sig.pubkey_g2):
+                    del candidates[operator_id]
+        return candidates
 
     async def _confirm(
         self,
@@ -302,6 +302,25 @@ class Disperser:
         writer = await self._connection.get_writer()
         confirmed = await writer.confirm_batch(header, witness)
         return confirmed.batch_id
+
+
+def _parse_signatures(
+    signed: Sequence[OperatorReply], keys: Mapping[bytes, bytes]
+) -> dict[bytes, Signature]:
+    """The signatures and registered G2 keys of the operators that answered, as points; a reply
+    whose signature (or an operator whose key) is not a valid point is left out."""
+    parsed: dict[bytes, Signature] = {}
+    for reply in signed:
+        key = keys.get(reply.operator_id)
+        if key is None or reply.signature is None:
+            continue
+        try:
+            parsed[reply.operator_id] = Signature(
+                G1Point.from_bytes(reply.signature), G2Point.from_bytes(key)
+            )
+        except InvalidPointError:
+            continue
+    return parsed
 
 
 def summarize_failures(replies: Sequence[OperatorReply], examples: int = 3) -> str:
