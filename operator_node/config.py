@@ -127,7 +127,7 @@ class LimitsSection:
     """``[limits]``: bounds that keep memory flat under load."""
 
     max_request_bytes: int = _key(64 * _MiB, lo=1024, hi=4 * _GiB)
-    max_header_bytes: int = _key(2 * _MiB, lo=64 * 1024, hi=256 * _MiB)
+    max_header_bytes: int = _key(1 * _MiB, lo=64 * 1024, hi=256 * _MiB)
     max_inflight: int = _key(8, lo=1, hi=10_000)
     max_pending_heads: int = _key(64, lo=1, hi=100_000)
     max_pending_heads_per_client: int = _key(8, lo=1, hi=100_000)

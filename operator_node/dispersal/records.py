@@ -2,8 +2,9 @@
 
 The store keeps, per batch, the batch header and, per blob, a record and this node's chunks. The
 blob record is the blob's section of the StoreChunks wire encoding without the chunk bytes: the
-blob header, the chunk indices and their Merkle proofs. Retrieval therefore answers with the very
-proofs the disperser sent, which the node checked before storing.
+blob header, the chunk indices and their Merkle multiproof (see ``wire.encode_blob_section`` for
+its exact layout and the older one it still reads). Retrieval therefore answers with the very
+proof the disperser sent, which the node checked before storing.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def decode_batch_record(data: bytes) -> BatchHeader:
 
 
 def encode_blob_record(blob: BlobChunks) -> bytes:
-    """The stored form of one blob: header, chunk indices and proofs (no chunk bytes)."""
+    """The stored form of one blob: header, chunk indices and multiproof (no chunk bytes)."""
     return encode_blob_section(blob)
 
 
@@ -46,9 +47,9 @@ def decode_stored_blob(record: bytes, chunk_set: ChunkSet | None) -> BlobChunks:
 
     Raises MalformedRequest if the record and the chunks disagree (a corrupt store).
     """
-    header, indices, proofs = decode_blob_section(record)
+    header, indices, proof = decode_blob_section(record)
     stored_indices = chunk_set.indices if chunk_set is not None else ()
     chunks = chunk_set.chunks if chunk_set is not None else ()
     if stored_indices != indices:
         raise MalformedRequest("stored chunk indices disagree with the stored blob record")
-    return BlobChunks(header=header, indices=indices, proofs=proofs, chunks=chunks)
+    return BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks)

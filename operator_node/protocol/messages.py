@@ -2,8 +2,8 @@
 
 Shape rules (checked on construction, :class:`MalformedRequest` otherwise) hold for every message
 object, whether built by a client or decoded from the wire: for each blob the chunk indices are
-strictly increasing and below n, there is one proof and one chunk per index, every proof has
-exactly depth(n) 32-byte words and every chunk is exactly chunk_length bytes. Cryptographic checks
+strictly increasing and below n, there is one chunk per index, exactly chunk_length bytes, and the
+chunks' multiproof has exactly the 32-byte words their indices and depth(n) call for. Cryptographic checks
 (proofs against the commitment, headers against the batch root) are separate ``validate_``
 functions because they cost CPU and the node runs them after the cheap checks.
 """
@@ -24,10 +24,10 @@ from operator_node.protocol.headers import (
 )
 from operator_node.protocol.merkle import (
     MerkleTree,
+    compute_root_from_multiproof,
     compute_root_from_proof,
+    multiproof_size,
     tree_depth,
-    validate_merkle_proof,
-    validate_merkle_proofs,
 )
 
 
@@ -41,25 +41,24 @@ def validate_chunk_index_order(indices: Sequence[int], n: int) -> None:
 
 @dataclass(frozen=True)
 class BlobChunks:
-    """Some chunks of one blob, each with its index and its Merkle proof to the commitment.
+    """Some chunks of one blob, with their indices and one Merkle multiproof to the commitment.
 
     ``chunks`` are buffers (memoryview slices of a request body when decoded: nothing is copied).
+    ``proof`` is the multiproof of all of them (:mod:`~operator_node.protocol.merkle`).
     """
 
     header: BlobHeader
     indices: tuple[int, ...]
-    proofs: tuple[tuple[bytes, ...], ...]
+    proof: tuple[bytes, ...]
     chunks: tuple[Bytes, ...]
 
     def __post_init__(self) -> None:
-        count = len(self.indices)
-        if len(self.proofs) != count or len(self.chunks) != count:
-            raise MalformedRequest("chunk indices, proofs and chunks differ in number")
+        if len(self.chunks) != len(self.indices):
+            raise MalformedRequest("chunk indices and chunks differ in number")
         validate_chunk_index_order(self.indices, self.header.n)
-        depth = tree_depth(self.header.n)
-        for proof in self.proofs:
-            if len(proof) != depth or any(len(word) != WORD_BYTES for word in proof):
-                raise MalformedRequest(f"every chunk proof must be {depth} words of 32 bytes")
+        words = multiproof_size(self.indices, tree_depth(self.header.n))
+        if len(self.proof) != words or any(len(word) != WORD_BYTES for word in self.proof):
+            raise MalformedRequest(f"the chunks' multiproof must be {words} words of 32 bytes")
         if any(len(chunk) != self.header.chunk_length for chunk in self.chunks):
             raise MalformedRequest(f"every chunk must be {self.header.chunk_length} bytes")
 
@@ -105,7 +104,7 @@ class RetrievalReply:
 def select_blob_chunks(
     header: BlobHeader, tree: MerkleTree, chunks: Sequence[Bytes], indices: Sequence[int]
 ) -> BlobChunks:
-    """Return the chunks at ``indices`` (sorted, distinct) of a blob with their proofs.
+    """Return the chunks at ``indices`` (sorted, distinct) of a blob with their multiproof.
 
     ``chunks`` are all n chunks of the blob and ``tree`` their chunk tree (its root is
     ``header.commitment``). Raises :class:`MalformedRequest` for bad indices or shapes.
@@ -114,34 +113,33 @@ def select_blob_chunks(
     return BlobChunks(
         header=header,
         indices=tuple(indices),
-        proofs=tuple(tree.get_proof(i) for i in indices),
+        proof=tree.get_multiproof(indices),
         chunks=tuple(chunks[i] for i in indices),
     )
 
 
 def validate_blob_chunks(blob: BlobChunks, leaves: Sequence[bytes] | None = None) -> None:
-    """Check every chunk against the blob's commitment; raise :class:`BadProof` if any is wrong.
+    """Check the chunks against the blob's commitment; raise :class:`BadProof` if they fail.
 
     ``leaves`` are the chunks' leaf hashes if the caller computed them already (the node hashes
     a request's chunks on several threads); otherwise every chunk is hashed here, so run this
-    off the event loop for big requests. The proofs are checked together
-    (:func:`~operator_node.protocol.merkle.validate_merkle_proofs`), each word of each one.
+    off the event loop for big requests. The multiproof binds every chunk at once: a refusal
+    says which run of chunks failed, not which chunk.
     """
+    if not blob.indices:
+        return
     if leaves is None:
         leaves = keccak256_many(blob.chunks)
     elif len(leaves) != len(blob.chunks):
         raise ValueError(f"{len(leaves)} leaves given for {len(blob.chunks)} chunks")
     header = blob.header
-    try:
-        validate_merkle_proofs(leaves, blob.indices, blob.proofs, header.commitment, header.n)
-    except BadProof:
-        # Refusals only: find the chunk to name, one proof at a time.
-        for index, proof, leaf in zip(blob.indices, blob.proofs, leaves, strict=True):
-            try:
-                validate_merkle_proof(leaf, index, proof, header.commitment, header.n)
-            except BadProof:
-                raise BadProof(f"chunk {index} does not match the blob commitment") from None
-        raise
+    root = compute_root_from_multiproof(leaves, blob.indices, blob.proof, tree_depth(header.n))
+    if root != header.commitment:
+        first, last = blob.indices[0], blob.indices[-1]
+        raise BadProof(
+            f"the chunk set {first}..{last} ({len(blob.indices)} chunks) does not match the"
+            " blob commitment"
+        )
 
 
 def validate_store_chunks(request: StoreChunksRequest) -> None:

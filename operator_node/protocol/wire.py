@@ -13,8 +13,10 @@ Header pieces:
 - blob header: commitment (word), data length (u32), k (u16), n (u16), code (u8), chunk length
   (u32), quorum count q (u8), q x (quorum number u8, adversary % u8, confirmation % u8), account
   (20).
-- chunk set: count c (u16), c x index (u16, strictly increasing, < n), then c proofs of depth(n)
-  words each (sibling path, leaf level first), depth(n) = ceil(log2 n) (at most 16).
+- chunk set: count c (u16), c x index (u16, strictly increasing, < n), then the chunks'
+  multiproof: the words (32 bytes each) of every tree node the verifier cannot compute from the
+  chunks, level by level from the leaves up and left to right, as many as the indices and
+  depth(n) = ceil(log2 n) call for (at most 2 per level for a contiguous run of chunks).
 
 StoreChunks header: batch header, blob count b (u16, ≥ 1), then b x (blob header, chunk set).
 Retrieval reply header: batch header, blob index (u32), blob header, batch proof depth d (u8),
@@ -43,7 +45,7 @@ from operator_node.protocol.headers import (
     BlobHeader,
     QuorumParams,
 )
-from operator_node.protocol.merkle import tree_depth
+from operator_node.protocol.merkle import multiproof_positions, multiproof_size, tree_depth
 from operator_node.protocol.messages import (
     BlobChunks,
     RetrievalReply,
@@ -72,13 +74,13 @@ class WireLimits:
     """Upper bounds a decoder enforces before trusting any declared size.
 
     ``max_chunks`` counts chunks over the whole message; ``max_proof_depth`` bounds every Merkle
-    proof (chunk proofs are at most 16 deep since n ≤ 65,535; batch proofs grow with blob count).
-    A chunk costs 2 + 32·depth header bytes, so 2 MiB holds about 5,000 chunks of an 8,192-chunk
-    blob: a node with 40% of a quorum's stake gets about 3,300 of them at k = 2,048.
+    proof (chunk trees are at most 16 deep since n ≤ 65,535; batch proofs grow with blob count).
+    A chunk costs its 2-byte index in the header and a run of chunks at most 64 bytes a level of
+    multiproof: 3,277 chunks of an 8,194-chunk blob take 7 KB.
     """
 
     max_body_bytes: int = 64 << 20
-    max_header_bytes: int = 2 << 20
+    max_header_bytes: int = 1 << 20
     max_blobs: int = 256
     max_chunks: int = 65535
     max_proof_depth: int = 16
@@ -109,8 +111,7 @@ def _encode_blob_header(header: BlobHeader, layout: struct.Struct = _BLOB_FIXED)
 
 def _encode_chunk_set(blob: BlobChunks) -> bytes:
     indices = struct.pack(f">{len(blob.indices)}H", *blob.indices)
-    proofs = b"".join(word for proof in blob.proofs for word in proof)
-    return U16.pack(len(blob.indices)) + indices + proofs
+    return U16.pack(len(blob.indices)) + indices + b"".join(blob.proof)
 
 
 def _frame(magic: bytes, header: bytes, blobs: Sequence[BlobChunks]) -> list[Bytes]:
@@ -198,7 +199,7 @@ def _read_blob_header(reader: Reader, code: int | None = None) -> BlobHeader:
 
 def _read_chunk_set(
     reader: Reader, header: BlobHeader, limits: WireLimits, chunks_left: int
-) -> tuple[tuple[int, ...], tuple[tuple[bytes, ...], ...]]:
+) -> tuple[tuple[int, ...], tuple[bytes, ...]]:
     count = reader.uint(U16, "chunk count")
     if count > chunks_left:
         raise RequestTooLarge(f"more than {limits.max_chunks} chunks in one message")
@@ -207,12 +208,14 @@ def _read_chunk_set(
     depth = tree_depth(header.n)
     if depth > limits.max_proof_depth:
         raise RequestTooLarge(f"proof depth {depth} exceeds {limits.max_proof_depth}")
-    if count * (U16.size + 32 * depth) > reader.remaining:
-        raise MalformedRequest(f"truncated chunk set: {count} indices and proofs declared")
+    if count * U16.size > reader.remaining:
+        raise MalformedRequest(f"truncated chunk set: {count} indices declared")
     indices = struct.unpack(f">{count}H", reader.take(U16.size * count, "chunk indices"))
     validate_chunk_index_order(indices, header.n)
-    proofs = tuple(reader.words(depth, "chunk proof") for _ in range(count))
-    return indices, proofs
+    words = multiproof_size(indices, depth)
+    if 32 * words > reader.remaining:
+        raise MalformedRequest(f"truncated chunk set: its multiproof needs {words} words")
+    return indices, reader.words(words, "chunk multiproof")
 
 
 def _read_chunks(
@@ -237,7 +240,7 @@ def _read_chunks(
 
 def _read_blob_sections(
     reader: Reader, limits: WireLimits
-) -> list[tuple[BlobHeader, tuple[int, ...], tuple[tuple[bytes, ...], ...]]]:
+) -> list[tuple[BlobHeader, tuple[int, ...], tuple[bytes, ...]]]:
     blob_count = reader.uint(U16, "blob count")
     if blob_count == 0:
         raise MalformedRequest("a batch must have at least one blob")
@@ -249,9 +252,9 @@ def _read_blob_sections(
     chunks_left = limits.max_chunks
     for _ in range(blob_count):
         header = _read_blob_header(reader)
-        indices, proofs = _read_chunk_set(reader, header, limits, chunks_left)
+        indices, proof = _read_chunk_set(reader, header, limits, chunks_left)
         chunks_left -= len(indices)
-        sections.append((header, indices, proofs))
+        sections.append((header, indices, proof))
     return sections
 
 
@@ -297,8 +300,8 @@ def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:
     reader.expect_end("StoreChunks header")
     chunk_lists = _read_chunks(view, reader.position, [(h, len(i)) for h, i, _ in sections])
     blobs = tuple(
-        BlobChunks(header=header, indices=indices, proofs=proofs, chunks=chunks)
-        for (header, indices, proofs), chunks in zip(sections, chunk_lists, strict=True)
+        BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks)
+        for (header, indices, proof), chunks in zip(sections, chunk_lists, strict=True)
     )
     return StoreChunksRequest(batch_header=batch_header, blobs=blobs)
 
@@ -317,10 +320,10 @@ def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:
     if depth > limits.max_proof_depth:
         raise RequestTooLarge(f"batch proof depth {depth} exceeds {limits.max_proof_depth}")
     batch_proof = reader.words(depth, "batch proof")
-    indices, proofs = _read_chunk_set(reader, header, limits, limits.max_chunks)
+    indices, proof = _read_chunk_set(reader, header, limits, limits.max_chunks)
     reader.expect_end("retrieval reply header")
     (chunks,) = _read_chunks(view, reader.position, [(header, len(indices))])
-    blob = BlobChunks(header=header, indices=indices, proofs=proofs, chunks=chunks)
+    blob = BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks)
     return RetrievalReply(batch_header, blob_index, batch_proof, blob)
 
 
@@ -341,48 +344,80 @@ def decode_batch_header(data: Bytes) -> BatchHeader:
     return header
 
 
-def encode_blob_section(blob: BlobChunks) -> bytes:
-    """The stored form of a blob's section: blob header, chunk indices and proofs, then the code.
+# The last byte of a stored section written by this release: its chunk set holds a multiproof.
+_RECORD_MULTIPROOF = 2
 
-    The header is laid out as in wire version 1 (no code after n) and the code (u8) follows the
-    chunk set, so records stored before blob headers had a code still read: the chunk set ends
-    where its count and proof depth say, and a record that stops there is GF(2^8).
+
+def encode_blob_section(blob: BlobChunks) -> bytes:
+    """The stored form of a blob's section: blob header, chunk set, code, format mark.
+
+    The header is laid out as in wire version 1 (no code after n); the chunk set (indices and
+    multiproof) as on the wire; then the code (u8) and the mark 2 (u8). Records stored by earlier
+    releases still read: they end right after a chunk set of one sibling path per chunk (depth(n)
+    words each) and are GF(2^8). The two are told apart by length, unambiguously: after the
+    indices an old record has a multiple of 32 bytes left, a new one two more than a multiple.
     """
     header = _encode_blob_header(blob.header, _RECORD_FIXED)
-    return header + _encode_chunk_set(blob) + U8.pack(blob.header.code)
+    trailer = U8.pack(blob.header.code) + U8.pack(_RECORD_MULTIPROOF)
+    return header + _encode_chunk_set(blob) + trailer
 
 
 def decode_blob_section(
     data: Bytes, limits: WireLimits | None = None
-) -> tuple[BlobHeader, tuple[int, ...], tuple[tuple[bytes, ...], ...]]:
-    """Inverse of :func:`encode_blob_section`: (blob header, indices, proofs).
+) -> tuple[BlobHeader, tuple[int, ...], tuple[bytes, ...]]:
+    """Inverse of :func:`encode_blob_section`: (blob header, indices, multiproof).
 
-    Raises :class:`MalformedRequest` (or a subclass) on anything but one exact section, with or
-    without its code byte.
+    A record of an earlier release (a sibling path per chunk) comes back with its paths turned
+    into the multiproof. Raises :class:`MalformedRequest` (or a subclass) on anything but one
+    exact section of either form.
     """
     limits = limits or WireLimits()
     view = memoryview(data).cast("B")
+    n, after_indices, indices = _stored_section_prefix(view, limits)
+    depth = tree_depth(n)
+    left = len(view) - after_indices
+    words = multiproof_size(indices, depth)
+    if left == 32 * words + 2 and view[-1] == _RECORD_MULTIPROOF:
+        code = view[-2]
+    elif left == 32 * depth * len(indices):
+        code = CODE_GF8
+    else:
+        raise MalformedRequest(f"a stored blob section has {left} bytes after its indices")
     reader = Reader(view, 0, len(view))
-    # The code sits at the end: read it first, then the rest as a record without one.
-    length = len(view) - _stored_section_length(view, limits)
-    if length not in (0, U8.size):
-        raise MalformedRequest(f"a stored blob section has {length} bytes after its chunk set")
-    code = view[-1] if length else CODE_GF8
     header = _read_blob_header(reader, code)
-    indices, proofs = _read_chunk_set(reader, header, limits, limits.max_chunks)
-    if reader.remaining != length:
-        raise MalformedRequest("a stored blob section does not end where its chunk set does")
-    return header, indices, proofs
+    reader.take(U16.size * (len(indices) + 1), "chunk count and indices")
+    if code == CODE_GF8 and left == 32 * depth * len(indices):
+        paths = [reader.words(depth, "chunk proof") for _ in indices]
+        return header, indices, _multiproof_from_paths(indices, paths, depth)
+    return header, indices, reader.words(words, "chunk multiproof")
 
 
-def _stored_section_length(view: memoryview, limits: WireLimits) -> int:
-    """Bytes of a stored section up to the end of its chunk set, from its declared sizes."""
+def _stored_section_prefix(
+    view: memoryview, limits: WireLimits
+) -> tuple[int, int, tuple[int, ...]]:
+    """(n, the offset after the chunk indices, the indices) of a stored section."""
     reader = Reader(view, 0, len(view))
     fields = reader.unpack(_RECORD_FIXED, "blob header")
     n, quorum_count = fields[3], fields[5]
+    if n < 1:
+        raise MalformedRequest("a stored blob section has n = 0")
+    if tree_depth(n) > limits.max_proof_depth:
+        raise RequestTooLarge(f"proof depth {tree_depth(n)} exceeds {limits.max_proof_depth}")
     reader.take(_QUORUM.size * quorum_count + _ADDRESS, "blob quorums and account")
     count = reader.uint(U16, "chunk count")
-    depth = tree_depth(n) if n else 0
-    if depth > limits.max_proof_depth:
-        raise RequestTooLarge(f"proof depth {depth} exceeds {limits.max_proof_depth}")
-    return reader.position + count * (U16.size + 32 * depth)
+    indices = struct.unpack(f">{count}H", reader.take(U16.size * count, "chunk indices"))
+    validate_chunk_index_order(indices, n)
+    return n, reader.position, indices
+
+
+def _multiproof_from_paths(
+    indices: Sequence[int], paths: Sequence[Sequence[bytes]], depth: int
+) -> tuple[bytes, ...]:
+    """The multiproof of chunks whose sibling paths are ``paths``: every word it needs lies on
+    some chunk's path."""
+    nodes = {
+        (level, (index >> level) ^ 1): path[level]
+        for index, path in zip(indices, paths, strict=True)
+        for level in range(depth)
+    }
+    return tuple(nodes[position] for position in multiproof_positions(indices, depth))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from eth_hash.auto import keccak
 from hypothesis import given, settings
@@ -10,7 +12,9 @@ from hypothesis import strategies as st
 from operator_node.protocol import BadProof, compute_merkle_root, keccak256, validate_merkle_proof
 from operator_node.protocol.merkle import (
     compute_merkle_tree,
+    compute_root_from_multiproof,
     compute_root_from_proof,
+    multiproof_size,
     tree_depth,
     validate_merkle_proofs,
 )
@@ -163,3 +167,44 @@ def test_merkle_proofs_refuse_shape_errors() -> None:
         with pytest.raises(BadProof, match=message):
             validate_merkle_proofs(case_leaves, indices, proofs, tree.root, 4)
     validate_merkle_proofs([], [], [], tree.root, 4)  # nothing to check is not an error
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_multiproof_proves_any_set_of_leaves_and_nothing_else(data: st.DataObject) -> None:
+    count = data.draw(st.integers(1, 300), label="leaves")
+    leaves = [keccak256(i.to_bytes(4, "big")) for i in range(count)]
+    tree = compute_merkle_tree(leaves)
+    depth = tree_depth(count)
+    indices = sorted(data.draw(st.sets(st.integers(0, count - 1), min_size=1), label="indices"))
+    proof = tree.get_multiproof(indices)
+    assert len(proof) == multiproof_size(indices, depth)
+    chosen = [leaves[i] for i in indices]
+    assert compute_root_from_multiproof(chosen, indices, proof, depth) == tree.root
+    # Any changed leaf, word or index leads elsewhere, or is refused.
+    for position in range(len(proof)):
+        altered = list(proof)
+        altered[position] = keccak256(altered[position])
+        assert compute_root_from_multiproof(chosen, indices, altered, depth) != tree.root
+    wrong = [keccak256(chosen[0]), *chosen[1:]]
+    assert compute_root_from_multiproof(wrong, indices, proof, depth) != tree.root
+    if indices[-1] + 1 < count:  # the last leaf claimed one place further on
+        moved = [*indices[:-1], indices[-1] + 1]
+        with contextlib.suppress(BadProof):  # or the proof no longer has the right length
+            assert compute_root_from_multiproof(chosen, moved, proof, depth) != tree.root
+    with pytest.raises(BadProof):
+        compute_root_from_multiproof(chosen, indices, (*proof, proof[0] if proof else ZERO), depth)
+    if proof:
+        with pytest.raises(BadProof):
+            compute_root_from_multiproof(chosen, indices, proof[:-1], depth)
+
+
+def test_multiproof_of_a_contiguous_run_is_two_words_a_level_at_most() -> None:
+    leaves = [keccak256(i.to_bytes(4, "big")) for i in range(8194)]
+    tree = compute_merkle_tree(leaves)
+    run = list(range(1000, 4277))  # a node's share of an 8,194-chunk blob
+    assert len(tree.get_multiproof(run)) <= 2 * tree_depth(8194)
+    assert len(tree.get_multiproof([0])) == tree_depth(8194)  # one leaf: its sibling path
+    assert tree.get_multiproof([5]) == tree.get_proof(5)
+    # Every leaf: only nodes over the zero padding, at most one a level.
+    assert 0 < len(tree.get_multiproof(list(range(8194)))) <= tree_depth(8194)

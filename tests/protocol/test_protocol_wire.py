@@ -15,6 +15,7 @@ from support.messages import make_blob, make_request
 from operator_node.protocol import (
     BadProof,
     BatchHeader,
+    BlobHeader,
     InvalidBlob,
     InvalidSecurityParams,
     MalformedRequest,
@@ -32,6 +33,8 @@ from operator_node.protocol import (
     validate_retrieval_reply,
     validate_store_chunks,
 )
+from operator_node.protocol.headers import QuorumParams, compute_chunk_tree
+from operator_node.protocol.messages import select_blob_chunks
 from operator_node.protocol.wire import decode_blob_section, encode_blob_section
 
 
@@ -75,7 +78,7 @@ def test_store_chunks_round_trip_is_exact_and_zero_copy() -> None:
     assert decoded.batch_header == request.batch_header
     assert [b.header for b in decoded.blobs] == [b.header for b in request.blobs]
     assert [b.indices for b in decoded.blobs] == [b.indices for b in request.blobs]
-    assert [b.proofs for b in decoded.blobs] == [b.proofs for b in request.blobs]
+    assert [b.proof for b in decoded.blobs] == [b.proof for b in request.blobs]
     assert _as_bytes(decoded) == _as_bytes(request)
     chunk = decoded.blobs[0].chunks[0]
     assert isinstance(chunk, memoryview) and chunk.obj is body
@@ -90,7 +93,9 @@ def test_blob_chunks_refuse_inconsistent_shapes() -> None:
         {"indices": (0, 2, 2)},  # duplicate
         {"indices": (2, 0, 5)},  # unsorted
         {"indices": (0, 2, 6)},  # past n
-        {"proofs": (blob.proofs[0][:-1], *blob.proofs[1:])},  # short proof
+        {"proof": blob.proof[:-1]},  # a word short
+        {"proof": (*blob.proof, blob.proof[0])},  # a word too many
+        {"proof": (blob.proof[0][:-1], *blob.proof[1:])},  # a short word
         {"chunks": (blob.chunks[0][:-1], *blob.chunks[1:])},  # short chunk
     ]
     for changes in bad_shapes:
@@ -115,17 +120,27 @@ def test_store_chunks_carries_the_erasure_code_and_refuses_an_unknown_one() -> N
         decode_store_chunks(_patch(body, BLOB0_CODE, b"\x02"), LIMITS)
 
 
-def test_stored_sections_read_with_and_without_their_code_byte() -> None:
-    """Records written before blob headers had a code end with the chunk set: GF(2^8)."""
-    blob = make_blob(random.Random(9), indices=(0, 3, 5))
-    record = encode_blob_section(blob)
-    assert record[-1] == 0
-    assert decode_blob_section(record)[0] == blob.header
-    assert decode_blob_section(record[:-1]) == decode_blob_section(record)  # an older record
-    gf16 = dataclasses.replace(blob.header, code=1)
-    record16 = encode_blob_section(dataclasses.replace(blob, header=gf16))
-    assert decode_blob_section(record16)[0] == gf16
-    for bad in (record + b"\x00", record16[:-2], record16 + b"\x01\x01"):
+def test_stored_sections_round_trip_and_older_records_still_read() -> None:
+    """A record of an earlier release (wire version 1 header, a sibling path per chunk, no code)
+    reads as GF(2^8) with its paths turned into the multiproof."""
+    rng = random.Random(9)
+    chunks = [rng.randbytes(16) for _ in range(13)]
+    tree = compute_chunk_tree(chunks)
+    indices = (0, 3, 4, 5, 12)
+    header = BlobHeader(tree.root, 40, 3, 13, 16, (QuorumParams(0, 33, 55),), bytes(20))
+    blob = select_blob_chunks(header, tree, chunks, indices)
+    for code in (0, 1):
+        coded = dataclasses.replace(blob, header=dataclasses.replace(header, code=code))
+        record = encode_blob_section(coded)
+        assert record[-2:] == bytes([code, 2])
+        assert decode_blob_section(record) == (coded.header, indices, blob.proof)
+    older = (
+        record[: 32 + 4 + 2 + 2 + 4 + 1 + 3 + 20]  # the version 1 blob header
+        + struct.pack(">H5H", len(indices), *indices)
+        + b"".join(word for i in indices for word in tree.get_proof(i))
+    )
+    assert decode_blob_section(older) == (header, indices, tree.get_multiproof(indices))
+    for bad in (record + b"\x00", record[:-1], older + bytes(31), older[:-32], record[:-2]):
         with pytest.raises(MalformedRequest):
             decode_blob_section(bad)
 
@@ -152,7 +167,8 @@ def test_store_chunks_refuses_trailing_bytes() -> None:
         (BLOB_COUNT, b"\x00\x00", "at least one blob"),
         (BLOB_COUNT, b"\x00\x03", "truncated"),
         (BLOB0_CHUNK_COUNT, b"\x00\x07", "only 6"),
-        (BLOB0_CHUNK_COUNT, b"\x00\x06", "truncated chunk set"),
+        # Six indices are present, read from what follows: they are not in order.
+        (BLOB0_CHUNK_COUNT, b"\x00\x06", "strictly increasing"),
         (BLOB0_INDICES, b"\x00\x04", "strictly increasing"),  # indices (4, 4)
         (BLOB0_INDICES, b"\x00\x05", "strictly increasing"),  # indices (5, 4)
         (BLOB0_INDICES + 2, b"\x00\x06", "out of range"),  # indices (1, 6), n = 6
@@ -239,7 +255,7 @@ def test_store_chunks_validation_refuses_altered_chunk_or_header() -> None:
     body = _body()
     chunk_start = len(body) - 5 * 16
     flipped = _patch(body, chunk_start + 3, bytes([body[chunk_start + 3] ^ 1]))
-    with pytest.raises(BadProof, match="blob 0: chunk 1"):
+    with pytest.raises(BadProof, match=r"blob 0: the chunk set 1\.\.4"):
         validate_store_chunks(decode_store_chunks(flipped, LIMITS))
     moved = _patch(body, BLOB0 + 32, struct.pack(">I", 1))  # data length: another blob header
     with pytest.raises(BadProof, match="batch root"):
