@@ -11,9 +11,9 @@ Both split a blob of D bytes into k chunks of L = ceil(D/k) rounded up to a mult
 
 The disperser calls :func:`choose_coding`. For a given k the assignment fixes n: the blob needs
 n(k) = max(compute_min_chunk_count(k), k + 1) chunks, so that every quorum's Σ m_i fits and at
-least one chunk is parity. What is sent in all is n(k)·(L(k) + 32·ceil(log2 n(k))) bytes: every
-chunk, alignment padding included, with its Merkle proof; that is what the choice minimises (the
-proofs are what keep it from cutting a small blob into thousands of 64-byte chunks). Overhead is
+least one chunk is parity. The choice minimises :func:`coding_cost`: every chunk, alignment
+padding included, plus CHUNK_COST for what each chunk costs beyond its data, plus the operators'
+multiproofs. Overhead is
 n·L/D, the bytes the operators store; no coding gets under 1/gamma_min, gamma_min being the
 smallest (confirmation - adversary)/100 of the blob's quorums, because every quorum needs
 n ≥ k/gamma and k·L ≥ D. The AVS bounds it at ``max_overhead``·(1/gamma_min), counting D as at
@@ -47,7 +47,11 @@ DEFAULT_MAX_OVERHEAD = 2.0
 
 GF16_FIELD_SIZE = 1 << 16
 PROOF_WORD = 32
-"""Bytes per level of a chunk's Merkle proof, which travels with the chunk."""
+"""Bytes of a Merkle proof word."""
+CHUNK_COST = 64
+"""What a chunk costs beyond its data, in bytes: its index on the wire, its leaf in the
+commitment tree, its entry in a node's store, the per-chunk work of hashing and copying it. One
+minimum chunk's worth; it also keeps a blob from being cut into far more chunks than it needs."""
 COUNTED_FLOOR = 128 << 10
 """A blob counts as at least this many bytes against the overhead bound. Below it, 64-byte chunks
 and one chunk per staked operator dominate whatever the coding, and the bytes are few anyway."""
@@ -113,6 +117,8 @@ class Coding:
     chunk_length: int
     data_length: int
     margin_percent: int
+    operators: int = 0
+    """Staked operators summed over the blob's quorums (each gets its chunks and a proof)."""
 
     @property
     def sent_bytes(self) -> int:
@@ -120,10 +126,9 @@ class Coding:
         return self.n * self.chunk_length
 
     @property
-    def wire_bytes(self) -> int:
-        """What the disperser sends in all: every chunk with its Merkle proof (what the choice
-        minimises)."""
-        return self.n * (self.chunk_length + PROOF_WORD * (self.n - 1).bit_length())
+    def cost_bytes(self) -> int:
+        """What the choice minimises: :func:`coding_cost` of this shape."""
+        return coding_cost(self.n, self.chunk_length, self.operators)
 
     @property
     def overhead(self) -> float:
@@ -134,6 +139,12 @@ class Coding:
     def relative_overhead(self) -> float:
         """overhead ÷ (1/gamma_min): 1.0 is the floor that no assignment gets under."""
         return self.overhead * self.margin_percent / 100
+
+
+def coding_cost(n: int, chunk_length: int, operators: int) -> int:
+    """The bytes a coding costs: every chunk with CHUNK_COST on top, and each operator's
+    multiproof, at most two words a level of the chunk tree for its run of chunks."""
+    return n * (chunk_length + CHUNK_COST) + operators * 2 * PROOF_WORD * (n - 1).bit_length()
 
 
 def compute_chunk_length(data_length: int, k: int) -> int:
@@ -159,8 +170,8 @@ def choose_coding(
     none) and the codes the disperser may use.
 
     The rule. Every k from 1 up is a candidate with n = n(k) (see the module docstring) under every
-    code that supports (k, n); its cost is n·L bytes plus the n proofs, and it counts only if n·L
-    meets the bound. Let C be the least cost of all. GF8 is chosen
+    code that supports (k, n); its cost is :func:`coding_cost`, and it counts only if n·L meets
+    the bound. Let C be the least cost of all. GF8 is chosen
     if some GF8 candidate costs at most 1% more than C: GF8 is the older code and the faster one.
     Otherwise GF16 is, and a power-of-two k costing at most 1% more than C is preferred, since
     Leopard is fastest there. Within a choice, the cheapest wins; ties go to fewer chunks, then to
@@ -192,7 +203,8 @@ def choose_coding(
     compute_min_chunk_count(1, quorums, states)  # validates the state before the sweep trusts it
     k_max = _largest_useful_k(data_length, margin, max(c.max_chunks for c in allowed))
     need = _chunk_need(k_max, quorums, states)
-    options = _score_candidates(data_length, need, allowed)
+    operators = sum(1 for q in quorums for _, stake in states[q.quorum_number] if stake > 0)
+    options = _score_candidates(data_length, need, allowed, operators)
     if not options:
         raise UncodableBlob(
             f"no k fits {'/'.join(c.name for c in allowed)}: k=1 already needs n={need[1]} chunks"
@@ -205,7 +217,7 @@ def choose_coding(
     # The assignment's own count is authoritative; the sweep only ranked the candidates.
     n = max(compute_min_chunk_count(chosen.k, quorums, states), chosen.k + 1)
     length = compute_chunk_length(data_length, chosen.k)
-    coding = Coding(chosen.code, chosen.k, n, length, data_length, margin)
+    coding = Coding(chosen.code, chosen.k, n, length, data_length, margin, operators)
     check_coding(
         coding.code, coding.k, n, length, data_length, quorums,
         max_overhead=max_overhead, codes=allowed,
@@ -277,10 +289,9 @@ class _Option:
     chunk_bytes: int
 
 
-def _option(n: int, k: int, units: int, code: Code) -> _Option:
+def _option(n: int, k: int, units: int, code: Code, operators: int) -> _Option:
     length = units * CHUNK_ALIGN
-    proof = PROOF_WORD * (n - 1).bit_length()
-    return _Option(n * (length + proof), n, k, code, n * length)
+    return _Option(coding_cost(n, length, operators), n, k, code, n * length)
 
 
 def _by_chunk_bytes(option: _Option) -> tuple[int, int]:
@@ -366,7 +377,9 @@ def _chunk_need_table(operators: OperatorStakes, margin: int, k_max: int) -> lis
     return list(accumulate(map(counts.get, range(k_max), repeat(0)), initial=0))
 
 
-def _score_candidates(data_length: int, need: list[int], codes: Sequence[Code]) -> list[_Option]:
+def _score_candidates(
+    data_length: int, need: list[int], codes: Sequence[Code], operators: int
+) -> list[_Option]:
     """Score, per code, the smallest k of each chunk length that the code supports, and every
     power of two, up to k = len(need) - 1."""
     k_max = len(need) - 1
@@ -380,10 +393,10 @@ def _score_candidates(data_length: int, need: list[int], codes: Sequence[Code]) 
         for code in codes:
             first = _first_supported(code, need, k, run_end)
             if first is not None:
-                options.append(_option(need[first], first, units, code))
+                options.append(_option(need[first], first, units, code, operators))
         power = _next_pow2(k)
         if Code.GF16 in codes and power <= run_end and Code.GF16.supports(power, need[power]):
-            options.append(_option(need[power], power, units, Code.GF16))
+            options.append(_option(need[power], power, units, Code.GF16, operators))
         k = run_end + 1
     return options
 

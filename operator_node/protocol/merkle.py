@@ -53,13 +53,12 @@ class MerkleTree:
             index >>= 1
         return tuple(path)
 
-
     def get_multiproof(self, indices: Sequence[int]) -> tuple[bytes, ...]:
         """Return the multiproof of the leaves at ``indices`` (strictly increasing).
 
         Raises ``IndexError`` if an index is not one of the unpadded leaves.
         """
-        if indices and not (0 <= indices[0] and indices[-1] < self.leaf_count):
+        if indices and not (indices[0] >= 0 and indices[-1] < self.leaf_count):
             raise IndexError(f"leaves {indices[0]}..{indices[-1]} are not all in the tree")
         depth = len(self.levels) - 1
         return tuple(self.levels[level][p] for level, p in multiproof_positions(indices, depth))

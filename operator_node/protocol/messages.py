@@ -2,10 +2,10 @@
 
 Shape rules (checked on construction, :class:`MalformedRequest` otherwise) hold for every message
 object, whether built by a client or decoded from the wire: for each blob the chunk indices are
-strictly increasing and below n, there is one chunk per index, exactly chunk_length bytes, and the
-chunks' multiproof has exactly the 32-byte words their indices and depth(n) call for. Cryptographic checks
-(proofs against the commitment, headers against the batch root) are separate ``validate_``
-functions because they cost CPU and the node runs them after the cheap checks.
+strictly increasing and below n, there is one chunk per index, exactly chunk_length bytes, and
+the chunks' multiproof has exactly the 32-byte words their indices and depth(n) call for.
+Cryptographic checks (proofs against the commitment, headers against the batch root) are separate
+``validate_`` functions because they cost CPU and the node runs them after the cheap checks.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from operator_node.protocol.coding import (
     UnsupportedCoding,
     check_coding,
     choose_coding,
+    coding_cost,
     compute_chunk_length,
 )
 
@@ -77,7 +78,8 @@ def _reference_choice(
             counted = max(data_length, COUNTED_FLOOR)
             if n * length > Fraction(max_overhead) * 100 * counted / margin:
                 continue
-        cost = n * (length + 32 * (n - 1).bit_length())
+        operators = sum(1 for q in quorums for _, stake in states[q.quorum_number] if stake > 0)
+        cost = n * (length + 64) + operators * 64 * (n - 1).bit_length()
         options += [(cost, n, k, code) for code in sorted(codes) if code.supports(k, n)]
     if not options:
         return None
@@ -118,7 +120,7 @@ def _assert_sound(
 
 
 def _as_tuple(coding: Coding) -> tuple[int, int, int, Code]:
-    return coding.wire_bytes, coding.n, coding.k, coding.code
+    return coding.cost_bytes, coding.n, coding.k, coding.code
 
 
 def test_code_limits_gf8() -> None:
@@ -184,24 +186,23 @@ def test_choose_coding_200_heavy_tailed_picks_gf16_within_bound() -> None:
 
 
 def test_choose_coding_prefers_gf8_within_one_percent() -> None:
-    # The cheapest coding here is GF16 (k=60, n=281); GF8 k=45 n=213 sends 0.34% more.
-    stakes = [20, 52, 46, 54, 33, 36, 34, 33, 42, 40, 38, 27, 20, 47, 14, 32, 33, 24, 60, 44, 40]
-    states = {0: _operators([*stakes, 57])}
-    coding = choose_coding(652294, [Q], states, max_overhead=math.inf)
-    gf16 = choose_coding(652294, [Q], states, max_overhead=math.inf, codes=(Code.GF16,))
-    assert (coding.code, coding.k, coding.n) == (Code.GF8, 45, 213)
-    assert (gf16.k, gf16.n) == (60, 281)
-    assert gf16.wire_bytes < coding.wire_bytes <= gf16.wire_bytes * 1.01
+    # The cheapest coding here is GF16 (k=128, n=582); GF8 k=42 n=194 costs 0.27% more.
+    states = {0: _operators([33, 47, 6, 16, 7, 7, 2, 12, 49, 15])}
+    coding = choose_coding(902685, [Q], states, max_overhead=math.inf)
+    gf16 = choose_coding(902685, [Q], states, max_overhead=math.inf, codes=(Code.GF16,))
+    assert (coding.code, coding.k, coding.n) == (Code.GF8, 42, 194)
+    assert (gf16.k, gf16.n) == (128, 582)
+    assert gf16.cost_bytes < coding.cost_bytes <= gf16.cost_bytes * 1.01
 
 
 def test_choose_coding_prefers_power_of_two_k_within_one_percent() -> None:
     states = {0: _heavy(200)}
     coding = choose_coding(16 * MIB, [Q], states, max_overhead=1.5)
-    k = 843  # the cheapest k of all here, with n = 3,927
+    k = 2260  # the cheapest k of all here, with n = 10,368
     n = compute_min_chunk_count(k, [Q], states)
-    cheapest = n * (compute_chunk_length(16 * MIB, k) + 32 * (n - 1).bit_length())
-    assert (coding.code, coding.k, coding.n) == (Code.GF16, 1024, 4757)
-    assert cheapest < coding.wire_bytes <= cheapest * 1.01
+    cheapest = coding_cost(n, compute_chunk_length(16 * MIB, k), 200)
+    assert (coding.code, coding.k, coding.n) == (Code.GF16, 2048, 9409)
+    assert cheapest < coding.cost_bytes <= cheapest * 1.01
     best = _reference_choice(16 * MIB, [Q], states, 1.5)
     assert best is not None and _as_tuple(coding) == best
 
