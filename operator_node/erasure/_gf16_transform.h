@@ -106,9 +106,13 @@ static KTARGET void KNAME(encode_tile)(const gf16_job *job, size_t off, size_t W
         KNAME(ifft)(a, W, 0, chunk, k, 0);
         for (size_t start = 0; start < r; start += chunk) {
             size_t count = r - start < chunk ? r - start : chunk;
-            memcpy(b, a, chunk * W);
-            KNAME(fft)(b, W, 0, chunk, count, start + chunk);
-            for (size_t j = 0; j < count; j++) memcpy(job->out + (start + j) * L + off, b + j * W, W);
+            uint8_t *t = a; /* the last chunk of recovery shards may consume the IFFT's output */
+            if (start + chunk < r) {
+                memcpy(b, a, chunk * W);
+                t = b;
+            }
+            KNAME(fft)(t, W, 0, chunk, count, start + chunk);
+            for (size_t j = 0; j < count; j++) memcpy(job->out + (start + j) * L + off, t + j * W, W);
         }
     } else {
         /* One skewed IFFT per chunk of originals, summed, then one FFT. */
