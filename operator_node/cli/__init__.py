@@ -17,6 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from operator_node import __version__
 from operator_node.cli import chain, client, config_cmd, devnet, keys, run, version
 from operator_node.errors import ConfigError, OperatorNodeError
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="operator-node",
         description="EigenLayer operator node for an EigenDA-style data-availability AVS.",
     )
+    parser.add_argument("--version", action="version", version=f"operator-node {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMAND_MODULES:
         module.add_parser(subparsers)

@@ -34,6 +34,9 @@ def test_cli_version_prints_version() -> None:
     result = run_cli("version")
     assert result.returncode == 0
     assert result.stdout.startswith(f"operator-node {__version__}")
+    flag = run_cli("--version")  # what scripts and package managers try first
+    assert flag.returncode == 0
+    assert flag.stdout.strip() == f"operator-node {__version__}"
 
 
 def test_cli_usage_errors_exit_2() -> None:

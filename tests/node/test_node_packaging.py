@@ -45,8 +45,30 @@ def test_packaging_systemd_unit_has_required_hardening() -> None:
         "CapabilityBoundingSet=\n",
         "SystemCallFilter=@system-service",
         "User=operator-node",
+        "RestartPreventExitStatus=2",  # a bad config exits 2: no restart loop every 5 s
     ):
         assert directive in text, directive
+    # ProcSubset=pid hides /proc/stat, and the process collector's metrics with it.
+    assert "\nProcSubset=pid" not in text
+
+
+def test_packaging_bad_config_exits_with_the_status_the_unit_does_not_restart(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[node]\nnot_a_key = 1\n")
+    entry = Path(sys.executable).with_name("operator-node")
+    result = subprocess.run(
+        [str(entry), "run", "--config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert "RestartPreventExitStatus=2" in UNIT.read_text()
+
+
+def test_packaging_docker_build_context_leaves_out_local_state() -> None:
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for path in (".venv", "node_modules", "build", ".make", ".git"):
+        assert path in ignored, path
 
 
 def test_packaging_systemd_unit_security_exposure_is_low(tmp_path: Path) -> None:
