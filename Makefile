@@ -15,11 +15,18 @@ setup: $(STAMPS)/python $(STAMPS)/node
 
 # promtool (Debian package prometheus) checks the metrics exposition in one test; that test
 # skips with its reason where apt is not available.
+# The package would also enable and start a Prometheus server: a policy-rc.d that refuses
+# service starts is in place during the install (unless one exists), and the unit is disabled.
 $(STAMPS)/tools:
 	@mkdir -p $(STAMPS)
 	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' \
+	         > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && touch $(STAMPS)/rcd; }; } \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	     --no-install-recommends prometheus >/dev/null; } \
+	     --no-install-recommends prometheus >/dev/null; \
+	  status=$$?; [ -e $(STAMPS)/rcd ] && rm -f /usr/sbin/policy-rc.d $(STAMPS)/rcd; \
+	  command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1; \
+	  [ $$status = 0 ]; } \
 	  || echo "promtool unavailable: the promtool test will be skipped"
 	@touch $@
 
