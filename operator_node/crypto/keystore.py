@@ -16,7 +16,8 @@ Both use the Ethereum "v3" encryption, read here from go-ethereum's ``accounts/k
 ECDSA (``<name>.ecdsa.key.json``): ``{"address", "crypto", "id", "version": 3}``, the plaintext
 being the 32-byte big-endian secp256k1 secret, the address lower-case hex without ``0x``.
 
-BLS (``<name>.bls.key.json``): ``{"pubKey": "E([X,Y])", "crypto": {...}}``. Confirmed in the
+BLS (``<name>.bls.key.json``): ``{"pubKey": "E([X,Y])", "crypto": {...}}`` (eigensdk-python
+writes ``pubKey`` in mcl's form ``"1 X Y"``; both are read, and we write gnark's). Confirmed in the
 sources: the plaintext is the 32-byte big-endian secret (``fr.Element.Bytes()``, not its decimal
 text), and ``pubKey`` is gnark-crypto's ``G1Affine.String()``: ``"E([" + X + "," + Y + "])"`` with
 ``fp.Element.Text(10)`` decimals, which print ``-k`` when the value is p - k for 0 < k <= 65535
@@ -77,6 +78,8 @@ _MAX_SCRYPT_MEMORY = 1 << 30
 _MAX_PBKDF2_ROUNDS = 10_000_000
 _SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _PUBKEY_RE = re.compile(r"E\(\[(-?[0-9]+),(-?[0-9]+)\]\)")
+# mcl's text form, as eigensdk-python writes pubKey: "1 X Y" (1: an affine, non-zero point).
+_MCL_PUBKEY_RE = re.compile(r"1 ([0-9]+|0x[0-9a-fA-F]+) ([0-9]+|0x[0-9a-fA-F]+)")
 SUFFIXES: Mapping[KeyType, str] = {"bls": ".bls.key.json", "ecdsa": ".ecdsa.key.json"}
 
 
@@ -214,10 +217,18 @@ def _gnark_decimal(value: int) -> str:
 
 
 def parse_bls_pubkey(text: str) -> G1Point:
-    """The G1 point of a ``pubKey`` string; raises :class:`InvalidPointError` if not a valid key."""
+    """The G1 point of a ``pubKey`` string in gnark's form (``E([X,Y])``, eigenlayer-cli and
+    eigensdk-go) or mcl's (``1 X Y``, eigensdk-python); raises :class:`InvalidPointError` if it
+    is neither or not a valid key."""
+    mcl = _MCL_PUBKEY_RE.fullmatch(text.strip())
+    if mcl is not None:
+        x, y = (int(token, 0) for token in mcl.groups())
+        if x >= FIELD_MODULUS or y >= FIELD_MODULUS:
+            raise InvalidPointError(f"pubKey coordinates are not field elements: {text[:200]!r}")
+        return G1Point.from_coordinates(x, y)
     match = _PUBKEY_RE.fullmatch(text.strip())
     if match is None:
-        raise InvalidPointError(f"pubKey is not of the form E([X,Y]): {text[:200]!r}")
+        raise InvalidPointError(f"pubKey is not of the form E([X,Y]) or 1 X Y: {text[:200]!r}")
     coords = []
     for digits in match.groups():
         value = int(digits)

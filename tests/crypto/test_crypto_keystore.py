@@ -258,6 +258,24 @@ def test_keystore_ecdsa_address_mismatch_and_wrong_password(tmp_path: Path) -> N
     assert key.secret_bytes().hex() not in repr(key)
 
 
+def test_keystore_with_an_mcl_pubkey_as_eigensdk_python_writes_it_loads(
+    bls_file: Path, keypair: BlsKeyPair
+) -> None:
+    point = keypair.pubkey_g1_point
+    rewrite(bls_file, {"pubKey": f"1 {point.x} {point.y}"})
+    assert load_bls_keystore(bls_file, PASSWORD).pubkey_g1_point == point
+    rewrite(bls_file, {"pubKey": f"1 {hex(point.x)} {hex(point.y)}"})
+    assert load_bls_keystore(bls_file, PASSWORD).pubkey_g1_point == point
+    other = BlsKeyPair(777).pubkey_g1_point  # still checked against the decrypted secret
+    rewrite(bls_file, {"pubKey": f"1 {other.x} {other.y}"})
+    with pytest.raises(KeyMismatchError):
+        load_bls_keystore(bls_file, PASSWORD)
+    for bad in (f"1 {point.x}", f"0 {point.x} {point.y}", f"1 {point.x} {point.y + 1}"):
+        rewrite(bls_file, {"pubKey": bad})
+        with pytest.raises(KeystoreFormatError, match="bad pubKey"):
+            load_bls_keystore(bls_file, PASSWORD)
+
+
 def test_pubkey_text_uses_gnark_short_negative_form() -> None:
     minus_g1 = g1_neg(G1_GENERATOR)  # (1, p - 2): gnark prints p - 2 as -2
     assert format_bls_pubkey(minus_g1) == "E([1,-2])"
