@@ -9,7 +9,7 @@ ours and carries the ``operator_node_`` prefix.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from prometheus_client import (
@@ -259,6 +259,13 @@ class Metrics:
             yield
         finally:
             self._stage_latency.labels(stage).observe(time.perf_counter() - start)
+
+    def preset_outcomes(self, kind: str, outcomes: Iterable[str]) -> None:
+        """Create the series of every outcome ``kind`` ("store_chunks" or "retrieval") can have,
+        at 0, so a rate or an increase over them reads 0 before the first one, not nothing."""
+        counter = self._store_chunks if kind == "store_chunks" else self._retrievals
+        for outcome in outcomes:
+            counter.labels(outcome)
 
     def count_store_chunks(self, outcome: str) -> None:
         """Count one StoreChunks request by outcome ("ok" or an error code)."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from operator_node.api.errors import classify, is_node_failure, to_http_error
+from operator_node.api.errors import classify, is_node_failure, refusal_codes, to_http_error
 from operator_node.api.ratelimit import RateLimiter
 from operator_node.api.refusals import RefusalLog
 from operator_node.api.responses import error_response
@@ -58,6 +58,15 @@ class UploadLimits:
     body_min_rate: float = 1 << 20
 
 
+# What a StoreChunks request can end as besides the refusals of api.errors: its own refusals
+# before the body is read, and the readiness reasons that refuse (dispersal.readiness).
+STORE_CHUNKS_OUTCOMES = frozenset(
+    {"ok", "stopping", "length_required", "too_large", "malformed", "busy", "rate_limited"}
+    | {"initializing", "chain_unavailable", "allowlist_unavailable", "no_disperser_check"}
+    | {"not_registered", "store_full", "no_key"}
+)
+
+
 class StoreChunksHandler:
     """Admits, reads and hands StoreChunks requests to the pipeline; maps refusals to HTTP."""
 
@@ -74,6 +83,7 @@ class StoreChunksHandler:
     ) -> None:
         self._pipeline = pipeline
         self._metrics = metrics
+        metrics.preset_outcomes("store_chunks", STORE_CHUNKS_OUTCOMES | refusal_codes())
         self._refusals = refusals
         self._limits = limits
         self._wire_limits = wire_limits

@@ -57,6 +57,20 @@ _PUBLIC_MESSAGES = {
 _log = get_logger("api")
 
 
+def refusal_codes() -> set[str]:
+    """Every error code :func:`classify` can give: the table's own, and the ``code`` of each
+    class in it and of their subclasses (those imported so far; the node imports them all)."""
+    codes = {code for _, _, code in _STATUS if code} | {"internal_error"}
+    pending: list[type] = [cls for cls, _, code in _STATUS if not code]
+    while pending:
+        cls = pending.pop()
+        code = cls.__dict__.get("code")
+        if isinstance(code, str):
+            codes.add(code)
+        pending.extend(cls.__subclasses__())
+    return codes
+
+
 def classify(exc: OperatorNodeError) -> tuple[int, str]:
     """The HTTP status and error code for ``exc``; an unlisted class is a 500 (a bug)."""
     for cls, status, code in _STATUS:

@@ -47,6 +47,10 @@ TREE_CACHE_LEAVES = 1 << 18
 _INLINE_TREE_LEAVES = 32
 
 
+# Every outcome a retrieval request can have (see handle).
+RETRIEVAL_OUTCOMES = ("ok", "malformed", "error", "not_found", "rate_limited")
+
+
 @dataclass(frozen=True)
 class BatchIndex:
     """What every retrieval of a batch needs: its header and the tree over its blob headers."""
@@ -134,6 +138,7 @@ class RetrievalHandler:
         self._limiter = limiter
         self._clients = ClientAddresses() if clients is None else clients
         self._metrics = metrics
+        metrics.preset_outcomes("retrieval", RETRIEVAL_OUTCOMES)
         self._trees = BatchTrees() if trees is None else trees
 
     def add_routes(self, app: web.Application) -> None:

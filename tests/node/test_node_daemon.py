@@ -109,6 +109,14 @@ def test_daemon_metrics_exposes_spec_and_own_metrics(
         for s in requests
     )
     assert "process_resident_memory_bytes" in {s.name for f in families.values() for s in f.samples}
+    # Every retrieval outcome is there from the start, at 0, so rates read 0, not nothing.
+    # (This node has no key, so no StoreChunks route: see the keyed node's test for those.)
+    served = {
+        s.labels["outcome"]: s.value
+        for s in families["operator_node_retrieval_requests"].samples
+        if s.name.endswith("_total")
+    }
+    assert served == dict.fromkeys(("ok", "malformed", "error", "not_found", "rate_limited"), 0)
     backends = {
         s.labels["component"]: s.labels["backend"]
         for s in families["operator_node_backend_info"].samples
