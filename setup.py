@@ -12,7 +12,7 @@ setup(
         Extension(
             "operator_node.erasure._rs",
             sources=["operator_node/erasure/_rs.c"],
-            depends=["operator_node/erasure/_buffers.h", "operator_node/erasure/_cpu.h"],
+            depends=["operator_node/erasure/_extension.h", "operator_node/erasure/_cpu.h"],
             extra_compile_args=["-O3", "-std=gnu11"],
             optional=True,
         ),
@@ -20,7 +20,7 @@ setup(
             "operator_node.erasure._gf16",
             sources=["operator_node/erasure/_gf16.c"],
             depends=[
-                "operator_node/erasure/_buffers.h",
+                "operator_node/erasure/_extension.h",
                 "operator_node/erasure/_cpu.h",
                 "operator_node/erasure/_gf16_ops256.h",
                 "operator_node/erasure/_gf16_transform.h",

@@ -604,7 +604,7 @@ static PyObject *new_output(size_t size) {
     return out;
 }
 
-#include "_buffers.h"
+#include "_extension.h"
 
 /* Acquire every buffer of seq; all must have one length, a positive multiple of 64, which is
  * stored in *length. */
@@ -828,23 +828,7 @@ done:
     return out;
 }
 
-static PyObject *gf16_kernels(PyObject *module, PyObject *unused) {
-    PyObject *names = PyList_New(0);
-    if (!names) return NULL;
-    for (int i = 0; i < N_KERNELS; i++) {
-        if (!KERNELS[i].supported()) continue;
-        PyObject *s = PyUnicode_FromString(KERNELS[i].name);
-        if (!s || PyList_Append(names, s) < 0) {
-            Py_XDECREF(s);
-            Py_DECREF(names);
-            return NULL;
-        }
-        Py_DECREF(s);
-    }
-    PyObject *result = PyList_AsTuple(names);
-    Py_DECREF(names);
-    return result;
-}
+DEFINE_KERNEL_NAMES(gf16_kernels, KERNELS, N_KERNELS)
 
 static PyObject *gf16_supports(PyObject *module, PyObject *args) {
     Py_ssize_t k, r;

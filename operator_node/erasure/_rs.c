@@ -474,7 +474,7 @@ static int find_kernel(const char *name) {
 /* ------------------------------------------------------------------------------------------ */
 /* Buffers                                                                                     */
 
-#include "_buffers.h"
+#include "_extension.h"
 
 /* Acquire `want` buffers of exactly `length` bytes each from a sequence. */
 static int buffers_acquire(PyObject *seq, Py_ssize_t want, Py_ssize_t length, buffer_set *set) {
@@ -827,25 +827,7 @@ static PyType_Spec plan_spec = {
 /* ------------------------------------------------------------------------------------------ */
 /* Module functions                                                                            */
 
-static PyObject *rs_kernels(PyObject *module, PyObject *unused) {
-    (void)module;
-    (void)unused;
-    PyObject *names = PyList_New(0);
-    if (names == NULL) return NULL;
-    for (int i = 0; i < N_KERNELS; i++) {
-        if (!KERNELS[i].supported()) continue;
-        PyObject *name = PyUnicode_FromString(KERNELS[i].name);
-        if (name == NULL || PyList_Append(names, name) < 0) {
-            Py_XDECREF(name);
-            Py_DECREF(names);
-            return NULL;
-        }
-        Py_DECREF(name);
-    }
-    PyObject *result = PyList_AsTuple(names);
-    Py_DECREF(names);
-    return result;
-}
+DEFINE_KERNEL_NAMES(rs_kernels, KERNELS, N_KERNELS)
 
 static PyObject *rs_invert(PyObject *module, PyObject *args) {
     (void)module;
