@@ -44,6 +44,7 @@ from operator_node.protocol.errors import (
 )
 from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.limits import BlobTooLarge, MarginTooSmall
 from operator_node.protocol.messages import StoreChunksRequest
 from operator_node.protocol.wire import encode_store_chunks
 from operator_node.store import AsyncStore, LmdbStore, StoredBlob, StoreFullError
@@ -373,6 +374,59 @@ async def test_pipeline_refuses_a_coding_outside_the_codes_or_the_bound(
     with pytest.raises(error, match=message):
         await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
     await _assert_untouched(node, batch)
+
+
+@pytest.mark.parametrize(
+    ("limits", "at_limits", "error", "message"),
+    [
+        # The blobs hold 256 bytes: one byte over the AVS's largest blob.
+        (
+            (255, 20),
+            (256, 20),
+            BlobTooLarge,
+            r"holds 256 bytes, more than this AVS.s largest blob \(255 bytes",
+        ),
+        # Quorum 0 runs at 50% - 25% = 25%, below the AVS's 30%.
+        (
+            (1 << 20, 30),
+            (1 << 20, 25),
+            MarginTooSmall,
+            r"= 25% is below this AVS's smallest margin \(30%",
+        ),
+    ],
+)
+async def test_pipeline_refuses_a_blob_outside_the_avs_limits(
+    tmp_path: Path,
+    limits: tuple[int, int],
+    at_limits: tuple[int, int],
+    error: type[Exception],
+    message: str,
+) -> None:
+    signer = CountingSigner(OPERATORS[0])
+    chain = FakeChain(_states(), head=REFERENCE_BLOCK + 5)
+    batch = _batch()
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    for where, (max_blob_size, min_margin) in (("over", limits), ("at", at_limits)):
+        pipeline, store = await open_pipeline(
+            tmp_path / where,
+            signer,
+            chain,
+            [DISPERSER.address],
+            max_blob_size=max_blob_size,
+            min_margin=min_margin,
+        )
+        try:
+            if where == "over":
+                with pytest.raises(error, match=message):
+                    await pipeline.store_chunks(memoryview(body), _headers(body, me))
+                await _assert_untouched(Node(pipeline, store, signer, chain), batch)
+                assert chain.head_reads == 0  # refused before any chain read
+            else:  # at the limits themselves, the same blob is stored and signed
+                result = await pipeline.store_chunks(memoryview(body), _headers(body, me))
+                assert result.newly_stored and signer.signed == 1
+        finally:
+            await store.close()
 
 
 async def test_pipeline_refuses_chunk_that_fails_its_proof(node: Node) -> None:

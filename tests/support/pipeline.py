@@ -14,6 +14,7 @@ from operator_node.dispersal.readiness import DispersalReadiness
 from operator_node.health import Health
 from operator_node.metrics import Metrics
 from operator_node.protocol.auth import ReplayGuard
+from operator_node.protocol.limits import DEFAULT_MAX_BLOB_SIZE, DEFAULT_MIN_MARGIN
 from operator_node.protocol.wire import WireLimits
 from operator_node.store import AsyncStore, open_store
 
@@ -30,6 +31,8 @@ async def open_pipeline(
     hash_threads: int = 2,
     loop_hash_bytes: int | None = None,
     readiness: DispersalReadiness | None = None,
+    max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
+    min_margin: int = DEFAULT_MIN_MARGIN,
 ) -> tuple[StoreChunksPipeline, AsyncStore]:
     """Open a store under ``data_dir / "chunks"`` (as the node does) and a pipeline over it."""
     store = await open_store(
@@ -47,5 +50,7 @@ async def open_pipeline(
         hash_threads=hash_threads,
         loop_hash_bytes=loop_hash_bytes,
         readiness=readiness,
+        max_blob_size=max_blob_size,
+        min_margin=min_margin,
     )
     return pipeline, store
