@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from operator_node.cli.lazy import LazyHandler
+from operator_node.cli.output import add_json_flag
 
 PASSWORD_ENV = "OPERATOR_NODE_KEY_PASSWORD"  # noqa: S105 - the variable's name, not a password
 DEFAULT_KEYS_DIR = Path("~/.eigenlayer/operator_keys")
@@ -39,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     imp.set_defaults(handler=LazyHandler(_IMPL, "import_key"))
     listing = actions.add_parser("list", help="list the keys in a directory (no password needed)")
     _add_dir_argument(listing)
+    add_json_flag(listing)
     listing.set_defaults(handler=LazyHandler(_IMPL, "list_keys"))
     show = actions.add_parser("show", help="show one key's public data")
     show.add_argument("name", type=_key_name, help="key name")
@@ -50,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _add_dir_argument(show)
     _add_password_arguments(show)
+    add_json_flag(show)
     show.set_defaults(handler=LazyHandler(_IMPL, "show"))
 
 

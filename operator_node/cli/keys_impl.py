@@ -14,8 +14,10 @@ import re
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 from operator_node.cli.keys import PASSWORD_ENV
+from operator_node.cli.output import print_json, wants_json
 from operator_node.crypto.bls import BlsKeyPair, operator_id_of
 from operator_node.crypto.bn254 import CURVE_ORDER
 from operator_node.crypto.errors import CryptoError, KeystoreError, PasswordError
@@ -184,36 +186,69 @@ def _public_data(key_type: KeyType, path: Path) -> tuple[str, str]:
 
 
 def list_keys(args: argparse.Namespace) -> int:
-    """Print a table of the keys in ``--dir`` without decrypting any; returns the exit code."""
+    """Print a table (or with ``--json`` a document) of the keys in ``--dir`` without decrypting
+    any; returns the exit code."""
     directory = args.dir.expanduser()
-    rows = [("NAME", "TYPE", "PUBLIC KEY / ADDRESS", "OPERATOR ID")]
-    for name, key_type, path in _key_files(directory):
-        try:
-            public, operator_id = _public_data(key_type, path)
-        except CryptoError as exc:
-            public, operator_id = f"(unreadable: {exc})", "-"
-        rows.append((name, key_type, public, operator_id))
-        _warn_if_insecure(path)
-    if len(rows) == 1:
+    documents = [
+        _key_document(name, key_type, path) for name, key_type, path in _key_files(directory)
+    ]
+    for document in documents:
+        if document["insecure_permissions"]:
+            _warn_insecure(Path(document["file"]), document["mode"])
+    if wants_json(args):
+        print_json({"directory": str(directory), "keys": documents})
+        return 0
+    if not documents:
         print(f"no keys in {directory}")
         return 0
+    rows = [("NAME", "TYPE", "PUBLIC KEY / ADDRESS", "OPERATOR ID")]
+    for doc in documents:
+        public = doc["address"] or doc["pubkey_g1"] or f"(unreadable: {doc['error']})"
+        rows.append((doc["name"], doc["type"], public, doc["operator_id"] or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, [*widths, 0], strict=True)))
     return 0
 
 
-def _warn_if_insecure(path: Path) -> None:
+def _key_document(name: str, key_type: KeyType, path: Path) -> dict[str, Any]:
+    """One key's public data, as ``keys list --json`` and ``keys show --json`` print it: the
+    keys of the other type are null, and so are they all (with ``error`` set) for a file that
+    cannot be read as a keystore."""
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        print(
-            f"warning: {path} has mode {mode:04o}; the node will refuse it until: chmod 600 {path}",
-            file=sys.stderr,
-        )
+    document: dict[str, Any] = {
+        "name": name,
+        "type": key_type,
+        "file": str(path),
+        "mode": f"{mode:04o}",
+        "insecure_permissions": bool(mode & 0o077),
+        "address": None,
+        "pubkey_g1": None,
+        "operator_id": None,
+        "error": None,
+    }
+    try:
+        public, operator_id = _public_data(key_type, path)
+    except CryptoError as exc:
+        document["error"] = str(exc)
+        return document
+    if key_type == "ecdsa":
+        document["address"] = public
+    else:
+        document |= {"pubkey_g1": public, "operator_id": operator_id}
+    return document
+
+
+def _warn_insecure(path: Path, mode: str) -> None:
+    print(
+        f"warning: {path} has mode {mode}; the node will refuse it until: chmod 600 {path}",
+        file=sys.stderr,
+    )
 
 
 def show(args: argparse.Namespace) -> int:
-    """Print one key's public data, decrypting it with ``--decrypt``; returns the exit code."""
+    """Print one key's public data (as JSON with ``--json``), decrypting it with ``--decrypt``;
+    returns the exit code."""
     directory = args.dir.expanduser()
     matches = [
         (key_type, path)
@@ -222,27 +257,42 @@ def show(args: argparse.Namespace) -> int:
     ]
     if not matches:
         raise KeystoreError(f"no key named {args.name!r} in {directory}", path=str(directory))
-    for key_type, path in matches:
-        _show_one(args, key_type, path)
+    documents = [_show_one(args, key_type, path) for key_type, path in matches]
+    if wants_json(args):
+        print_json({"keys": documents})
     return 0
 
 
-def _show_one(args: argparse.Namespace, key_type: KeyType, path: Path) -> None:
-    public, operator_id = _public_data(key_type, path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    print(f"{key_type} key {args.name!r}")
-    fields = {"file": str(path), "mode": f"{mode:04o}"}
-    if key_type == "bls":
-        fields |= {"pubkey_g1": public, "operator_id": operator_id}
-    else:
-        fields["address"] = public
+def _show_one(args: argparse.Namespace, key_type: KeyType, path: Path) -> dict[str, Any]:
+    """One key's document (``pubkey_g2`` and ``decrypted`` filled by ``--decrypt``), printed
+    for a person unless ``--json``; a file that is no keystore raises its error."""
+    document = _key_document(args.name, key_type, path)
+    if document["error"] is not None:
+        raise KeystoreError(document["error"], path=str(path))
+    document |= {"pubkey_g2": None, "decrypted": False}
     if args.decrypt:
         password = _password(args, confirm=False)
         insecure = args.allow_insecure_permissions
         if key_type == "bls":
             keypair = load_bls_keystore(path, password, allow_insecure_permissions=insecure)
-            fields["pubkey_g2"] = "0x" + keypair.pubkey_g2.hex()
+            document["pubkey_g2"] = "0x" + keypair.pubkey_g2.hex()
         else:
             load_ecdsa_keystore(path, password, allow_insecure_permissions=insecure)
+        document["decrypted"] = True
+    if not wants_json(args):
+        _print_shown(key_type, document)
+    return document
+
+
+def _print_shown(key_type: KeyType, document: dict[str, Any]) -> None:
+    print(f"{key_type} key {document['name']!r}")
+    fields = {"file": document["file"], "mode": document["mode"]}
+    if key_type == "bls":
+        fields |= {"pubkey_g1": document["pubkey_g1"], "operator_id": document["operator_id"]}
+    else:
+        fields["address"] = document["address"]
+    if document["pubkey_g2"] is not None:
+        fields["pubkey_g2"] = document["pubkey_g2"]
+    if document["decrypted"]:
         fields["decrypted"] = "ok (password correct, key matches the file's public data)"
     _print_fields(**fields)
