@@ -3,6 +3,7 @@
 #   make test     set up, then lint, type-check and run the test suite (what CI runs)
 #   make bench    set up, then run every benchmark under bench/
 #   make reliability  set up, then attack a devnet and write the figures to docs/reliability.md
+#   make monitoring   a real Prometheus with the alert rules against a running devnet (monitoring/)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -13,8 +14,8 @@ STAMPS := .make
 
 setup: $(STAMPS)/python $(STAMPS)/node
 
-# promtool (Debian package prometheus) checks the metrics exposition in one test; that test
-# skips with its reason where apt is not available.
+# promtool and prometheus (Debian package prometheus) check the metrics exposition and the
+# monitoring kit (tests/monitoring); those tests skip with their reason where apt is not available.
 # The package would also enable and start a Prometheus server: a policy-rc.d that refuses
 # service starts is in place during the install (unless one exists), and the unit is disabled.
 $(STAMPS)/tools:
@@ -99,6 +100,18 @@ bench: $(STAMPS)/bench $(STAMPS)/node $(STAMPS)/isal-$(ISAL_VERSION)
 # Bounded (a few minutes), loopback only; rewrites the table in docs/reliability.md.
 reliability: setup
 	$(BIN)/python bench/reliability.py
+
+# The monitoring kit against a devnet started with `operator-node devnet --dir $(DEVNET_DIR)`:
+# `monitoring` runs the local Prometheus (Debian package prometheus) with the kit's rules on
+# 127.0.0.1:9090 until Ctrl-C; `monitoring-config` only writes the configuration, with the
+# devnet's targets, to $(DEVNET_DIR)/monitoring (for monitoring/compose.yml).
+DEVNET_DIR ?= devnet-data
+.PHONY: monitoring monitoring-config
+monitoring: setup $(STAMPS)/tools
+	$(BIN)/python monitoring/devnet_prometheus.py --devnet-dir $(DEVNET_DIR)
+
+monitoring-config: setup
+	$(BIN)/python monitoring/devnet_prometheus.py --devnet-dir $(DEVNET_DIR) --config-only
 
 # Recompile the Solidity sources into operator_node/chain/artifacts (committed; a test checks them).
 contracts: $(STAMPS)/node
