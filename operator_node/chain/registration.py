@@ -3,13 +3,16 @@
 ``ensure_registered`` registers with EigenLayer (``registerAsOperator``) if needed, then with the
 AVS in whichever configured quorums the operator is not in yet. Running it twice sends nothing the
 second time. ``ensure_socket`` compares the on-chain socket with the configured one and updates it
-only when asked to.
+only when asked to. Each result carries the hashes of the transactions it sent (none when there
+was nothing to do), so a command can tell the operator what to look up on an explorer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from web3.types import TxReceipt
 
 from operator_node.chain.errors import NotRegisteredError, RegistrationConflictError
 from operator_node.chain.reader import ZERO_ID, Registration
@@ -25,6 +28,8 @@ class RegistrationResult:
     registered_quorums: tuple[int, ...]
     gas_used: int
     after: Registration
+    tx_hashes: tuple[str, ...] = ()
+    """The transactions sent, in order (0x hex); empty when already registered."""
 
     @property
     def already_registered(self) -> bool:
@@ -39,6 +44,8 @@ class SocketCheck:
     onchain: str
     configured: str
     updated: bool
+    tx_hash: str = ""
+    """The ``updateSocket`` transaction (0x hex) when one was sent."""
 
     @property
     def matches(self) -> bool:
@@ -66,18 +73,24 @@ async def ensure_registered(
             f"{writer.address} is registered with operator id 0x{before.operator_id.hex()}, "
             f"but the BLS key loaded has operator id 0x{keypair.operator_id.hex()}"
         )
-    gas = 0
+    receipts: list[TxReceipt] = []
     if not before.is_eigenlayer_operator:
-        gas += int((await writer.register_as_operator(metadata_uri))["gasUsed"])
+        receipts.append(await writer.register_as_operator(metadata_uri))
     missing = tuple(sorted(set(quorums) - set(before.quorums)))
     if missing:
-        gas += int((await writer.register_operator(missing, socket, keypair))["gasUsed"])
+        receipts.append(await writer.register_operator(missing, socket, keypair))
     return RegistrationResult(
         registered_core=not before.is_eigenlayer_operator,
         registered_quorums=missing,
-        gas_used=gas,
+        gas_used=sum(int(receipt["gasUsed"]) for receipt in receipts),
         after=await reader.get_registration(writer.address),
+        tx_hashes=tuple(tx_hash_of(receipt) for receipt in receipts),
     )
+
+
+def tx_hash_of(receipt: TxReceipt) -> str:
+    """The receipt's transaction hash as 0x-prefixed hex."""
+    return "0x" + bytes(receipt["transactionHash"]).hex()
 
 
 async def deregister(writer: ChainWriter, quorums: Sequence[int] | None = None) -> tuple[int, ...]:
@@ -86,16 +99,25 @@ async def deregister(writer: ChainWriter, quorums: Sequence[int] | None = None) 
     Raises :class:`NotRegisteredError` when the operator is not in every quorum named.
     """
     reg = await writer.reader.get_registration(writer.address)
+    leaving = plan_deregistration(reg, quorums)
+    await writer.deregister_operator(leaving)
+    return leaving
+
+
+def plan_deregistration(reg: Registration, quorums: Sequence[int] | None) -> tuple[int, ...]:
+    """The quorums ``reg``'s operator would leave (all its quorums when ``quorums`` is None),
+    checked before anything is sent, so a command can ask for confirmation in between.
+
+    Raises :class:`NotRegisteredError` when the operator is not in every quorum named.
+    """
     if not reg.registered:
-        raise NotRegisteredError(f"{writer.address} is not registered with the AVS")
+        raise NotRegisteredError(f"{reg.address} is not registered with the AVS")
     leaving = tuple(sorted(set(reg.quorums if quorums is None else quorums)))
     absent = sorted(set(leaving) - set(reg.quorums))
     if absent:
         raise NotRegisteredError(
-            f"{writer.address} is not registered in quorum(s) {absent}; "
-            f"it is in {list(reg.quorums)}"
+            f"{reg.address} is not registered in quorum(s) {absent}; it is in {list(reg.quorums)}"
         )
-    await writer.deregister_operator(leaving)
     return leaving
 
 
@@ -109,5 +131,5 @@ async def ensure_socket(writer: ChainWriter, socket: str, *, update: bool) -> So
         raise NotRegisteredError(f"{writer.address} is not registered with the AVS")
     if reg.socket == socket or not update:
         return SocketCheck(reg.socket, socket, updated=False)
-    await writer.update_socket(socket)
-    return SocketCheck(reg.socket, socket, updated=True)
+    receipt = await writer.update_socket(socket)
+    return SocketCheck(reg.socket, socket, updated=True, tx_hash=tx_hash_of(receipt))

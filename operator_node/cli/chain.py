@@ -1,10 +1,14 @@
-"""``operator-node register``, ``deregister`` and ``status``: the operator's on-chain registration.
+"""``operator-node register``, ``deregister``, ``update-socket`` and ``status``: the operator's
+on-chain registration.
 
 Keys come from ``[keys]``: the ECDSA keystore signs transactions and the AVS consent, the BLS
 keystore proves possession of the BLS key. Their passwords come from ``keys.*_password_file`` or
 the environment variables ``OPERATOR_NODE_ECDSA_KEY_PASSWORD`` / ``OPERATOR_NODE_BLS_KEY_PASSWORD``
 — never from the command line. ``register`` reads the chain first and does only what is missing,
-so running it again says "already registered" and sends nothing.
+so running it again says "already registered" and sends nothing. Every command that writes to the
+chain prints the hash of each transaction it sent, or says that it sent none. ``deregister`` asks
+for confirmation on a terminal; ``--yes`` skips the question, and without a terminal it is
+required.
 
 This module only declares the arguments; :mod:`operator_node.cli.chain_impl` does the work.
 """
@@ -15,24 +19,39 @@ import argparse
 from pathlib import Path
 
 from operator_node.cli.lazy import LazyHandler
+from operator_node.cli.output import add_json_flag
 
 _IMPL = "operator_node.cli.chain_impl"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the ``register``, ``deregister`` and ``status`` subcommands."""
+    """Register the ``register``, ``deregister``, ``update-socket`` and ``status`` subcommands."""
     register = subparsers.add_parser(
         "register", help="register the operator with EigenLayer and the AVS (idempotent)"
     )
     _common(register)
     register.add_argument("--metadata-uri", default="", help="operator metadata URI")
     register.set_defaults(handler=LazyHandler(_IMPL, "register"))
-    leave = subparsers.add_parser("deregister", help="leave the AVS's quorums")
+    leave = subparsers.add_parser(
+        "deregister",
+        help="leave the AVS's quorums (asks for confirmation)",
+        description="Leave --quorums (default: all the operator's quorums). On a terminal it "
+        "shows the operator and the quorums and asks before sending; --yes skips the question "
+        "and is required when there is no terminal (exit 2 otherwise, nothing sent).",
+    )
     _common(leave)
+    leave.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     leave.set_defaults(handler=LazyHandler(_IMPL, "deregister"))
+    socket = subparsers.add_parser(
+        "update-socket",
+        help="set the on-chain socket to the configured one (sends nothing if it matches)",
+    )
+    socket.add_argument("--config", type=Path, required=True, help="configuration file (TOML)")
+    socket.set_defaults(handler=LazyHandler(_IMPL, "update_socket"))
     status = subparsers.add_parser("status", help="show the operator's on-chain registration")
     status.add_argument("--config", type=Path, required=True, help="configuration file (TOML)")
     status.add_argument("--address", help="operator address (default: the ECDSA keystore's)")
+    add_json_flag(status)
     status.set_defaults(handler=LazyHandler(_IMPL, "status"))
 
 

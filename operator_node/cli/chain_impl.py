@@ -1,23 +1,33 @@
-"""What ``operator-node register``, ``deregister`` and ``status`` do (arguments in ``cli.chain``).
+"""What ``operator-node register``, ``deregister``, ``update-socket`` and ``status`` do (arguments
+in ``cli.chain``).
 
 Keys come from ``[keys]``: the ECDSA keystore signs transactions and the AVS consent, the BLS
 keystore proves possession of the BLS key. Their passwords come from ``keys.*_password_file`` or
 the environment variables ``OPERATOR_NODE_ECDSA_KEY_PASSWORD`` / ``OPERATOR_NODE_BLS_KEY_PASSWORD``
 — never from the command line. ``register`` reads the chain first and does only what is missing,
-so running it again says "already registered" and sends nothing.
+so running it again says "already registered" and sends nothing. Each transaction sent is printed
+with its hash as soon as it is mined; a command with nothing to do says it sent nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.reader import ZERO_ID, Registration
-from operator_node.chain.registration import deregister as leave_quorums
-from operator_node.chain.registration import ensure_registered
+from operator_node.chain.registration import (
+    RegistrationResult,
+    ensure_registered,
+    ensure_socket,
+    plan_deregistration,
+    tx_hash_of,
+)
 from operator_node.cli.chain_session import open_connection, run_session
 from operator_node.cli.credentials import load_bls_keypair, load_ecdsa_account
+from operator_node.cli.output import UsageError, print_json, wants_json
 from operator_node.config import Config, load_config
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import (
@@ -60,36 +70,93 @@ def register(args: argparse.Namespace) -> int:
         result = await ensure_registered(
             writer, keypair, quorums, config.advertised_socket, metadata_uri=args.metadata_uri
         )
-        if result.already_registered:
-            print(f"already registered in quorums {list(quorums)}")
-        if result.registered_core:
-            print("registered as an EigenLayer operator")
-        if result.registered_quorums:
-            print(f"registered in quorums {list(result.registered_quorums)}")
+        _print_registration_steps(result, quorums)
         _print_registration(result.after, config.advertised_socket)
         return 0
 
     return run_session(connection, work)
 
 
+def _print_registration_steps(result: RegistrationResult, quorums: tuple[int, ...]) -> None:
+    """One line per transaction ``register`` sent, with its hash; or that it sent none."""
+    if result.already_registered:
+        print(f"already registered in quorums {list(quorums)}; no transaction sent")
+        return
+    hashes = iter(result.tx_hashes)
+    if result.registered_core:
+        print(f"registered as an EigenLayer operator (tx {next(hashes)})")
+    if result.registered_quorums:
+        print(f"registered in quorums {list(result.registered_quorums)} (tx {next(hashes)})")
+
+
 def deregister(args: argparse.Namespace) -> int:
-    """Leave ``--quorums`` (default all), print the registration after; returns the exit code."""
+    """Leave ``--quorums`` (default all) after confirmation, print the transaction and the
+    registration after; returns the exit code (1 when the question is answered no).
+
+    Raises :class:`UsageError` (exit 2) before anything else when there is no terminal to ask
+    on and ``--yes`` was not given.
+    """
+    config = _chain_config(args)
+    if not args.yes and not sys.stdin.isatty():
+        raise UsageError(
+            "deregister asks for confirmation, and there is no terminal to ask on: "
+            "pass --yes to deregister without asking (nothing was sent)"
+        )
+    connection = open_connection(config, _load_account(config))
+
+    async def work() -> int:
+        writer = await connection.get_writer()
+        before = await writer.reader.get_registration(writer.address)
+        leaving = plan_deregistration(before, args.quorums)
+        if not args.yes and not _confirm_deregistration(before, leaving):
+            print("not confirmed; no transaction sent", file=sys.stderr)
+            return 1
+        receipt = await writer.deregister_operator(leaving)
+        print(f"deregistered from quorums {list(leaving)} (tx {tx_hash_of(receipt)})")
+        after = await writer.reader.get_registration(writer.address)
+        _print_registration(after, config.advertised_socket)
+        return 0
+
+    return run_session(connection, work)
+
+
+def _confirm_deregistration(reg: Registration, leaving: tuple[int, ...]) -> bool:
+    """Show who leaves which quorums and ask on the terminal; True only for "y" or "yes"."""
+    staying = sorted(set(reg.quorums) - set(leaving))
+    stakes = ", ".join(f"{q}: {reg.stakes.get(q, 0)}" for q in leaving)
+    after = f"stays in {staying}" if staying else "will be in no quorum and get no more batches"
+    print(
+        f"operator {reg.address} (operator id 0x{reg.operator_id.hex()})\n"
+        f"leaves quorums {list(leaving)} (stake {stakes}) and {after}",
+        file=sys.stderr,
+    )
+    print("Send the deregistration transaction? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def update_socket(args: argparse.Namespace) -> int:
+    """Set the on-chain socket to the configured one if they differ; returns the exit code."""
     config = _chain_config(args)
     connection = open_connection(config, _load_account(config))
 
     async def work() -> int:
         writer = await connection.get_writer()
-        left = await leave_quorums(writer, args.quorums)
-        print(f"deregistered from quorums {list(left)}")
-        reader = await connection.get_reader()
-        _print_registration(await reader.get_registration(writer.address), config.advertised_socket)
+        check = await ensure_socket(writer, config.advertised_socket, update=True)
+        if check.updated:
+            print(
+                f"socket updated from {check.onchain or '-'} to {check.configured} "
+                f"(tx {check.tx_hash})"
+            )
+        else:
+            print(f"socket on chain is already {check.configured}; no transaction sent")
         return 0
 
     return run_session(connection, work)
 
 
 def status(args: argparse.Namespace) -> int:
-    """Print the on-chain registration of ``--address`` or the keystore's; returns the exit code."""
+    """Print the on-chain registration of ``--address`` or the keystore's (as JSON with
+    ``--json``); returns the exit code."""
     config = _chain_config(args)
     address = args.address
     if address is None:
@@ -102,10 +169,29 @@ def status(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         reader = await connection.get_reader()
-        _print_registration(await reader.get_registration(address), config.advertised_socket)
+        reg = await reader.get_registration(address)
+        if wants_json(args):
+            print_json(registration_document(reg, config.advertised_socket))
+        else:
+            _print_registration(reg, config.advertised_socket)
         return 0
 
     return run_session(connection, work)
+
+
+def registration_document(reg: Registration, configured_socket: str) -> dict[str, Any]:
+    """``status --json``: stakes are decimal strings (they exceed what a JSON double holds)."""
+    return {
+        "operator": reg.address,
+        "eigenlayer_operator": reg.is_eigenlayer_operator,
+        "operator_id": None if reg.operator_id == ZERO_ID else "0x" + reg.operator_id.hex(),
+        "status": reg.status.name.lower(),
+        "quorums": list(reg.quorums),
+        "stakes": {str(q): str(s) for q, s in sorted(reg.stakes.items())},
+        "socket_on_chain": reg.socket,
+        "socket_configured": configured_socket,
+        "socket_matches": reg.socket == configured_socket,
+    }
 
 
 def _print_registration(reg: Registration, configured_socket: str) -> None:

@@ -66,9 +66,9 @@ def test_cli_register_twice_status_deregister(
     assert f"0: {WEIGHTS[2]}, 1: {WEIGHTS[2]}" in out
     assert "203.0.113.7:32005 (matches config)" in out
 
-    assert main(["deregister", "--config", config, "--quorums", "1"]) == 0
+    assert main(["deregister", "--config", config, "--quorums", "1", "--yes"]) == 0
     assert "deregistered from quorums [1]" in capsys.readouterr().out
-    assert main(["deregister", "--config", config, "--quorums", "1"]) == 1
+    assert main(["deregister", "--config", config, "--quorums", "1", "--yes"]) == 1
     assert "not registered in quorum(s) [1]" in capsys.readouterr().err
 
 
@@ -99,8 +99,8 @@ def test_cli_chain_failures_are_one_line_naming_the_call(
     # socketRegistry(); here not even serviceManager() answers).
     wrong = Path(str(config) + ".wrong.toml")
     wrong.write_text(config.read_text().replace(d.registry_coordinator, d.index_registry))
-    for command in ("status", "register", "deregister"):
-        assert main([command, "--config", str(wrong)]) == 1
+    for command in (["status"], ["register"], ["deregister", "--yes"]):
+        assert main([*command, "--config", str(wrong)]) == 1
         lines = _error_lines(capsys.readouterr().err)
         assert len(lines) == 1, lines
         assert f"RegistryCoordinator.serviceManager() at {d.index_registry} reverted" in lines[0]

@@ -1,0 +1,72 @@
+"""Fixtures for the CLI tests that talk to a chain or to nodes.
+
+``chain``: one anvil per session with the contracts deployed and four operators' deposits made
+(none registered), every change a test makes reverted afterwards. ``nodes``: one devnet per
+session, anvil and two running node daemons holding 30% and 70% of the stake, every stopped
+node started again after each test. Both are real: the CLI runs against them as it would
+against a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from chain.chain_support import DEPLOYER, OPERATORS, QUORUMS, WEIGHTS, Devnet, rpc_call
+
+from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
+from operator_node.chain.rpc import connect
+from operator_node.devnet.anvil import Anvil
+from operator_node.devnet.network import Devnet as NodeDevnet
+
+NODE_STAKES = (30, 70)  # whole tokens: without the 30, 70% signs; without the 70, too little
+
+
+async def _deploy(url: str) -> Deployment:
+    w3 = connect(url, metrics=None)
+    try:
+        deployment = await deploy_contracts(
+            w3, DEPLOYER, quorums=[QuorumSpec() for _ in QUORUMS], dispersers=[DEPLOYER.address]
+        )
+        for operator, weight in zip(OPERATORS, WEIGHTS, strict=True):
+            await deposit(w3, DEPLOYER, deployment, operator, weight)
+        return deployment
+    finally:
+        await w3.provider.disconnect()
+
+
+@pytest.fixture(scope="session")
+def chain_session() -> Iterator[Devnet]:
+    """anvil with the contracts deployed and the operators' deposits made, for the session."""
+    with Anvil() as anvil:
+        yield Devnet(anvil, asyncio.run(_deploy(anvil.rpc_url)))
+
+
+@pytest.fixture
+def chain(chain_session: Devnet) -> Iterator[Devnet]:
+    """The session's chain, with every change a test makes reverted afterwards."""
+    snapshot = rpc_call(chain_session.rpc_url, "evm_snapshot")
+    yield chain_session
+    assert rpc_call(chain_session.rpc_url, "evm_revert", [snapshot]) is True
+
+
+@pytest.fixture(scope="session")
+def nodes_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeDevnet]:
+    """A devnet of two node daemons (stakes ``NODE_STAKES``), for the session."""
+    net = NodeDevnet(tmp_path_factory.mktemp("devnet"), stakes=NODE_STAKES)
+    try:
+        asyncio.run(net.start())
+        yield net
+    finally:
+        net.stop()
+
+
+@pytest.fixture
+def nodes(nodes_session: NodeDevnet) -> Iterator[NodeDevnet]:
+    """The session's devnet with every node up again after the test, whatever it stopped."""
+    yield nodes_session
+    for operator in nodes_session.operators:
+        if operator.process is None or operator.process.poll() is not None:
+            nodes_session.start_node(operator)
+            nodes_session.wait_ready(operator)
