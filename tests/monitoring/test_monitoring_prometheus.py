@@ -5,13 +5,15 @@ that monitoring/devnet_prometheus.py starts with the kit's configuration and rul
 Claims: every metric and label the alerts and the dashboard use is one a real node exports, and
 every StoreChunks outcome the alerts name is one it reports; Prometheus finds every node up,
 loads and evaluates every rule without error, answers every dashboard query with data and every
-alert expression without error; a node that stops shows as down at the next scrape and its
-OperatorNodeDown alert goes pending.
+alert expression without error; a request a node refuses at its own limit fires
+OperatorNodeRefusingAtLimits within seconds, for that node only; a node that stops shows as down
+at the next scrape and its OperatorNodeDown alert goes pending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import shutil
@@ -45,9 +47,10 @@ from support.monitoring_kit import (
     metric_names,
 )
 
+from operator_node.api.dispersal import STORE_CHUNKS_PATH
 from operator_node.client.disperser import Disperser
 from operator_node.client.retriever import Retriever
-from operator_node.devnet.network import Devnet
+from operator_node.devnet.network import Devnet, DevnetOperator
 
 pytestmark = pytest.mark.slow
 
@@ -261,6 +264,56 @@ def test_prometheus_evaluates_every_alert_expression(prometheus: PrometheusServe
         prometheus.query(query.expr)  # fails on an error status
 
 
+def _refuse_as_too_large(operator: DevnetOperator) -> int:
+    """Announce a StoreChunks body far over any request limit to ``operator``'s dispersal
+    port (read from the socket it registered, ``host:port`` or ``host:dispersal;api``); the
+    node refuses it before reading a byte. Returns the HTTP status."""
+    host, ports = operator.socket.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(ports.split(";")[0]), timeout=10)
+    try:
+        connection.putrequest("POST", STORE_CHUNKS_PATH)
+        connection.putheader("Content-Length", str(1 << 40))
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _alert_state(server: PrometheusServer, name: str, **labels: str) -> str | None:
+    """The state of the alert ``name`` whose labels include ``labels`` (None when absent)."""
+    for alert in server.api("alerts")["alerts"]:
+        wanted = {"alertname": name, **labels}
+        if wanted.items() <= alert["labels"].items():
+            state: str = alert["state"]
+            return state
+    return None
+
+
+def test_prometheus_fires_an_alert_for_a_refusal_at_the_nodes_limit(
+    devnet: Devnet, prometheus: PrometheusServer
+) -> None:
+    operator = devnet.operators[1]
+    assert _refuse_as_too_large(operator) == 413
+    took = _wait_for(
+        "OperatorNodeRefusingAtLimits firing",
+        lambda: (
+            _alert_state(
+                prometheus,
+                "OperatorNodeRefusingAtLimits",
+                instance=operator.name,
+                outcome="too_large",
+            )
+            == "firing"
+        ),
+        prometheus,
+        5 * SCRAPE_INTERVAL,
+    )
+    print(f"refusal alert firing after {took:.2f} s")
+    others = [op.name for op in devnet.operators if op is not operator]
+    for name in others:
+        assert _alert_state(prometheus, "OperatorNodeRefusingAtLimits", instance=name) is None
+
+
 def test_prometheus_sees_a_stopped_node_down_at_the_next_scrape(
     devnet: Devnet, prometheus: PrometheusServer
 ) -> None:
@@ -276,12 +329,7 @@ def test_prometheus_sees_a_stopped_node_down_at_the_next_scrape(
         print(f"stopped node seen down after {took:.2f} s")
         _wait_for(
             "OperatorNodeDown pending",
-            lambda: any(
-                a["labels"]["alertname"] == "OperatorNodeDown"
-                and a["labels"]["instance"] == victim.name
-                and a["state"] == "pending"
-                for a in prometheus.api("alerts")["alerts"]
-            ),
+            lambda: _alert_state(prometheus, "OperatorNodeDown", instance=victim.name) == "pending",
             prometheus,
             3 * SCRAPE_INTERVAL,
         )
