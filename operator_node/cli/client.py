@@ -1,7 +1,9 @@
 """``operator-node disperse`` and ``operator-node retrieve``: the client side, from a config.
 
 Both read ``[chain]`` from the config; ``disperse`` also needs ``[keys] ecdsa_keystore``, the
-key of an allowed disperser (it signs the requests and sends ``confirmBatch``).
+key of an allowed disperser (it signs the requests and sends ``confirmBatch``). ``disperse``
+exits 1 when any operator did not sign, even if the batch was confirmed, unless
+``--accept-partial``; both draw a byte progress bar on stderr when it is a terminal.
 
 This module only declares the arguments; :mod:`operator_node.cli.client_impl` does the work.
 """
@@ -12,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from operator_node.cli.lazy import LazyHandler
+from operator_node.cli.output import add_json_flag
 
 _IMPL = "operator_node.cli.client_impl"
 
@@ -32,6 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     disperse.add_argument("--adversary", type=int, default=25, help="adversary threshold, %%")
     disperse.add_argument("--confirmation", type=int, default=50, help="confirmation threshold, %%")
+    disperse.add_argument(
+        "--accept-partial",
+        action="store_true",
+        help="exit 0 when the batch is confirmed although some operators did not sign "
+        "(default: exit 1 and say which and why)",
+    )
+    add_json_flag(disperse)
     disperse.set_defaults(handler=LazyHandler(_IMPL, "disperse"))
 
     retrieve = subparsers.add_parser("retrieve", help="rebuild a dispersed blob from the operators")
@@ -39,4 +49,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     retrieve.add_argument("blob_index", type=int)
     retrieve.add_argument("--output", "-o", type=Path, required=True, help="file to write")
     retrieve.add_argument("--config", "-c", type=Path, required=True)
+    add_json_flag(retrieve)
     retrieve.set_defaults(handler=LazyHandler(_IMPL, "retrieve"))

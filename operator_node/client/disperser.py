@@ -10,9 +10,15 @@ a disperser service's job). Steps, each timed in the result:
 3. ``send``: every operator gets exactly its chunks, concurrently, with retries for transport
    errors and 5xx answers (each try signed afresh: the node's replay guard refuses repeats);
 4. ``verify``: all signatures on the batch header hash are checked in one batch verification
-   (two pairings); if that fails, one by one, and bad signers count as non-signers;
+   (two pairings); if that fails, one by one, and bad signers count as non-signers. A quorum
+   whose signed stake is below its confirmation threshold stops the dispersal here
+   (:class:`InsufficientSignatures`): the chain would revert ``confirmBatch``, so nothing is sent;
 5. ``confirm``: ``ServiceManager.confirmBatch`` with the aggregate signature and the index hints
    ``OperatorStateRetriever.getCheckSignaturesIndices`` gives for the reference block.
+
+A confirmed dispersal may still be partial: the result says which operators did not sign and
+why, and :attr:`DispersalResult.complete` whether every one did. ``progress`` hears of the
+``send`` step in bytes written to the operators, as they go out.
 """
 
 from __future__ import annotations
@@ -20,15 +26,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
 from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.confirm import ChainBatchHeader, Signature, build_signature_witness
 from operator_node.chain.reader import ChainReader
+from operator_node.chain.writer import ConfirmedBatch
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.crypto.bls import batch_verify, verify
 from operator_node.crypto.bn254 import G1Point, G2Point
@@ -48,6 +56,8 @@ from operator_node.protocol.wire import CONTENT_TYPE, encode_store_chunks
 
 STORE_CHUNKS_PATH = "/v1/store-chunks"
 Progress = Callable[[str, int, int], None]
+"""A progress hook: ``(step, bytes done, bytes in total)``."""
+_PROGRESS_SLICE = 256 * 1024  # bytes written between two progress reports
 
 
 # The codes this disperser can encode: GF(2^16) needs its C extension.
@@ -56,6 +66,24 @@ _CODES = (Code.GF8, Code.GF16) if field_available(16) else (Code.GF8,)
 
 class DispersalError(OperatorNodeError):
     """The blob could not be dispersed or confirmed; the message says at which step."""
+
+
+class InsufficientSignatures(DispersalError):
+    """A quorum's signed stake is below its confirmation threshold: the batch was not confirmed
+    and no transaction was sent. ``replies`` and ``signed_stake`` say who signed and who did
+    not, and why."""
+
+    def __init__(
+        self,
+        message: str,
+        replies: Sequence[OperatorReply],
+        signed_stake: Mapping[int, tuple[int, int]],
+        thresholds: Mapping[int, int],
+    ) -> None:
+        super().__init__(message)
+        self.replies = tuple(replies)
+        self.signed_stake = dict(signed_stake)
+        self.thresholds = dict(thresholds)
 
 
 @dataclass(frozen=True)
@@ -84,6 +112,15 @@ class DispersalResult:
     timings: dict[str, float] = field(default_factory=dict)
     code: int = 0
     """The blob's erasure code: 0 GF(2^8), 1 GF(2^16) (see protocol.coding.Code)."""
+    thresholds: dict[int, int] = field(default_factory=dict)
+    """Each quorum's confirmation threshold, percent of its stake."""
+    confirm_tx: str = ""
+    """The ``confirmBatch`` transaction, 0x hex."""
+
+    @property
+    def complete(self) -> bool:
+        """Every operator sent to signed (a confirmed batch may be signed by fewer)."""
+        return all(reply.signature is not None for reply in self.replies)
 
 
 class Disperser:
@@ -144,12 +181,17 @@ class Disperser:
             replies = await self._send_all(reader, batch, progress)
         with clock("verify"):
             signatures = await self._verified_signatures(reader, batch, replies, reference_block)
+        replies = _mark_rejected(replies, signatures)
+        signed_stake = _signed_stake(states, signatures)
+        thresholds = {p.quorum_number: p.confirmation_threshold for p in params}
+        validate_signed_stake(signed_stake, thresholds, replies)
         with clock("confirm"):
-            batch_id = await self._confirm(reader, batch, params, signatures)
+            confirmed = await self._confirm(reader, batch, params, signatures)
         blob = batch.blobs[0].header
         return DispersalResult(
-            batch.header_hash, 0, batch_id, reference_block, blob.k, n, tuple(replies),
-            _signed_stake(states, signatures), timings, blob.code,
+            batch.header_hash, 0, confirmed.batch_id, reference_block, blob.k, n, tuple(replies),
+            signed_stake, timings, blob.code, thresholds,
+            "0x" + bytes(confirmed.receipt["transactionHash"]).hex(),
         )  # fmt: skip
 
     async def _encode(
@@ -203,18 +245,22 @@ class Disperser:
         self, reader: ChainReader, batch: PreparedBatch, progress: Progress | None
     ) -> list[OperatorReply]:
         sockets = await reader.sockets.fetch_sockets(batch.requests)
-        done = 0
+        bodies = {op: b"".join(encode_store_chunks(batch.requests[op])) for op in sockets}
+        meter = _SendMeter(progress, {op: len(body) for op, body in bodies.items()})
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
 
             async def send(operator_id: bytes) -> OperatorReply:
-                nonlocal done
                 reply = await self._send_one(
-                    session, sockets[operator_id], operator_id, batch, reader.sockets.source
+                    session,
+                    sockets[operator_id],
+                    operator_id,
+                    batch,
+                    bodies[operator_id],
+                    reader.sockets.source,
+                    meter,
                 )
-                done += 1
-                if progress is not None:
-                    progress("send", done, len(sockets))
+                meter.finish(operator_id)  # sent or given up on: its bytes are done with
                 return reply
 
             return list(await asyncio.gather(*(send(op) for op in sorted(sockets))))
@@ -225,14 +271,15 @@ class Disperser:
         socket: str,
         operator_id: bytes,
         batch: PreparedBatch,
+        body: bytes,
         socket_source: str,
+        meter: _SendMeter,
     ) -> OperatorReply:
         request = batch.requests[operator_id]
         chunks = sum(len(blob.indices) for blob in request.blobs)
         if not socket:
             error = f"no socket on chain (looked in {socket_source})"
             return OperatorReply(operator_id, socket, chunks, error=error)
-        body = b"".join(encode_store_chunks(request))
         request_hash = compute_request_hash(body)
         error = ""
         for attempt in range(self._retries + 1):
@@ -241,8 +288,9 @@ class Disperser:
             )
             headers["Content-Type"] = CONTENT_TYPE
             try:
+                data = meter.payload(operator_id, body)
                 async with session.post(
-                    f"http://{socket}{STORE_CHUNKS_PATH}", data=body, headers=headers
+                    f"http://{socket}{STORE_CHUNKS_PATH}", data=data, headers=headers
                 ) as response:
                     answer: dict[str, Any] = await response.json(content_type=None)
                     if response.status == 200:
@@ -266,7 +314,7 @@ class Disperser:
     ) -> dict[bytes, Signature]:
         signed = [r for r in replies if r.signature is not None]
         if not signed:
-            raise DispersalError(f"no operator signed the batch ({summarize_failures(replies)})")
+            return {}  # validate_signed_stake says so, with every operator's reason
         keys = await fetch_pubkeys_g2(reader, reference_block)
         # Each point is parsed (and subgroup-checked) once; one that is not a point is a
         # non-signer, like a wrong signature.
@@ -288,7 +336,7 @@ class Disperser:
         batch: PreparedBatch,
         params: tuple[QuorumParams, ...],
         signatures: Mapping[bytes, Signature],
-    ) -> int:
+    ) -> ConfirmedBatch:
         quorums = tuple(p.quorum_number for p in params)
         witness = await build_signature_witness(
             reader, quorums, batch.header.reference_block_number, signatures
@@ -300,8 +348,7 @@ class Disperser:
             batch.header.reference_block_number,
         )
         writer = await self._connection.get_writer()
-        confirmed = await writer.confirm_batch(header, witness)
-        return confirmed.batch_id
+        return await writer.confirm_batch(header, witness)
 
 
 def _parse_signatures(
@@ -321,6 +368,47 @@ def _parse_signatures(
         except InvalidPointError:
             continue
     return parsed
+
+
+def _mark_rejected(
+    replies: Sequence[OperatorReply], signatures: Mapping[bytes, Signature]
+) -> list[OperatorReply]:
+    """The replies, those whose signature was not counted turned into failures saying so."""
+    return [
+        reply
+        if reply.signature is None or reply.operator_id in signatures
+        else replace(reply, signature=None, error="signature rejected: not a valid BLS signature")
+        for reply in replies
+    ]
+
+
+def validate_signed_stake(
+    signed_stake: Mapping[int, tuple[int, int]],
+    thresholds: Mapping[int, int],
+    replies: Sequence[OperatorReply],
+) -> None:
+    """Raise :class:`InsufficientSignatures` if a quorum's signed stake is below its threshold
+    (the contract's test: signed x 100 >= total x threshold), naming the quorums short of it and
+    why operators did not sign."""
+    short = [
+        f"quorum {q} signed {_percent(signed, total)} of its stake, below its "
+        f"{thresholds[q]}% threshold"
+        for q, (signed, total) in sorted(signed_stake.items())
+        if signed * 100 < total * thresholds[q]
+    ]
+    if not short:
+        return
+    failures = summarize_failures(replies) or "every operator signed"
+    raise InsufficientSignatures(
+        f"not confirmed, no transaction sent: {'; '.join(short)} (not signed: {failures})",
+        replies,
+        signed_stake,
+        thresholds,
+    )
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0 (no stake)"
 
 
 def summarize_failures(replies: Sequence[OperatorReply], examples: int = 3) -> str:
@@ -363,6 +451,56 @@ def _signed_stake(
         q: (sum(s for op, s in ops if op in signatures), sum(s for _, s in ops))
         for q, ops in states.items()
     }
+
+
+class _SendMeter:
+    """Bytes written to the operators for the ``send`` progress hook: per operator the most
+    any try has written, its whole body once it is done with (signed, refused or given up on),
+    so the total is reached exactly when the step ends. Without a hook it only hands bodies
+    through."""
+
+    def __init__(self, progress: Progress | None, sizes: Mapping[bytes, int]) -> None:
+        self._progress = progress
+        self._sizes = dict(sizes)
+        self._total = sum(sizes.values())
+        self._written = dict.fromkeys(sizes, 0)
+
+    def payload(self, operator_id: bytes, body: bytes) -> bytes | _MeteredBody:
+        """What to POST: ``body`` itself, or, with a hook, a payload that reports its writes."""
+        if self._progress is None:
+            return body
+        return _MeteredBody(body, lambda done: self._report(operator_id, done))
+
+    def finish(self, operator_id: bytes) -> None:
+        """``operator_id``'s request is over, whatever became of it."""
+        self._report(operator_id, self._sizes[operator_id])
+
+    def _report(self, operator_id: bytes, done: int) -> None:
+        if self._progress is None or done <= self._written[operator_id]:
+            return
+        self._written[operator_id] = done
+        self._progress("send", sum(self._written.values()), self._total)
+
+
+class _MeteredBody(aiohttp.BytesPayload):
+    """A request body written in slices, reporting the bytes written so far after each one
+    (the writer waits for the socket to drain, so this follows the network, not memory)."""
+
+    def __init__(self, body: bytes, on_written: Callable[[int], None]) -> None:
+        super().__init__(body, content_type=CONTENT_TYPE)
+        self._on_written = on_written
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        view = memoryview(self._value)[:content_length]
+        for start in range(0, len(view), _PROGRESS_SLICE):
+            end = min(start + _PROGRESS_SLICE, len(view))
+            await writer.write(view[start:end])
+            self._on_written(end)
 
 
 class _Stopwatch:

@@ -6,12 +6,15 @@ operators a blob is usually rebuilt from the first wave or two. Every reply is c
 the batch header hash asked for (blob header in the batch root, every chunk against the blob
 commitment); a node that answers garbage, is down or has nothing is skipped. The decoded blob is
 re-encoded and its commitment compared, so what is returned is exactly what was dispersed.
+
+A ``progress`` hook hears of the ``fetch`` step in bytes: received so far, out of the sizes the
+replies announced so far (a total that grows as each reply starts).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -23,6 +26,10 @@ from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import CODE_FIELD_BITS, BlobHeader, compute_blob_commitment
 from operator_node.protocol.messages import RetrievalReply, validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
+
+Progress = Callable[[str, int, int], None]
+"""A progress hook: ``(step, bytes done, bytes in total)``."""
+_READ_SIZE = 256 * 1024  # bytes read between two progress reports
 
 
 class RetrievalError(OperatorNodeError):
@@ -74,12 +81,21 @@ class Retriever:
         return [sockets[op] for op in ordered if sockets.get(op)]
 
     async def retrieve(
-        self, batch_header_hash: bytes, blob_index: int, sockets: Sequence[str] | None = None
+        self,
+        batch_header_hash: bytes,
+        blob_index: int,
+        sockets: Sequence[str] | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> RetrievedBlob:
         """Rebuild one blob, asking ``sockets`` (default: every operator's, largest stake first)
-        in waves until k valid chunks are in; raises :class:`RetrievalError` if they never are."""
+        in waves until k valid chunks are in; raises :class:`RetrievalError` if they never are.
+        ``progress`` hears of the bytes fetched."""
         sockets = list(sockets) if sockets is not None else await self.fetch_sockets()
-        replies, failures = await self._fetch_until_enough(sockets, batch_header_hash, blob_index)
+        meter = _FetchMeter(progress) if progress is not None else None
+        replies, failures = await self._fetch_until_enough(
+            sockets, batch_header_hash, blob_index, meter
+        )
         if not replies:
             raise RetrievalError(
                 f"no node returned valid chunks of blob {blob_index} of batch "
@@ -88,7 +104,11 @@ class Retriever:
         return await asyncio.to_thread(self._rebuild, replies, failures)
 
     async def _fetch_until_enough(
-        self, sockets: Sequence[str], batch_hash: bytes, blob_index: int
+        self,
+        sockets: Sequence[str],
+        batch_hash: bytes,
+        blob_index: int,
+        meter: _FetchMeter | None,
     ) -> tuple[dict[str, RetrievalReply], dict[str, str]]:
         """Ask ``fanout`` sockets at a time, in order, until the replies hold k distinct chunks."""
         replies: dict[str, RetrievalReply] = {}
@@ -99,7 +119,7 @@ class Retriever:
             for start in range(0, len(sockets), self._fanout):
                 wave = sockets[start : start + self._fanout]
                 results = await asyncio.gather(
-                    *(self._fetch_one(session, s, batch_hash, blob_index) for s in wave)
+                    *(self._fetch_one(session, s, batch_hash, blob_index, meter) for s in wave)
                 )
                 for socket, result in zip(wave, results, strict=True):
                     if isinstance(result, str):
@@ -112,12 +132,17 @@ class Retriever:
         return replies, failures
 
     async def _fetch_one(
-        self, session: aiohttp.ClientSession, socket: str, batch_hash: bytes, blob_index: int
+        self,
+        session: aiohttp.ClientSession,
+        socket: str,
+        batch_hash: bytes,
+        blob_index: int,
+        meter: _FetchMeter | None,
     ) -> RetrievalReply | str:
         url = f"http://{socket}/v1/chunks/0x{batch_hash.hex()}/{blob_index}"
         try:
             async with session.get(url) as response:
-                body = await response.read()
+                body = await _read_body(response, meter)
                 if response.status != 200:
                     return f"HTTP {response.status}"
             reply = decode_retrieval_reply(body, self._limits)
@@ -151,6 +176,37 @@ class Retriever:
         if compute_blob_commitment(codec.encode(data)) != header.commitment:
             raise RetrievalError("the rebuilt blob does not match its commitment")
         return RetrievedBlob(data, header, len(chosen), sources, failures)
+
+
+async def _read_body(response: aiohttp.ClientResponse, meter: _FetchMeter | None) -> bytes:
+    """The whole body; in pieces, each counted, when there is a meter to tell."""
+    if meter is None or response.status != 200:
+        return await response.read()
+    meter.expect(response.content_length or 0)
+    pieces = []
+    async for piece in response.content.iter_chunked(_READ_SIZE):
+        pieces.append(piece)
+        meter.received(len(piece))
+    return b"".join(pieces)
+
+
+class _FetchMeter:
+    """Bytes received from every node asked, out of the sizes their replies announced."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._expected = 0
+        self._received = 0
+
+    def expect(self, size: int) -> None:
+        """A reply of ``size`` bytes has started."""
+        self._expected += size
+        self._progress("fetch", self._received, self._expected)
+
+    def received(self, size: int) -> None:
+        """``size`` more bytes of a reply are in."""
+        self._received += size
+        self._progress("fetch", self._received, max(self._expected, self._received))
 
 
 def _describe(failures: dict[str, str]) -> str:

@@ -3,22 +3,26 @@
 ``chain``: one anvil per session with the contracts deployed and four operators' deposits made
 (none registered), every change a test makes reverted afterwards. ``nodes``: one devnet per
 session, anvil and two running node daemons holding 30% and 70% of the stake, every stopped
-node started again after each test. Both are real: the CLI runs against them as it would
-against a network.
+node started again after each test and waited for until its dispersal service reports Up (a
+node answers its API before it has read its registration and the dispersers from the chain).
+Both are real: the CLI runs against them as it would against a network.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
 from chain.chain_support import DEPLOYER, OPERATORS, QUORUMS, WEIGHTS, Devnet, rpc_call
+from support.daemon import http_get
 
 from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
 from operator_node.chain.rpc import connect
 from operator_node.devnet.anvil import Anvil
 from operator_node.devnet.network import Devnet as NodeDevnet
+from operator_node.devnet.network import DevnetOperator
 
 NODE_STAKES = (30, 70)  # whole tokens: without the 30, 70% signs; without the 70, too little
 
@@ -57,6 +61,8 @@ def nodes_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeDevn
     net = NodeDevnet(tmp_path_factory.mktemp("devnet"), stakes=NODE_STAKES)
     try:
         asyncio.run(net.start())
+        for operator in net.operators:
+            wait_dispersal_up(operator)
         yield net
     finally:
         net.stop()
@@ -70,3 +76,13 @@ def nodes(nodes_session: NodeDevnet) -> Iterator[NodeDevnet]:
         if operator.process is None or operator.process.poll() is not None:
             nodes_session.start_node(operator)
             nodes_session.wait_ready(operator)
+            wait_dispersal_up(operator)
+
+
+def wait_dispersal_up(operator: DevnetOperator, timeout: float = 30.0) -> None:
+    """Wait until the node's dispersal service reports Up (200), so it signs what it is sent."""
+    url = f"http://127.0.0.1:{operator.api_port}/eigen/node/services/dispersal/health"
+    deadline = time.monotonic() + timeout
+    while http_get(url)[0] != 200:
+        assert time.monotonic() < deadline, f"{operator.name}: dispersal never reported Up"
+        time.sleep(0.05)
