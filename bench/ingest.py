@@ -300,7 +300,7 @@ async def _round(
         compute_auth_headers(devnet.disperser, me, int(time.time()), compute_request_hash(b))
         for b in bodies
     ]
-    url = f"http://{target.socket}/v1/store-chunks"
+    url = f"{target.dispersal_url}/v1/store-chunks"
     metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
     assert target.process is not None
     before, writes_before = await _node_totals(metrics_url)
@@ -369,7 +369,7 @@ async def _measure(
     warm_headers = compute_auth_headers(
         devnet.disperser, me, int(time.time()), compute_request_hash(warm_body)
     )
-    url = f"http://{target.socket}/v1/store-chunks"
+    url = f"{target.dispersal_url}/v1/store-chunks"
     await _post_all(url, [warm_body], [warm_headers], 1)
 
     done: list[_Round] = []

@@ -88,7 +88,13 @@ class Daemon:
         self.port, metrics_port = free_port(), free_port()
         config: dict[str, dict[str, Any]] = {
             "node": {"data_dir": str(root / "data"), "log_format": "json"},
-            "api": {"host": "127.0.0.1", "port": self.port, "shutdown_grace": 5.0},
+            # One port for StoreChunks, retrieval and /eigen: the attacks here aim at all three.
+            "api": {
+                "host": "127.0.0.1",
+                "port": self.port,
+                "dispersal_port": 0,
+                "shutdown_grace": 5.0,
+            },
             "metrics": {"host": "127.0.0.1", "port": metrics_port},
             "keys": {"bls_keystore": str(keystore), "bls_password_file": str(password)},
             "dispersal": {"disperser_source": "static", "allowed_dispersers": [DISPERSER.address]},
@@ -395,7 +401,11 @@ def fuzz(root: Path, rounds: int) -> dict[str, Any]:
 
 def overload(root: Path, clients: int) -> dict[str, Any]:
     limit, inflight = 16 * MiB, 8
-    node = Daemon(root, limits={"max_request_bytes": limit, "max_inflight": inflight})
+    node = Daemon(
+        root,
+        limits={"max_request_bytes": limit, "max_inflight": inflight},
+        dispersal={"max_blob_size": 8 * MiB},
+    )
     try:
         body = _sample_body()
         head = bytes(store_chunks_head(body))
@@ -504,8 +514,8 @@ async def _batch_for(devnet: Devnet, operator: DevnetOperator, tag: int, chunk: 
 
 async def slow_uploads(devnet: Devnet, attackers: int) -> dict[str, Any]:
     target = devnet.operators[0]
-    api = f"http://{target.socket}"
-    port = int(target.socket.rsplit(":", 1)[1])
+    api = target.dispersal_url
+    port = target.dispersal_port
     pid = target.process.pid if target.process else 0
     baseline = _rss(pid)
     start = time.monotonic()
@@ -546,7 +556,7 @@ async def slow_uploads(devnet: Devnet, attackers: int) -> dict[str, Any]:
 
 async def forged_signatures(devnet: Devnet, requests: int) -> dict[str, Any]:
     target = devnet.operators[1]
-    api = f"http://{target.socket}"
+    api = target.dispersal_url
     metrics = f"http://127.0.0.1:{target.metrics_port}/metrics"
     body = await _batch_for(devnet, target, 1, 256)
     before = sum(_counter(metrics, "eigen_rpc_request").values())
@@ -575,18 +585,18 @@ async def disk_full(devnet: Devnet, root: Path) -> dict[str, Any]:
             "node": {"data_dir": str(root / "full-data")},
             "store": {"max_size": 16 * MiB, "shards": 1},
             "limits": {"max_request_bytes": 8 * MiB},
+            "dispersal": {"max_blob_size": 4 * MiB},
         },
     )
     devnet.start_node(victim)
     devnet.wait_ready(victim)
-    api = f"http://{victim.socket}"
+    api = victim.api_url
     try:
         outcomes: dict[str, int] = {}
         for tag in range(24):
             body = await _batch_for(devnet, victim, 5000 + tag, 128 << 10)
-            status, code = await asyncio.to_thread(
-                _post, api, body, _signed(body, victim.keypair.operator_id, devnet.disperser)
-            )
+            headers = _signed(body, victim.keypair.operator_id, devnet.disperser)
+            status, code = await asyncio.to_thread(_post, victim.dispersal_url, body, headers)
             outcomes[f"{status} {code}"] = outcomes.get(f"{status} {code}", 0) + 1
         return {
             "requests": 24,
@@ -631,7 +641,7 @@ async def crash_rounds(devnet: Devnet, rounds: int) -> dict[str, Any]:
                     op for op in devnet.operators if op.keypair.operator_id == reply.operator_id
                 )
                 url = (
-                    f"http://{operator.socket}/v1/chunks/"
+                    f"{operator.api_url}/v1/chunks/"
                     f"0x{result.batch_header_hash.hex()}/{result.blob_index}"
                 )
                 status, data = await asyncio.to_thread(_get, url)

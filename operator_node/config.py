@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from operator_node.errors import ConfigError
+from operator_node.sockets import OperatorSocket, SocketError, parse_socket
 
 ENV_PREFIX = "OPERATOR_NODE__"
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HTTP_URL_RE = re.compile(r"^https?://[^/?#\s]+")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _MiB = 1024 * 1024
 # Where the allowed dispersers come from: the list in the config, the service manager's
@@ -63,13 +65,27 @@ class NodeSection:
 
 @dataclass(frozen=True)
 class ApiSection:
-    """``[api]``: the one HTTP port for dispersal, retrieval and the /eigen node API."""
+    """``[api]``: the node's HTTP ports, as EigenDA separates them: StoreChunks on
+    ``dispersal_port`` (to be opened to the disperser alone), retrieval and the /eigen node API on
+    ``port`` (public). ``dispersal_port = 0`` (or equal to ``port``) serves everything on
+    ``port``, as the node did before the ports were separated."""
 
     host: str = _key("0.0.0.0")  # noqa: S104 - a node must be reachable by dispersers
     port: int = _key(32005, lo=1, hi=65535)
-    socket: str = _key("")
+    dispersal_port: int = _key(32004, lo=0, hi=65535)
+    socket: str = _key("", kind="socket")
     shutdown_grace: float = _key(10.0, lo=0.0, hi=600.0)
     trusted_proxies: tuple[str, ...] = _key((), kind="network")
+
+    @property
+    def listen_dispersal_port(self) -> int:
+        """The port StoreChunks is served on: ``dispersal_port``, or ``port`` when it is 0."""
+        return self.dispersal_port or self.port
+
+    @property
+    def separate_ports(self) -> bool:
+        """Whether StoreChunks has a listener of its own."""
+        return self.listen_dispersal_port != self.port
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,10 @@ class KeysSection:
 
 @dataclass(frozen=True)
 class ChainSection:
-    """``[chain]``: the RPC endpoint and the two addresses everything else is discovered from."""
+    """``[chain]``: the RPC endpoint (and fallbacks), the two addresses everything else is
+    discovered from, and how often the node reads the chain: its registration and stakes every
+    ``refresh_interval`` seconds, the head and confirmed batches every ``watch_interval`` (0: no
+    batch watcher), from ``watch_from_block`` (-1: the head at start)."""
 
     rpc_url: str = _key("")
     chain_id: int = _key(31337, lo=1)
@@ -109,6 +128,11 @@ class ChainSection:
     rpc_timeout: float = _key(10.0, lo=0.1, hi=600.0)
     events_from_block: int = _key(0, lo=0)
     events_block_range: int = _key(10_000, lo=1, hi=1_000_000)
+    rpc_fallback_urls: tuple[str, ...] = _key((), kind="http_url")
+    rpc_primary_retry_after: float = _key(300.0, lo=1.0, hi=86_400.0)
+    refresh_interval: float = _key(60.0, lo=0.1, hi=86_400.0)
+    watch_interval: float = _key(30.0, lo=0.0, hi=3600.0)
+    watch_from_block: int = _key(-1, lo=-1)
 
 
 @dataclass(frozen=True)
@@ -139,7 +163,8 @@ class LimitsSection:
 @dataclass(frozen=True)
 class DispersalSection:
     """``[dispersal]``: who may push chunks, the replay window, hashing threads, rate limit, and
-    the bound on a blob's encoding overhead (in units of 1/gamma; 0 for none)."""
+    the AVS's limits on a blob: its encoding overhead (in units of 1/gamma; 0 for none), its
+    size, and the smallest confirmation - adversary margin of its quorums."""
 
     allowed_dispersers: tuple[str, ...] = _key((), kind="address")
     disperser_source: str = _key("chain", choices=DISPERSER_SOURCES)
@@ -148,6 +173,9 @@ class DispersalSection:
     rate_limit: float = _key(0.0, lo=0.0)
     burst: int = _key(16, lo=1)
     max_overhead: float = _key(2.0, lo=0.0)
+    # The AVS's limits (protocol.limits); hi is the wire's u32 data length.
+    max_blob_size: int = _key(16 * _MiB, lo=1, hi=(1 << 32) - 1)
+    min_margin: int = _key(20, lo=10, hi=100)
 
 
 @dataclass(frozen=True)
@@ -174,8 +202,12 @@ class Config:
 
     @property
     def advertised_socket(self) -> str:
-        """The socket registered on-chain: ``[api] socket`` or, if empty, ``host:port``."""
-        return self.api.socket or f"{self.api.host}:{self.api.port}"
+        """The socket registered on-chain: ``[api] socket`` or, if empty, built from ``[api]``:
+        ``host:dispersal_port;port`` (``host:port`` when both are the same port)."""
+        if self.api.socket:
+            return self.api.socket
+        api = self.api
+        return str(OperatorSocket(api.host, api.listen_dispersal_port, api.port))
 
 
 _SECTION_TYPES = typing.get_type_hints(Config)
@@ -206,6 +238,33 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     if errors:
         raise ConfigError("\n  ".join(["invalid configuration:", *errors]), source=str(path))
     return config
+
+
+def peek_log_format(path: Path, environ: Mapping[str, str] | None = None) -> str:
+    """``[node] log_format`` as far as it can be read, else "auto"; never raises.
+
+    For reporting a configuration that :func:`load_config` refused in the format its operator
+    asked for (JSON lines for a log collector): the environment override first, then the file,
+    each used only when it is one of the valid choices.
+    """
+    environ = os.environ if environ is None else environ
+    choices = _field_choices(NodeSection, "log_format")
+    candidate = environ.get(f"{ENV_PREFIX}NODE__LOG_FORMAT", "").strip().lower()
+    if candidate in choices:
+        return candidate
+    try:
+        node = _read_toml(path).get("node", {})
+    except ConfigError:
+        return "auto"
+    found = node.get("log_format") if isinstance(node, dict) else None
+    return found if isinstance(found, str) and found in choices else "auto"
+
+
+def _field_choices(section_type: type[Any], key: str) -> tuple[str, ...]:
+    choices: tuple[str, ...] = next(
+        f.metadata["choices"] for f in dataclasses.fields(section_type) if f.name == key
+    )
+    return choices
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -331,6 +390,14 @@ def _check_constraints(value: Any, meta: Mapping[str, Any]) -> None:
         raise ValueError(f"must be one of {', '.join(choices)}; got {value!r}")
     if meta.get("kind") == "address" and value != "" and not _ADDRESS_RE.match(value):
         raise ValueError(f"must be a 0x-prefixed 20-byte hex address, got {value!r}")
+    if meta.get("kind") == "socket" and value != "":
+        try:
+            parse_socket(value)
+        except SocketError as exc:
+            raise ValueError(f"is not a socket: {exc}") from None
+    if meta.get("kind") == "http_url" and not _HTTP_URL_RE.match(value):
+        # Not quoted: an RPC URL may hold an API key.
+        raise ValueError("must be an http:// or https:// URL")
     if meta.get("kind") == "network":
         try:
             ipaddress.ip_network(value, strict=False)
@@ -341,11 +408,11 @@ def _check_constraints(value: Any, meta: Mapping[str, Any]) -> None:
 
 
 def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
-    if config.metrics.enabled and config.metrics.port == config.api.port:
-        errors.append(f"{path}: metrics.port must differ from api.port ({config.api.port})")
+    _check_ports(config, path, errors)
     if config.chain.rpc_url and not config.chain.registry_coordinator:
         errors.append(f"{path}: chain.registry_coordinator is required when chain.rpc_url is set")
     _check_disperser_source(config.dispersal, path, errors)
+    _check_request_limit(config, path, errors)
     shard_size = config.store.max_size // config.store.shards
     if shard_size < config.limits.max_request_bytes:
         # A batch goes whole into one shard: one this large could never be stored.
@@ -353,6 +420,46 @@ def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
             f"{path}: store.max_size / store.shards ({shard_size} bytes) must be at least "
             f"limits.max_request_bytes ({config.limits.max_request_bytes}): raise the first or "
             "lower the second"
+        )
+
+
+def _check_request_limit(config: Config, path: Path, errors: list[str]) -> None:
+    # Any operator, however small its stake, can be sent a whole blob: with k = 1 its one chunk
+    # is the blob. (What its stake adds is checked once the chain says what the stake is.) This
+    # is protocol.limits.smallest_request_limit, written out: importing the protocol costs ~0.5 s.
+    quorums = len(config.chain.quorums)
+    need = config.dispersal.max_blob_size + 512 + 2 + quorums * 2 * 16 * 32
+    if config.limits.max_request_bytes < need:
+        errors.append(
+            f"{path}: limits.max_request_bytes ({config.limits.max_request_bytes}) cannot hold "
+            f"one chunk of a blob of dispersal.max_blob_size ({config.dispersal.max_blob_size} "
+            f"bytes; with k = 1 the chunk is the whole blob): it needs at least {need}; raise "
+            "the first or lower the second"
+        )
+
+
+def _check_ports(config: Config, path: Path, errors: list[str]) -> None:
+    api = config.api
+    if config.metrics.enabled and config.metrics.port in (api.port, api.listen_dispersal_port):
+        errors.append(
+            f"{path}: metrics.port must differ from api.port ({api.port}) and "
+            f"api.dispersal_port ({api.listen_dispersal_port})"
+        )
+    if not api.socket or not api.separate_ports:
+        return
+    try:
+        onchain = parse_socket(api.socket)
+    except SocketError:
+        return  # already reported against api.socket
+    if onchain.dispersal_port == onchain.retrieval_port:
+        # One port on chain cannot reach two listeners: dispersers would find nothing there.
+        errors.append(
+            f"{path}: api.socket {api.socket!r} names one port for dispersal and retrieval, but "
+            f"the node serves StoreChunks on api.dispersal_port ({api.dispersal_port}) and "
+            f"retrieval on api.port ({api.port}): write the socket as "
+            f'"{onchain.host}:{api.dispersal_port};{api.port}" and put it on chain '
+            "(`operator-node update-socket`, or chain.update_socket = true), or set "
+            "api.dispersal_port = 0 to serve both on one port"
         )
 
 

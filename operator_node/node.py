@@ -1,7 +1,8 @@
 """The node's lifecycle: listen, announce readiness, run background services, stop in order.
 
-``Node`` owns no construction: ``cli`` builds every part and hands it in. ``run`` binds the API
-and metrics sockets (failing fast with a clear message), tells systemd it is ready, runs each
+``Node`` owns no construction: ``cli`` builds every part and hands it in. ``run`` binds the API,
+dispersal and metrics sockets (failing fast with a clear message), logs one ``node_ready`` line
+saying what the node is and where it listens, tells systemd it is ready, runs each
 background service as a task of one ``asyncio.TaskGroup`` and waits for the stop event. Stopping
 stops accepting connections, lets in-flight requests finish within ``shutdown_grace`` seconds (the
 ``on_stopping`` hooks, e.g. StoreChunks, which keeps receiving bodies under way and answers 503
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,7 +59,10 @@ class Node:
         shutdown_grace: float,
         on_close: Sequence[Callable[[], Any]] = (),
         on_stopping: Sequence[Callable[[float], Awaitable[None]]] = (),
+        summary: Mapping[str, object] | None = None,
     ) -> None:
+        """``summary`` is what the ``node_ready`` line says of the node besides its listeners
+        (operator id, socket, backends, version...), so an operator reads it in one line."""
         self._listeners = listeners
         self._services = services
         self._health = health
@@ -66,6 +70,7 @@ class Node:
         self._shutdown_grace = shutdown_grace
         self._on_close = on_close
         self._on_stopping = on_stopping
+        self._summary = dict(summary or {})
         self._runners: list[web.AppRunner] = []
         self._sites: list[web.TCPSite] = []
         self._log = get_logger("node")
@@ -81,7 +86,9 @@ class Node:
             self._health.set_status(API_SERVICE_ID, ServiceStatus.UP)
             self._notifier.notify("READY=1")
             self._log.info(
-                "node_started", listeners=[f"{x.name}={x.host}:{x.port}" for x in self._listeners]
+                "node_ready",
+                **self._summary,
+                listeners={x.name: f"{x.host}:{x.port}" for x in self._listeners},
             )
             await self._run_services(stop)
         finally:

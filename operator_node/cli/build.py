@@ -19,7 +19,12 @@ from eth_account.signers.local import LocalAccount
 from prometheus_client import CollectorRegistry
 
 from operator_node import __version__
-from operator_node.api.app import make_api_app
+from operator_node.api.app import (
+    make_api_app,
+    make_dispersal_app,
+    refuse_dispersal_here,
+    refuse_public_here,
+)
 from operator_node.api.clients import ClientAddresses
 from operator_node.api.dispersal import StoreChunksHandler, UploadLimits
 from operator_node.api.eigen import EigenApi
@@ -30,11 +35,13 @@ from operator_node.api.retrieval import RetrievalHandler
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.service import ChainService
 from operator_node.chain.view import ConnectionChainView
+from operator_node.chain.watcher import BatchWatcher
 from operator_node.cli.credentials import load_bls_keypair, load_ecdsa_account
 from operator_node.config import Config
 from operator_node.crypto.bn254 import g1_backend
 from operator_node.crypto.signer import LocalSigner, Signer
 from operator_node.dispersal import ChainView, DisperserAllowlist, StoreChunksPipeline
+from operator_node.dispersal.capacity import RequestCapacityCheck
 from operator_node.dispersal.readiness import DispersalReadiness, Reason
 from operator_node.erasure import select_backend
 from operator_node.health import Health, ServiceStatus
@@ -129,6 +136,8 @@ def build_dispersal(
         hash_threads=config.dispersal.hash_threads,
         readiness=readiness,
         max_overhead=config.dispersal.max_overhead or math.inf,
+        max_blob_size=config.dispersal.max_blob_size,
+        min_margin=config.dispersal.min_margin,
     )
     return StoreChunksHandler(
         pipeline,
@@ -155,9 +164,8 @@ def build_api_app(
     health: Health,
     metrics: Metrics,
     store: AsyncStore,
-    dispersal: StoreChunksHandler | None,
 ) -> web.Application:
-    """The public API: node-spec routes, retrieval, and StoreChunks when the node can sign."""
+    """The public API on ``[api] port``: node-spec routes and retrieval."""
     eigen = EigenApi(health, node_name=config.node.name, node_version=__version__)
     app = make_api_app(
         eigen=eigen, metrics=metrics, max_request_bytes=config.limits.max_request_bytes
@@ -165,9 +173,60 @@ def build_api_app(
     limiter = RateLimiter(config.retrieval.rate_limit, config.retrieval.burst)
     clients = ClientAddresses(config.api.trusted_proxies)
     RetrievalHandler(store, limiter, metrics, clients=clients).add_routes(app)
-    if dispersal is not None:
-        dispersal.add_routes(app)
     return app
+
+
+def build_listeners(
+    config: Config,
+    *,
+    api_app: web.Application,
+    dispersal: StoreChunksHandler | None,
+    metrics: Metrics,
+) -> list[Listener]:
+    """The node's HTTP listeners: the public API, StoreChunks (on its own port, or added to the
+    public API with ``[api] dispersal_port = 0``; none without a BLS key), and metrics."""
+    api = config.api
+    listeners = [Listener("api", api_app, api.host, api.port)]
+    if dispersal is None:
+        return listeners
+    if not api.separate_ports:
+        dispersal.add_routes(api_app)
+        return listeners
+    dispersal_app = make_dispersal_app(
+        metrics=metrics, max_request_bytes=config.limits.max_request_bytes
+    )
+    dispersal.add_routes(dispersal_app)
+    refuse_public_here(dispersal_app, api.port)
+    refuse_dispersal_here(api_app, api.listen_dispersal_port)
+    listeners.append(Listener("dispersal", dispersal_app, api.host, api.listen_dispersal_port))
+    return listeners
+
+
+def describe_node(
+    config: Config, *, signer: Signer | None, backends: dict[str, str]
+) -> dict[str, object]:
+    """What the ``node_ready`` line says of the node: all that is known before the chain is read
+    (registration and stake follow in ``node_chain_status`` once the chain service has looked)."""
+    if not config.chain.rpc_url:
+        registration = "unknown: no chain configured ([chain] rpc_url)"
+    elif signer is None:
+        registration = "unknown: no BLS key to find the operator by"
+    else:
+        registration = "checking (see node_chain_status)"
+    return {
+        "version": __version__,
+        "node_name": config.node.name,
+        "operator_id": None if signer is None else "0x" + signer.operator_id.hex(),
+        "registration": registration,
+        "quorums": list(config.chain.quorums),
+        "socket": config.advertised_socket,
+        "dispersal": "enabled" if signer is not None else "disabled: no BLS key ([keys])",
+        "disperser_source": config.dispersal.disperser_source,
+        "backends": backends,
+        "data_dir": str(config.node.data_dir),
+        "store_max_size": config.store.max_size,
+        "max_request_bytes": config.limits.max_request_bytes,
+    }
 
 
 def build_chain_service(
@@ -188,8 +247,44 @@ def build_chain_service(
         health=health,
         metrics=metrics,
         logger=get_logger("chain"),
+        refresh_interval=config.chain.refresh_interval,
         dispersal=readiness,
         needs_disperser_check=config.dispersal.disperser_source != "static",
+    )
+
+
+def build_chain_watcher(
+    config: Config, connection: ChainConnection, signer: Signer, metrics: Metrics
+) -> BatchWatcher | None:
+    """The watcher of the chain head and of this operator's signatures in confirmed batches,
+    or None when ``[chain] watch_interval`` is 0."""
+    chain = config.chain
+    if chain.watch_interval == 0:
+        return None
+    return BatchWatcher(
+        connection,
+        operator_id=signer.operator_id,
+        metrics=metrics,
+        logger=get_logger("chain_watcher"),
+        interval=chain.watch_interval,
+        from_block=chain.watch_from_block,
+        block_range=chain.events_block_range,
+    )
+
+
+def build_capacity_check(
+    config: Config, chain: ChainView, signer: Signer, readiness: DispersalReadiness
+) -> RequestCapacityCheck:
+    """The check that ``[limits] max_request_bytes`` holds this operator's largest share."""
+    return RequestCapacityCheck(
+        chain,
+        readiness,
+        operator_id=signer.operator_id,
+        quorums=config.chain.quorums,
+        max_request_bytes=config.limits.max_request_bytes,
+        max_blob_size=config.dispersal.max_blob_size,
+        min_margin=config.dispersal.min_margin,
+        max_overhead=config.dispersal.max_overhead or math.inf,
     )
 
 
@@ -213,7 +308,6 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
     backends = {"erasure": select_backend(), "bn254": g1_backend(), "keccak": keccak_backend()}
     for component, backend in backends.items():
         metrics.set_backend(component, backend)
-    log.info("native_backends", **backends)
     signer = await load_signer(config)
     connection = build_chain(config, metrics=metrics, account=await load_account(config))
     chain = ConnectionChainView(connection) if connection is not None else None
@@ -252,21 +346,24 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
             services.append(
                 build_chain_service(config, connection, signer, health, metrics, readiness)
             )
-    listeners = [
-        Listener(
-            "api",
-            build_api_app(config, health=health, metrics=metrics, store=store, dispersal=dispersal),
-            config.api.host,
-            config.api.port,
-        )
-    ]
+            watcher = build_chain_watcher(config, connection, signer, metrics)
+            if watcher is not None:
+                services.append(watcher)
+    if chain is not None and signer is not None:
+        services.append(build_capacity_check(config, chain, signer, readiness))
+    listeners = build_listeners(
+        config,
+        api_app=build_api_app(config, health=health, metrics=metrics, store=store),
+        dispersal=dispersal,
+        metrics=metrics,
+    )
     if config.metrics.enabled:
         listeners.append(
             Listener(
                 "metrics",
                 make_metrics_app(
                     registry,
-                    lambda: metrics.set_performance_score(100 * health.compute_up_fraction()),
+                    lambda: metrics.update_performance_score(health.compute_up_fraction()),
                 ),
                 config.metrics.host,
                 config.metrics.port,
@@ -280,6 +377,7 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         shutdown_grace=config.api.shutdown_grace,
         on_close=closers,
         on_stopping=[dispersal.drain] if dispersal is not None else [],
+        summary=describe_node(config, signer=signer, backends=backends),
     )
     return NodeParts(node, store, health, metrics, signer, services)
 

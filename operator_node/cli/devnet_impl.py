@@ -15,6 +15,7 @@ from operator_node.client.disperser import DispersalError, Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.devnet.network import MAX_NODES, Devnet, DevnetError
 from operator_node.devnet.stakes import DEFAULT_ALPHA, DEFAULT_TOP_STAKE, StakeProfile
+from operator_node.protocol.limits import DEFAULT_MAX_BLOB_SIZE
 
 
 def run_devnet(args: argparse.Namespace) -> int:
@@ -53,9 +54,14 @@ def _build_devnet(args: argparse.Namespace) -> Devnet:
         except ValueError as exc:
             raise DevnetError(f"--stake-alpha/--top-stake: {exc}") from exc
     root = (args.dir or Path(tempfile.mkdtemp(prefix="operator-node-devnet-"))).resolve()
+    size = max(DEFAULT_MAX_BLOB_SIZE, args.blob_size)  # the devnet AVS's largest blob
     if profile is None:
-        return Devnet(root, stakes=[10 * (i + 1) for i in range(operators)], log=_log)
-    return Devnet.scale(root, operators=operators, nodes=nodes, profile=profile, log=_log)
+        return Devnet(
+            root, stakes=[10 * (i + 1) for i in range(operators)], log=_log, max_blob_size=size
+        )
+    return Devnet.scale(
+        root, operators=operators, nodes=nodes, profile=profile, log=_log, max_blob_size=size
+    )
 
 
 def _log(message: str) -> None:
@@ -76,7 +82,8 @@ async def _demonstrate(devnet: Devnet, blob_size: int, k: int | None) -> None:
     connection = devnet.connect(devnet.disperser)
     try:
         started = time.perf_counter()
-        result = await Disperser(connection, devnet.disperser).disperse(data, k=k)
+        disperser = Disperser(connection, devnet.disperser, max_blob_size=devnet.max_blob_size)
+        result = await disperser.disperse(data, k=k)
         elapsed = time.perf_counter() - started
     except DispersalError as exc:
         if not devnet.idle_operators:
@@ -118,8 +125,8 @@ def _print_endpoints(devnet: Devnet, batch_hash: str | None, lead: str = "") -> 
     print(f"  chain     {devnet.anvil.rpc_url}")
     for op in devnet.operators:
         print(
-            f"  {op.name}  stake {op.stake:3}  curl http://{op.socket}/eigen/node/services   "
-            f"metrics http://127.0.0.1:{op.metrics_port}/metrics"
+            f"  {op.name}  stake {op.stake:3}  curl {op.api_url}/eigen/node/services   "
+            f"metrics http://127.0.0.1:{op.metrics_port}/metrics   socket {op.socket}"
         )
     if devnet.idle_operators:
         print(
@@ -128,8 +135,7 @@ def _print_endpoints(devnet: Devnet, batch_hash: str | None, lead: str = "") -> 
         )
     if batch_hash is not None:
         print(
-            f"  a chunk   curl -s http://{devnet.operators[-1].socket}/v1/chunks/0x{batch_hash}/0 "
-            "| wc -c"
+            f"  a chunk   curl -s {devnet.operators[-1].api_url}/v1/chunks/0x{batch_hash}/0 | wc -c"
         )
 
 

@@ -7,8 +7,10 @@ a disperser service's job). Steps, each timed in the result:
 1. ``state``: the chain head is the reference block; read the quorums' operator state there;
 2. ``encode``: n = the smallest count the stake-weighted assignment needs; Reed-Solomon encode
    and commit (keccak Merkle root over the chunks);
-3. ``send``: every operator gets exactly its chunks, concurrently, with retries for transport
-   errors and 5xx answers (each try signed afresh: the node's replay guard refuses repeats);
+3. ``send``: every operator gets exactly its chunks, concurrently, at its socket's dispersal
+   port (``host:dispersal;retrieval``, or the one port of ``host:port``: see
+   :mod:`operator_node.sockets`), with retries for transport errors and 5xx answers (each try
+   signed afresh: the node's replay guard refuses repeats);
 4. ``verify``: all signatures on the batch header hash are checked in one batch verification
    (two pairings); if that fails, one by one, and bad signers count as non-signers. A quorum
    whose signed stake is below its confirmation threshold stops the dispersal here
@@ -51,8 +53,15 @@ from operator_node.protocol.coding import (
     UncodableBlob,
     choose_coding,
 )
+from operator_node.protocol.errors import InvalidBlob
 from operator_node.protocol.headers import CODE_FIELD_BITS, QuorumParams
+from operator_node.protocol.limits import (
+    DEFAULT_MAX_BLOB_SIZE,
+    DEFAULT_MIN_MARGIN,
+    check_blob_limits,
+)
 from operator_node.protocol.wire import CONTENT_TYPE, encode_store_chunks
+from operator_node.sockets import SocketError, parse_socket
 
 STORE_CHUNKS_PATH = "/v1/store-chunks"
 Progress = Callable[[str, int, int], None]
@@ -139,8 +148,12 @@ class Disperser:
         retries: int = 2,
         codec_backend: str = "auto",
         max_overhead: float = DEFAULT_MAX_OVERHEAD,
+        max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
+        min_margin: int = DEFAULT_MIN_MARGIN,
     ) -> None:
         self._connection = connection
+        self._max_blob_size = max_blob_size
+        self._min_margin = min_margin
         self._account = account
         self._timeout = timeout
         self._retries = retries
@@ -168,10 +181,16 @@ class Disperser:
         """
         if not data:
             raise DispersalError("cannot disperse an empty blob")
+        params = tuple(QuorumParams(q, adversary, confirmation) for q in sorted(set(quorums)))
+        try:  # the nodes would refuse it: say so before any work
+            check_blob_limits(
+                len(data), params, max_blob_size=self._max_blob_size, min_margin=self._min_margin
+            )
+        except InvalidBlob as exc:
+            raise DispersalError(str(exc)) from None
         timings: dict[str, float] = {}
         clock = _Stopwatch(timings)
         reader = await self._connection.get_reader()
-        params = tuple(QuorumParams(q, adversary, confirmation) for q in sorted(set(quorums)))
         with clock("state"):
             reference_block = await reader.get_current_block()
             states = await _fetch_states(reader, [p.quorum_number for p in params], reference_block)
@@ -280,6 +299,10 @@ class Disperser:
         if not socket:
             error = f"no socket on chain (looked in {socket_source})"
             return OperatorReply(operator_id, socket, chunks, error=error)
+        try:
+            url = parse_socket(socket).dispersal_url(STORE_CHUNKS_PATH)
+        except SocketError as exc:
+            return OperatorReply(operator_id, socket, chunks, error=f"bad socket on chain: {exc}")
         request_hash = compute_request_hash(body)
         error = ""
         for attempt in range(self._retries + 1):
@@ -289,9 +312,7 @@ class Disperser:
             headers["Content-Type"] = CONTENT_TYPE
             try:
                 data = meter.payload(operator_id, body)
-                async with session.post(
-                    f"http://{socket}{STORE_CHUNKS_PATH}", data=data, headers=headers
-                ) as response:
+                async with session.post(url, data=data, headers=headers) as response:
                     answer: dict[str, Any] = await response.json(content_type=None)
                     if response.status == 200:
                         signature = bytes.fromhex(answer["signature"][2:])

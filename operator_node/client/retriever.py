@@ -1,11 +1,12 @@
 """The retriever: fetch chunks from operators until any k rebuild the blob, trusting no node.
 
-Operators are asked in waves of ``fanout``, largest stake first (stake is what chunks are
-assigned by), and asking stops as soon as k distinct valid chunks are in: with hundreds of
-operators a blob is usually rebuilt from the first wave or two. Every reply is checked against
-the batch header hash asked for (blob header in the batch root, every chunk against the blob
-commitment); a node that answers garbage, is down or has nothing is skipped. The decoded blob is
-re-encoded and its commitment compared, so what is returned is exactly what was dispersed.
+Operators are asked at their socket's retrieval port (:mod:`operator_node.sockets`), in waves
+of ``fanout``, largest stake first (stake is what chunks are assigned by), and asking stops as
+soon as k distinct valid chunks are in: with hundreds of operators a blob is usually rebuilt
+from the first wave or two. Every reply is checked against the batch header hash asked for (blob
+header in the batch root, every chunk against the blob commitment); a node that answers garbage,
+is down or has nothing is skipped. The decoded blob is re-encoded and its commitment compared,
+so what is returned is exactly what was dispersed.
 
 A ``progress`` hook hears of the ``fetch`` step in bytes: received so far, out of the sizes the
 replies announced so far (a total that grows as each reply starts).
@@ -26,6 +27,7 @@ from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import CODE_FIELD_BITS, BlobHeader, compute_blob_commitment
 from operator_node.protocol.messages import RetrievalReply, validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
+from operator_node.sockets import SocketError, parse_socket
 
 Progress = Callable[[str, int, int], None]
 """A progress hook: ``(step, bytes done, bytes in total)``."""
@@ -139,7 +141,12 @@ class Retriever:
         blob_index: int,
         meter: _FetchMeter | None,
     ) -> RetrievalReply | str:
-        url = f"http://{socket}/v1/chunks/0x{batch_hash.hex()}/{blob_index}"
+        try:
+            url = parse_socket(socket).retrieval_url(
+                f"/v1/chunks/0x{batch_hash.hex()}/{blob_index}"
+            )
+        except SocketError as exc:
+            return f"bad socket: {exc}"
         try:
             async with session.get(url) as response:
                 body = await _read_body(response, meter)

@@ -51,6 +51,14 @@ from operator_node.devnet.bulk import (
 )
 from operator_node.devnet.stakes import StakeProfile
 from operator_node.errors import OperatorNodeError
+from operator_node.protocol.coding import DEFAULT_MAX_OVERHEAD
+from operator_node.protocol.limits import (
+    DEFAULT_MAX_BLOB_SIZE,
+    DEFAULT_MIN_MARGIN,
+    MiB,
+    QuorumShare,
+    largest_share,
+)
 
 DEVNET_SCRYPT_N = 1 << 12
 TomlValue = str | int | float | bool | list[int] | list[str]
@@ -58,6 +66,8 @@ QUORUM = 0
 TOKEN = 10**18  # one whole token of stake (the devnet's ERC20 has 18 decimals)
 MAX_NODES = len(DEV_PRIVATE_KEYS) - 2  # anvil's funded keys less the deployer and the disperser
 _QUORUM_CAP = 64  # the quorum's operator cap, raised to the operator count above it
+# [limits] max_request_bytes's default, which a node keeps unless its stake needs more.
+DEFAULT_REQUEST_LIMIT = 64 * MiB
 
 
 class DevnetError(OperatorNodeError):
@@ -75,6 +85,7 @@ class DevnetOperator:
     api_port: int
     metrics_port: int
     home: Path
+    dispersal_port: int
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -84,8 +95,18 @@ class DevnetOperator:
 
     @property
     def socket(self) -> str:
-        """Where its node listens (and what it registered on chain)."""
-        return f"127.0.0.1:{self.api_port}"
+        """Where its node listens, as registered on chain: ``127.0.0.1:dispersal;api``."""
+        return f"127.0.0.1:{self.dispersal_port};{self.api_port}"
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:<api port>``: retrieval and the /eigen node API."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def dispersal_url(self) -> str:
+        """``http://127.0.0.1:<dispersal port>``: StoreChunks."""
+        return f"http://127.0.0.1:{self.dispersal_port}"
 
     @property
     def config_path(self) -> Path:
@@ -121,6 +142,7 @@ class Devnet:
     idle_stakes: Sequence[int] = ()
     idle_seed: bytes = DEFAULT_SEED
     store_max_size: int = 1 << 30
+    max_blob_size: int = DEFAULT_MAX_BLOB_SIZE
     log: Callable[[str], None] = lambda message: None
     anvil: Anvil = field(default_factory=lambda: Anvil(port=free_port()))
     operators: list[DevnetOperator] = field(default_factory=list)
@@ -260,7 +282,7 @@ class Devnet:
     def wait_ready(self, operator: DevnetOperator, timeout: float = 60.0) -> None:
         """Wait until the operator's node answers /eigen/node; raises DevnetError otherwise."""
         deadline = time.monotonic() + timeout
-        url = f"http://{operator.socket}/eigen/node"
+        url = f"http://127.0.0.1:{operator.api_port}/eigen/node"
         while time.monotonic() < deadline:
             if operator.process is not None and operator.process.poll() is not None:
                 tail = operator.log_path.read_text(errors="replace")[-2000:]
@@ -309,7 +331,9 @@ class Devnet:
                     "stake": op.stake,
                     "operator_id": "0x" + op.keypair.operator_id.hex(),
                     "address": op.account.address,
-                    "api": f"http://{op.socket}",
+                    "api": op.api_url,
+                    "dispersal": op.dispersal_url,
+                    "socket": op.socket,
                     "metrics": f"http://127.0.0.1:{op.metrics_port}/metrics",
                     "config": str(op.config_path),
                     "log": str(op.log_path),
@@ -336,9 +360,10 @@ class Devnet:
             stake,
             BlsKeyPair.generate(),
             account,
-            free_port(),
-            free_port(),
-            self.root / f"operator-{index}",
+            api_port=free_port(),
+            metrics_port=free_port(),
+            home=self.root / f"operator-{index}",
+            dispersal_port=free_port(),
         )
 
     async def _deploy(self) -> None:
@@ -415,11 +440,13 @@ class Devnet:
 
     def _node_sections(self, operator: DevnetOperator) -> dict[str, dict[str, TomlValue]]:
         chain = self.chain_section()
+        request_limit = self.request_limit(operator)
         return {
             "node": {"name": operator.name, "data_dir": str(operator.home / "data")},
             "api": {
                 "host": "127.0.0.1",
                 "port": operator.api_port,
+                "dispersal_port": operator.dispersal_port,
                 "socket": operator.socket,
                 "shutdown_grace": 5,
             },
@@ -435,8 +462,22 @@ class Devnet:
                 "operator_state_retriever": chain.operator_state_retriever,
                 "quorums": [QUORUM],
             },
-            "store": {"max_size": self.store_max_size},
+            "store": {"max_size": max(self.store_max_size, 2 * request_limit)},
+            "limits": {"max_request_bytes": request_limit},
+            "dispersal": {"max_blob_size": self.max_blob_size},
         }
+
+    def request_limit(self, operator: DevnetOperator) -> int:
+        """The node's ``max_request_bytes``: the default, or more where the operator's stake can
+        make its share of a max-size blob larger (protocol.limits), rounded up to a MiB."""
+        total = sum(self.stakes) + sum(self.idle_stakes)
+        share = largest_share(
+            [QuorumShare(QUORUM, operator.stake, total)],
+            max_blob_size=self.max_blob_size,
+            min_margin=DEFAULT_MIN_MARGIN,
+            max_overhead=DEFAULT_MAX_OVERHEAD,
+        )
+        return max(DEFAULT_REQUEST_LIMIT, -(-share.request_bytes // MiB) * MiB)
 
 
 def _render_toml(sections: Mapping[str, Mapping[str, TomlValue]]) -> str:

@@ -29,7 +29,7 @@ def _write_config(tmp_path: Path, devnet: Devnet, *, rpc_url: str | None = None)
     config.write_text(
         f"""
 [api]
-socket = "203.0.113.7:32005"
+socket = "203.0.113.7:32004;32005"
 
 [chain]
 rpc_url = "{rpc_url or devnet.rpc_url}"
@@ -64,7 +64,7 @@ def test_cli_register_twice_status_deregister(
     out = capsys.readouterr().out
     assert f"0x{BLS_KEYS[2].operator_id.hex()}" in out
     assert f"0: {WEIGHTS[2]}, 1: {WEIGHTS[2]}" in out
-    assert "203.0.113.7:32005 (matches config)" in out
+    assert "203.0.113.7:32004;32005 (matches config)" in out
 
     assert main(["deregister", "--config", config, "--quorums", "1", "--yes"]) == 0
     assert "deregistered from quorums [1]" in capsys.readouterr().out

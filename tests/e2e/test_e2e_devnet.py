@@ -81,7 +81,7 @@ def _post_store_chunks(
         devnet.disperser, operator.keypair.operator_id, int(time.time()), compute_request_hash(body)
     )
     request = urllib.request.Request(
-        f"http://{operator.socket}/v1/store-chunks", data=body, headers=headers, method="POST"
+        f"{operator.dispersal_url}/v1/store-chunks", data=body, headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -122,7 +122,7 @@ async def test_e2e_node_killed_with_sigkill_serves_what_it_signed(running: Devne
     running.start_node(victim)
     running.wait_ready(victim)
 
-    url = f"http://{victim.socket}/v1/chunks/0x{result.batch_header_hash.hex()}/0"
+    url = f"{victim.api_url}/v1/chunks/0x{result.batch_header_hash.hex()}/0"
     status, body = http_get(url)
     assert status == 200
     served = decode_retrieval_reply(body, WireLimits())
@@ -142,7 +142,7 @@ async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devne
     status, reply = _post_store_chunks(running, receiver, body)
     assert status == 422
     assert reply["error"] == "wrong_assignment"
-    url = f"http://{receiver.socket}/v1/chunks/0x{batch.header_hash.hex()}/0"
+    url = f"{receiver.api_url}/v1/chunks/0x{batch.header_hash.hex()}/0"
     assert http_get(url)[0] == 404
 
 
@@ -162,6 +162,7 @@ async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
             "node": {"data_dir": str(tmp_path / "data")},
             "store": {"max_size": 16 << 20, "shards": 1},
             "limits": {"max_request_bytes": 8 << 20},
+            "dispersal": {"max_blob_size": 4 << 20},
         },
     )
     try:
@@ -200,7 +201,7 @@ async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
         warnings = [e for e in logged if e.get("event") == "request_refused"]
         assert any(e["error"] == "store_full" and data_dir in e["message"] for e in warnings)
         assert len(stored) >= 2
-        base = f"http://{victim.socket}/v1/chunks/0x"
+        base = f"{victim.api_url}/v1/chunks/0x"
         assert http_get(f"{base}{batch.header_hash.hex()}/0")[0] == 404
         for kept in stored:
             status, body = http_get(f"{base}{kept.header_hash.hex()}/0")
@@ -208,10 +209,10 @@ async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
             validate_retrieval_reply(
                 decode_retrieval_reply(body, WireLimits()), kept.header_hash, 0
             )
-        assert http_get(f"http://{victim.socket}/eigen/node")[0] == 200
+        assert http_get(f"{victim.api_url}/eigen/node")[0] == 200
         # Health says so: dispersal Down (store_full), the node partially healthy.
-        assert http_get(f"http://{victim.socket}/eigen/node/services/dispersal/health")[0] == 503
-        assert http_get(f"http://{victim.socket}/eigen/node/health")[0] == 206
+        assert http_get(f"{victim.api_url}/eigen/node/services/dispersal/health")[0] == 503
+        assert http_get(f"{victim.api_url}/eigen/node/health")[0] == 206
     finally:
         running.stop_node(victim)
         running.configure_node(victim)
@@ -238,7 +239,7 @@ async def test_e2e_unregistered_key_refuses_as_not_registered(
     try:
         running.start_node(victim)
         running.wait_ready(victim)
-        base = f"http://{victim.socket}/eigen/node"
+        base = f"{victim.api_url}/eigen/node"
         deadline = time.monotonic() + 30
         while http_get(f"{base}/services/dispersal/health")[0] != 503:
             assert time.monotonic() < deadline, "dispersal never reported Down"

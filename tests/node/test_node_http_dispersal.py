@@ -46,7 +46,11 @@ NodeFactory = Callable[..., NodeProcess]
 
 
 def test_http_store_chunks_refusals(tmp_path: Path, node_factory: NodeFactory) -> None:
-    node = node_factory(keyed_config(tmp_path, limits={"max_request_bytes": 4096}))
+    node = node_factory(
+        keyed_config(
+            tmp_path, limits={"max_request_bytes": 4096}, dispersal={"max_blob_size": 2048}
+        )
+    )
     node.wait_ready()
     batch = sample_batch()
     body = b"".join(encode_store_chunks(batch.requests[KEYPAIR.operator_id]))
@@ -209,7 +213,7 @@ def test_http_bad_key_setup_stops_startup_clearly(
 
 def _hold_open_upload(node: NodeProcess) -> socket.socket:
     """A StoreChunks request whose body is only partly sent: a request in flight."""
-    sock = socket.create_connection(("127.0.0.1", node.api_port), timeout=15)
+    sock = socket.create_connection(("127.0.0.1", node.store_chunks_port), timeout=15)
     sock.sendall(b"POST /v1/store-chunks HTTP/1.1\r\nHost: node\r\nContent-Length: 1000\r\n\r\n")
     sock.sendall(b"x" * 10)
     time.sleep(0.5)
@@ -239,7 +243,11 @@ def test_http_in_flight_limit_refuses_before_reading_and_bounds_memory(
     signed or not."""
     limit = 8 << 20
     node = node_factory(
-        keyed_config(tmp_path, limits={"max_inflight": 2, "max_request_bytes": limit})
+        keyed_config(
+            tmp_path,
+            limits={"max_inflight": 2, "max_request_bytes": limit},
+            dispersal={"max_blob_size": 4 << 20},
+        )
     )
     node.wait_ready()
     small = sample_body()

@@ -47,10 +47,16 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
 
 
 def node_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A minimal config on free loopback ports with data under ``tmp_path``; sections merged."""
+    """A minimal config on free loopback ports (StoreChunks on a port of its own, as by default)
+    with data under ``tmp_path``; sections merged."""
     sections: dict[str, dict[str, Any]] = {
         "node": {"name": "test-node", "data_dir": str(tmp_path / "data"), "log_format": "json"},
-        "api": {"host": "127.0.0.1", "port": free_port(), "shutdown_grace": 5.0},
+        "api": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "dispersal_port": free_port(),
+            "shutdown_grace": 5.0,
+        },
         "metrics": {"host": "127.0.0.1", "port": free_port()},
     }
     for name, table in overrides.items():
@@ -77,10 +83,20 @@ class NodeProcess:
     metrics_port: int
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    dispersal_port: int = 0  # [api] dispersal_port: 0 is the API port
+
+    @property
+    def store_chunks_port(self) -> int:
+        """The port StoreChunks is served on."""
+        return self.dispersal_port or self.api_port
 
     def url(self, path: str) -> str:
-        """URL of ``path`` on the API port."""
+        """URL of ``path`` on the API port (retrieval and /eigen)."""
         return f"http://127.0.0.1:{self.api_port}{path}"
+
+    def dispersal_url(self, path: str) -> str:
+        """URL of ``path`` on the port StoreChunks is served on."""
+        return f"http://127.0.0.1:{self.store_chunks_port}{path}"
 
     def metrics_url(self) -> str:
         """URL of the Prometheus exposition."""
@@ -149,6 +165,7 @@ def start_node(
         sections["metrics"]["port"],
         log_path,
         env or {},
+        sections["api"].get("dispersal_port", 32004),
     )
 
 

@@ -75,7 +75,7 @@ def sample_body() -> bytes:
 def post(node: NodeProcess, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     """POST a StoreChunks body; (status, JSON reply) for any status."""
     request = urllib.request.Request(
-        node.url("/v1/store-chunks"), data=body, headers=headers, method="POST"
+        node.dispersal_url("/v1/store-chunks"), data=body, headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -104,7 +104,7 @@ def upload(
     (any of 127/8) and send ``head`` then zeros, ``send`` body bytes in all (at least the head).
     """
     conn = socket.create_connection(
-        ("127.0.0.1", node.api_port), timeout=10, source_address=(source, 0)
+        ("127.0.0.1", node.store_chunks_port), timeout=10, source_address=(source, 0)
     )
     extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     conn.sendall(
