@@ -48,7 +48,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     ``fmt`` is "json", "console" or "auto" (console when ``stream`` is a terminal).
     """
     stream = sys.stderr if stream is None else stream
-    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    use_console = not writes_json(fmt, stream)
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=stream.isatty())
@@ -75,6 +75,13 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         root.removeHandler(handler)
     root.addHandler(LibraryLogBridge())
     root.setLevel(max(numeric_level, logging.WARNING))
+
+
+def writes_json(fmt: str, stream: TextIO | None = None) -> bool:
+    """Whether ``[node] log_format`` ``fmt`` means JSON lines on ``stream`` (default stderr):
+    "json" always, "auto" when the stream is not a terminal (a service manager, a container)."""
+    stream = sys.stderr if stream is None else stream
+    return fmt == "json" or (fmt == "auto" and not stream.isatty())
 
 
 class Throttle:

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from operator_node.api.errors import classify, is_node_failure, refusal_codes, to_http_error
 from operator_node.api.ratelimit import RateLimiter
-from operator_node.api.refusals import RefusalLog
+from operator_node.api.refusals import RefusalLog, own_limit
 from operator_node.api.responses import error_response
 from operator_node.api.upload import NodeStopping, read_head, read_rest
 from operator_node.dispersal import StoreChunksPipeline
@@ -115,7 +115,9 @@ class StoreChunksHandler:
             )
         if length > self._limits.max_request_bytes:
             message = f"body of {length} bytes exceeds {self._limits.max_request_bytes}"
-            return self._refuse(request, 413, "too_large", message)
+            return self._refuse(
+                request, 413, "too_large", message, limit="limits.max_request_bytes"
+            )
         if length < PREFIX_BYTES:
             message = f"body of {length} bytes is shorter than a StoreChunks prefix"
             return self._refuse(request, 400, "malformed", message)
@@ -127,7 +129,8 @@ class StoreChunksHandler:
             status, code = classify(exc)
             self._metrics.count_store_chunks(code)
             if not is_node_failure(code):
-                self._refusals.refused(status, code, str(exc), request.remote)
+                limit = own_limit(exc, code)
+                self._refusals.refused(status, code, str(exc), request.remote, limit=limit)
             response = to_http_error(exc)
             response.force_close()  # the body may be unread: the connection is not reusable
             return response
@@ -150,11 +153,13 @@ class StoreChunksHandler:
     async def _admit(self, request: web.Request, length: int) -> web.StreamResponse:
         peer = request.remote or ""
         limits = self._limits
-        if (
-            self._heads >= limits.max_pending_heads
-            or self._heads_by_peer[peer] >= limits.max_pending_heads_per_client
-        ):
-            return self._refuse(request, 503, "busy", "too many requests are sending heads")
+        if self._heads >= limits.max_pending_heads:
+            message = "too many requests are sending heads"
+            return self._refuse(request, 503, "busy", message, limit="limits.max_pending_heads")
+        if self._heads_by_peer[peer] >= limits.max_pending_heads_per_client:
+            message = f"too many requests from {peer} are sending heads"
+            limit = "limits.max_pending_heads_per_client"
+            return self._refuse(request, 503, "busy", message, limit=limit)
         self._heads += 1
         self._heads_by_peer[peer] += 1
         try:
@@ -168,9 +173,12 @@ class StoreChunksHandler:
         limiter = self._disperser_limiter
         if limiter is not None and not limiter.allow(admission.disperser):
             message = f"disperser {admission.disperser} is over its request rate"
-            return self._refuse(request, 429, "rate_limited", message, retry=True)
+            return self._refuse(
+                request, 429, "rate_limited", message, retry=True, limit="dispersal.rate_limit"
+            )
         if self._inflight >= limits.max_inflight:
-            return self._refuse(request, 503, "busy", "node is at its in-flight request limit")
+            message = "node is at its in-flight request limit"
+            return self._refuse(request, 503, "busy", message, limit="limits.max_inflight")
         self._inflight += 1
         try:
             body = await read_rest(
@@ -201,11 +209,13 @@ class StoreChunksHandler:
         message: str,
         *,
         retry: bool = False,
+        limit: str | None = None,
     ) -> web.Response:
-        """A refusal before the body was read: counted, logged, and the connection closed (the
-        unread body is not the node's to drain)."""
+        """A refusal before the body was read: counted, logged (naming the node's own ``limit``
+        behind it, if any), and the connection closed (the unread body is not the node's to
+        drain)."""
         self._metrics.count_store_chunks(code)
-        self._refusals.refused(status, code, message, request.remote)
+        self._refusals.refused(status, code, message, request.remote, limit=limit)
         response = error_response(status, code, message)
         if retry or status == 503:
             response.headers["Retry-After"] = "1"

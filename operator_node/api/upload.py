@@ -23,9 +23,14 @@ from operator_node.protocol.wire import PREFIX_BYTES, WireLimits, store_chunks_h
 
 
 class UploadTimeout(ProtocolError):
-    """The sender did not deliver the head or the body in time."""
+    """The sender did not deliver the head or the body in time; ``limit`` names the deadline's
+    configuration key."""
 
     code = "timeout"
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class IncompleteBody(ProtocolError):
@@ -57,7 +62,9 @@ async def read_head(request: web.Request, length: int, limits: WireLimits, timeo
                 )
             return prefix + await content.readexactly(head_length - PREFIX_BYTES)
     except TimeoutError:
-        raise UploadTimeout(f"the head did not arrive within {timeout:g} s") from None
+        raise UploadTimeout(
+            f"the head did not arrive within {timeout:g} s", limit="limits.head_timeout"
+        ) from None
     except (asyncio.IncompleteReadError, ConnectionError):
         raise IncompleteBody("the connection ended before the head arrived") from None
 
@@ -90,7 +97,8 @@ async def read_rest(
         buffer.clear()
         if isinstance(exc, TimeoutError):
             raise UploadTimeout(
-                f"the body ({length} bytes) did not arrive within {deadline:.0f} s"
+                f"the body ({length} bytes) did not arrive within {deadline:.0f} s",
+                limit="limits.body_timeout",
             ) from None
         if isinstance(exc, ConnectionError):
             raise IncompleteBody("the connection ended before the body arrived") from None

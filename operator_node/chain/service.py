@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from web3.exceptions import Web3Exception
@@ -66,6 +67,8 @@ class ChainService:
         self._refresh_interval = refresh_interval
         self._retry_backoff = retry_backoff
         self._socket_checked = False
+        self._known: Registration | None = None
+        self._status_reported = False
         self._dispersal = dispersal
         self._unregistered_interval = unregistered_interval
         self._needs_disperser_check = needs_disperser_check
@@ -100,12 +103,12 @@ class ChainService:
         """
         reader = await self._connection.get_reader()
         dispersal_blocked = await self._check_dispersal(reader)
-        address = await reader.get_operator_address(self._operator_id)
-        if address is None:
+        reg = await self._read_registration(reader)
+        if reg is None:
             self._set_dispersal(self._not_registered("is not registered"))
             self._set_registered(False, "operator id not registered; run `operator-node register`")
+            self._report_status_once(None)
             return None
-        reg = await reader.get_registration(address)
         if not self._socket_checked:
             await self._check_socket(reg)
             self._socket_checked = True
@@ -116,7 +119,40 @@ class ChainService:
         if not reg.registered:
             dispersal_blocked = self._not_registered("is deregistered from every quorum")
         self._set_dispersal(dispersal_blocked)
+        self._report_status_once(reg)
         return reg
+
+    async def _read_registration(self, reader: ChainReader) -> Registration | None:
+        """The operator's registration (None while its id is not registered): read whole until
+        found, then only what can change, status, quorums and stakes, in one JSON-RPC batch
+        (the address a BLS key is registered with, and so the socket's owner, never change)."""
+        if self._known is None:
+            address = await reader.get_operator_address(self._operator_id)
+            if address is None:
+                return None
+            self._known = await reader.get_registration(address)
+            return self._known
+        quorums = sorted(set(self._quorums) | set(self._known.quorums))
+        status, registered, stakes = await reader.fetch_standing(self._operator_id, quorums)
+        self._known = replace(self._known, status=status, quorums=registered, stakes=stakes)
+        return self._known
+
+    def _report_status_once(self, reg: Registration | None) -> None:
+        """The second start-up line (after ``node_ready``): what the first pass found on chain."""
+        if self._status_reported:
+            return
+        self._status_reported = True
+        self._log.info(
+            "node_chain_status",
+            registered=reg is not None and reg.registered,
+            address=None if reg is None else reg.address,
+            quorums=[] if reg is None else list(reg.quorums),
+            configured_quorums=list(self._quorums),
+            # Stakes are token amounts (often past 2^53): text, so no JSON reader rounds them.
+            stakes={} if reg is None else {str(q): str(s) for q, s in sorted(reg.stakes.items())},
+            socket=None if reg is None else reg.socket,
+            socket_matches=reg is not None and reg.socket == self._socket,
+        )
 
     async def _check_socket(self, reg: Registration) -> None:
         if not reg.registered or reg.socket == self._socket:

@@ -14,17 +14,47 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from operator_node import __version__
+from operator_node.cli import EXIT_FAILURE, EXIT_USAGE
 from operator_node.cli.build import build_node
-from operator_node.config import Config, load_config
-from operator_node.errors import StartupError
-from operator_node.logging import configure_logging, get_logger
+from operator_node.config import Config, load_config, peek_log_format
+from operator_node.errors import ConfigError, OperatorNodeError, StartupError
+from operator_node.logging import configure_logging, get_logger, writes_json
 
 
 def run_daemon(args: argparse.Namespace) -> int:
-    """Load ``--config``, set up logging and run the node until a signal; returns the exit code."""
-    config = load_config(args.config)
+    """Load ``--config``, set up logging and run the node until a signal; returns the exit code.
+
+    A failure that stops the node (a bad configuration, a key that will not load, a port in use)
+    is reported in the log's own format: where the log is JSON lines (``log_format`` "json", or
+    "auto" off a terminal), as one ``node_failed`` line at level critical on stderr, so a log
+    collector sees why the node is not running; otherwise it propagates and ``main`` prints it
+    as text. A configuration too broken to load is reported in the format it asks for, as far
+    as that can be read.
+    """
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _failed_at_start(exc, EXIT_USAGE, peek_log_format(args.config), configured=False)
     configure_logging(config.node.log_level, config.node.log_format)
-    return asyncio.run(run_node(config))
+    try:
+        return asyncio.run(run_node(config))
+    except OperatorNodeError as exc:
+        code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
+        return _failed_at_start(exc, code, config.node.log_format, configured=True)
+
+
+def _failed_at_start(exc: OperatorNodeError, code: int, fmt: str, *, configured: bool) -> int:
+    """Log ``exc`` as the JSON line ``node_failed`` and return ``code``; re-raise it when the
+    log is not JSON (``main`` then prints it as text)."""
+    if not writes_json(fmt):
+        raise exc
+    if not configured:
+        configure_logging("info", "json")
+    kind = "configuration" if isinstance(exc, ConfigError) else "startup"
+    get_logger("cli").critical(
+        "node_failed", error=kind, message=str(exc), exit_code=code, version=__version__
+    )
+    return code
 
 
 async def run_node(config: Config) -> int:

@@ -33,6 +33,7 @@ fresh timestamp and signature; after a store refusal, the same request will do).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -56,6 +57,11 @@ from operator_node.protocol.coding import DEFAULT_MAX_OVERHEAD, check_coding
 from operator_node.protocol.errors import InvalidBlob
 from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
 from operator_node.protocol.headers import validate_batch_root
+from operator_node.protocol.limits import (
+    DEFAULT_MAX_BLOB_SIZE,
+    DEFAULT_MIN_MARGIN,
+    check_blob_limits,
+)
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
 from operator_node.protocol.wire import WireLimits, decode_store_chunks
 from operator_node.store import AsyncStore, StoredBlob, StoreError, StoreFullError
@@ -114,11 +120,15 @@ class StoreChunksPipeline:
         loop_hash_bytes: int | None = None,
         readiness: DispersalReadiness | None = None,
         max_overhead: float = DEFAULT_MAX_OVERHEAD,
+        max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
+        min_margin: int = DEFAULT_MIN_MARGIN,
     ) -> None:
         """``loop_hash_bytes``: the most chunk bytes checked on the event loop (None: the
         keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop).
         ``max_overhead``: the AVS's bound on a blob's encoding, in units of 1/gamma (see
-        :func:`~operator_node.protocol.coding.check_coding`; ``math.inf`` for none)."""
+        :func:`~operator_node.protocol.coding.check_coding`; ``math.inf`` for none).
+        ``max_blob_size``, ``min_margin``: the AVS's largest blob and smallest margin (see
+        :mod:`operator_node.protocol.limits`)."""
         self._signer = signer
         self._store = store
         self._chain = chain
@@ -130,6 +140,8 @@ class StoreChunksPipeline:
         self._hash_threads = max(1, hash_threads)
         self._readiness = readiness
         self._max_overhead = max_overhead
+        self._max_blob_size = max_blob_size
+        self._min_margin = min_margin
         if loop_hash_bytes is None:
             loop_hash_bytes = _LOOP_HASH_BYTES.get(keccak_backend(), _LOOP_HASH_BYTES_DEFAULT)
         self._loop_hash_bytes = loop_hash_bytes
@@ -154,6 +166,7 @@ class StoreChunksPipeline:
         ``body`` must begin with that head (the caller read it there). Raises a ProtocolError or
         StoreError to refuse.
         """
+        started = time.perf_counter()
         stage = self._metrics.time_stage
         disperser, digest, timestamp = admission.disperser, admission.digest, admission.timestamp
         with stage("parse"):
@@ -192,14 +205,21 @@ class StoreChunksPipeline:
             self._set_store_reason(None)
             if newly_stored:
                 for blob in request.blobs:
-                    self._metrics.count_stored_blob(blob.header.code, len(blob.indices))
+                    self._metrics.count_stored_blob(
+                        blob.header.code, len(blob.indices), blob.chunk_bytes
+                    )
         with stage("sign"):
             signature = await self._signer.sign(batch_hash)
         log.info(
             "batch_stored" if newly_stored else "batch_already_stored",
             blobs=len(request.blobs),
             chunks=sum(len(blob.indices) for blob in request.blobs),
+            bytes=len(body),
+            chunk_bytes=sum(len(chunk) for blob in request.blobs for chunk in blob.chunks),
+            # From the whole body in hand to the signature (the head's check came before).
+            duration_ms=round(1000 * (time.perf_counter() - started), 1),
             reference_block=request.batch_header.reference_block_number,
+            signed=True,
         )
         return StoreChunksResult(
             batch_hash, self._signer.operator_id, signature, newly_stored, disperser
@@ -252,11 +272,16 @@ class StoreChunksPipeline:
         return {quorum: list(operators) for quorum, operators in states.items()}
 
     def _validate_coding(self, request: StoreChunksRequest) -> None:
-        """Each blob's code and shape: a code the node knows, (k, n) it has, the canonical chunk
-        length, and the AVS's overhead bound. No RPC needed, so it runs before the state fetch."""
+        """Each blob's size, margins, code and shape: within the AVS's limits, a code the node
+        knows, (k, n) it has, the canonical chunk length, and the AVS's overhead bound. No RPC
+        needed, so it runs before the state fetch."""
         for blob_index, blob in enumerate(request.blobs):
             header = blob.header
             try:
+                check_blob_limits(
+                    header.data_length, header.quorums,
+                    max_blob_size=self._max_blob_size, min_margin=self._min_margin,
+                )  # fmt: skip
                 check_coding(
                     header.code, header.k, header.n, header.chunk_length, header.data_length,
                     header.quorums, max_overhead=self._max_overhead,

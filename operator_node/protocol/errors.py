@@ -30,10 +30,16 @@ class MalformedRequest(ProtocolError):
 class RequestTooLarge(MalformedRequest):
     """A message, or a count or length declared inside it, exceeds a configured limit (413).
 
-    Raised before anything proportional to the declared size is allocated.
+    Raised before anything proportional to the declared size is allocated. ``limit`` names the
+    :class:`~operator_node.protocol.wire.WireLimits` field exceeded (e.g. ``max_header_bytes``),
+    so that the node can tell its operator which of its own limits refused the request.
     """
 
     code = "too_large"
+
+    def __init__(self, message: str, *, limit: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class InvalidBlob(ProtocolError):

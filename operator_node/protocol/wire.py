@@ -160,7 +160,10 @@ def _check_prefix(fields: tuple[bytes, int, int], magic: bytes, limits: WireLimi
     if version != WIRE_VERSION:
         raise MalformedRequest(f"unsupported version {version}, this node speaks {WIRE_VERSION}")
     if limits is not None and header_length > limits.max_header_bytes:
-        raise RequestTooLarge(f"header of {header_length} bytes exceeds {limits.max_header_bytes}")
+        raise RequestTooLarge(
+            f"header of {header_length} bytes exceeds {limits.max_header_bytes}",
+            limit="max_header_bytes",
+        )
     return int(header_length)
 
 
@@ -169,7 +172,9 @@ def _open(body: Bytes, magic: bytes, limits: WireLimits | None) -> tuple[memoryv
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
     if limits is not None and len(view) > limits.max_body_bytes:
-        raise RequestTooLarge(f"body of {len(view)} bytes exceeds {limits.max_body_bytes}")
+        raise RequestTooLarge(
+            f"body of {len(view)} bytes exceeds {limits.max_body_bytes}", limit="max_body_bytes"
+        )
     header_length = _check_prefix(
         Reader(view, 0, len(view)).unpack(_PREFIX, "prefix"), magic, limits
     )
@@ -202,12 +207,16 @@ def _read_chunk_set(
 ) -> tuple[tuple[int, ...], tuple[bytes, ...]]:
     count = reader.uint(U16, "chunk count")
     if count > chunks_left:
-        raise RequestTooLarge(f"more than {limits.max_chunks} chunks in one message")
+        raise RequestTooLarge(
+            f"more than {limits.max_chunks} chunks in one message", limit="max_chunks"
+        )
     if count > header.n:
         raise MalformedRequest(f"{count} chunks sent of a blob that has only {header.n}")
     depth = tree_depth(header.n)
     if depth > limits.max_proof_depth:
-        raise RequestTooLarge(f"proof depth {depth} exceeds {limits.max_proof_depth}")
+        raise RequestTooLarge(
+            f"proof depth {depth} exceeds {limits.max_proof_depth}", limit="max_proof_depth"
+        )
     if count * U16.size > reader.remaining:
         raise MalformedRequest(f"truncated chunk set: {count} indices declared")
     indices = struct.unpack(f">{count}H", reader.take(U16.size * count, "chunk indices"))
@@ -245,7 +254,9 @@ def _read_blob_sections(
     if blob_count == 0:
         raise MalformedRequest("a batch must have at least one blob")
     if blob_count > limits.max_blobs:
-        raise RequestTooLarge(f"{blob_count} blobs exceed the limit of {limits.max_blobs}")
+        raise RequestTooLarge(
+            f"{blob_count} blobs exceed the limit of {limits.max_blobs}", limit="max_blobs"
+        )
     if blob_count * _MIN_BLOB_SECTION > reader.remaining:
         raise MalformedRequest(f"truncated header: {blob_count} blobs declared")
     sections = []
@@ -318,7 +329,9 @@ def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:
     header = _read_blob_header(reader)
     depth = reader.uint(U8, "batch proof depth")
     if depth > limits.max_proof_depth:
-        raise RequestTooLarge(f"batch proof depth {depth} exceeds {limits.max_proof_depth}")
+        raise RequestTooLarge(
+            f"batch proof depth {depth} exceeds {limits.max_proof_depth}", limit="max_proof_depth"
+        )
     batch_proof = reader.words(depth, "batch proof")
     indices, proof = _read_chunk_set(reader, header, limits, limits.max_chunks)
     reader.expect_end("retrieval reply header")
@@ -402,7 +415,10 @@ def _stored_section_prefix(
     if n < 1:
         raise MalformedRequest("a stored blob section has n = 0")
     if tree_depth(n) > limits.max_proof_depth:
-        raise RequestTooLarge(f"proof depth {tree_depth(n)} exceeds {limits.max_proof_depth}")
+        raise RequestTooLarge(
+            f"proof depth {tree_depth(n)} exceeds {limits.max_proof_depth}",
+            limit="max_proof_depth",
+        )
     reader.take(_QUORUM.size * quorum_count + _ADDRESS, "blob quorums and account")
     count = reader.uint(U16, "chunk count")
     indices = struct.unpack(f">{count}H", reader.take(U16.size * count, "chunk indices"))

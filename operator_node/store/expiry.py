@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
-
+from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
 from operator_node.store.async_store import AsyncStore
 from operator_node.store.errors import StoreError
@@ -21,7 +20,7 @@ from operator_node.store.errors import StoreError
 DEFAULT_BATCHES_PER_TXN = 8
 DEFAULT_PASS_BUDGET = 1.0
 
-_log = structlog.get_logger(__name__)
+_log = get_logger("store")
 
 
 @dataclass(frozen=True)

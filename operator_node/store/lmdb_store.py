@@ -54,9 +54,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import lmdb
-import structlog
 
 from operator_node.durable import fsync_directory
+from operator_node.logging import get_logger
 from operator_node.store import layout, segments
 from operator_node.store.errors import (
     StoreClosedError,
@@ -92,7 +92,7 @@ _Entry = tuple[bytes, bytes, BytesLike]  # (database name, key, value)
 # A batch after validation: (hash, header, [(blob header, chunks by index)]).
 _CheckedBatch = tuple[bytes, bytes, list[tuple[bytes, dict[int, memoryview]]]]
 
-_log = structlog.get_logger(__name__)
+_log = get_logger("store")
 
 
 class LmdbStore:

@@ -31,9 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from operator_node.durable import fsync_directory
+from operator_node.logging import get_logger
 
 ALIGN = 4096
 MAX_SEGMENT_SIZE = 256 << 20
@@ -41,7 +40,7 @@ MIN_SEGMENT_SIZE = 1 << 20
 _NAME = re.compile(r"^([0-9a-f]{16})\.seg$")
 _DIRECT = getattr(os, "O_DIRECT", 0)
 
-_log = structlog.get_logger(__name__)
+_log = get_logger("store")
 
 
 def aligned(size: int) -> int:
