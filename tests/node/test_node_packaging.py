@@ -90,9 +90,9 @@ def test_packaging_dockerfile_matches_what_is_tested() -> None:
     text = (REPO / "Dockerfile").read_text()
     assert text.count("FROM ") >= 2, "multi-stage"
     for needle in (
-        "USER operator-node",
+        "USER 10001:10001",
         "VOLUME",
-        "EXPOSE 32005 9091",
+        "EXPOSE 32004 32005 9091",
         "HEALTHCHECK",
         "/eigen/node/health",
         "STOPSIGNAL SIGTERM",
