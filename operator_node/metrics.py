@@ -9,6 +9,7 @@ ours and carries the ``operator_node_`` prefix.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -63,6 +64,19 @@ _DISK_BUCKETS = (
 _GROUP_BUCKETS = (1, 2, 4, 8, 16)
 # Label of each blob header code (protocol.headers CODE_GF8, CODE_GF16), in code order.
 CODE_LABELS = ("gf8", "gf16")
+# How a JSON-RPC request failed: no answer in time, no connection, an HTTP error status, an
+# error answer from the node (a revert is an answer, not an error), anything else.
+RPC_ERROR_KINDS = ("timeout", "connection", "http", "rpc", "other")
+# The methods an idle node calls regularly: their error series exist at 0 from the start.
+REGULAR_RPC_METHODS = (
+    "eth_call",
+    "eth_blockNumber",
+    "eth_getBlockByNumber",
+    "eth_getLogs",
+    "eth_getTransactionByHash",
+)
+# Confirmed batches the signing rate is computed over.
+SIGNING_WINDOW = 100
 
 
 class Metrics:
@@ -76,13 +90,17 @@ class Metrics:
         self._build_spec_metrics(registry)
         self._build_node_metrics(registry)
         self._build_component_metrics(registry)
+        self._build_chain_metrics(registry)
         self._build_info.info({"version": version, "avs_name": avs_name})
 
     def _build_spec_metrics(self, registry: CollectorRegistry) -> None:
         self._performance_score = Gauge(
             "eigen_performance_score",
             "The performance metric is a score between 0 and 100 and each developer can define "
-            "their own way of calculating the score.",
+            "their own way of calculating the score. Here: 100 x the fraction of the node's "
+            "services that are Up, and, once the chain watcher has seen a confirmed batch this "
+            "operator was expected to sign, at most 100 x operator_node_signing_rate (the "
+            "smaller of the two).",
             ["avs_name"],
             registry=registry,
         )
@@ -105,6 +123,17 @@ class Metrics:
             ["avs_name", "method", "client_version"],
             registry=registry,
         )
+        self._rpc_errors = Counter(
+            "operator_node_rpc_errors_total",
+            "JSON-RPC requests that failed, by method and kind: timeout, connection (refused, "
+            "reset), http (an error status), rpc (an error answer; a revert is an answer and is "
+            "not counted), other. Every attempt counts, retries and fallbacks included",
+            ["method", "kind"],
+            registry=registry,
+        )
+        for method in REGULAR_RPC_METHODS:
+            for kind in RPC_ERROR_KINDS:
+                self._rpc_errors.labels(method, kind)
 
     def _build_node_metrics(self, registry: CollectorRegistry) -> None:
         self._build_info = Info(
@@ -198,9 +227,27 @@ class Metrics:
             ["code"],
             registry=registry,
         )
+        self._stored_bytes = Counter(
+            "operator_node_stored_bytes_total",
+            "Bytes of chunk data newly stored (this node's share of each blob), by erasure code",
+            ["code"],
+            registry=registry,
+        )
         for code in CODE_LABELS:  # present from the start, so rates read 0, not nothing
             self._stored_blobs.labels(code)
             self._stored_chunks.labels(code)
+            self._stored_bytes.labels(code)
+        self._last_signed = Gauge(
+            "operator_node_last_batch_signed_timestamp_seconds",
+            "Unix time this node last signed a batch (a StoreChunks request answered ok); 0 "
+            "before the first since start",
+            registry=registry,
+        )
+        self._retrieval_bytes = Counter(
+            "operator_node_retrieval_bytes_total",
+            "Chunk bytes served by retrieval",
+            registry=registry,
+        )
         self._expired_batches = Counter(
             "operator_node_store_expired_batches_total",
             "Batches deleted by the expiry loop",
@@ -212,11 +259,65 @@ class Metrics:
             registry=registry,
         )
 
+    def _build_chain_metrics(self, registry: CollectorRegistry) -> None:
+        self._head_block = Gauge(
+            "operator_node_chain_head_block",
+            "Latest block number the node has seen from its RPC",
+            registry=registry,
+        )
+        self._head_age = Gauge(
+            "operator_node_chain_head_age_seconds",
+            "Seconds between the node's clock and the timestamp of the latest block its RPC "
+            "served, when it last read it (how far behind the RPC's view of the chain is)",
+            registry=registry,
+        )
+        # Registered only once the watcher knows the service manager confirms batches: on a
+        # deployment that does not, a 0 or a rate of 1 would say something untrue.
+        self._watcher_block = Gauge(
+            "operator_node_chain_watcher_block",
+            "Last block the chain watcher has scanned for BatchConfirmed events",
+            registry=None,
+        )
+        self._batches_confirmed = Counter(
+            "operator_node_batches_confirmed_total",
+            "Batches confirmed on chain (BatchConfirmed) that this operator was expected to sign: "
+            "registered, at the batch's reference block, in at least one of its quorums",
+            registry=None,
+        )
+        self._batches_signed = Counter(
+            "operator_node_batches_signed_total",
+            "Of the confirmed batches this operator was expected to sign, those it signed (not "
+            "among the confirm transaction's non-signers)",
+            registry=None,
+        )
+        self._batches_missed = Counter(
+            "operator_node_batches_missed_total",
+            "Of the confirmed batches this operator was expected to sign, those confirmed "
+            "without its signature (among the non-signers)",
+            registry=None,
+        )
+        self._signing_rate = Gauge(
+            "operator_node_signing_rate",
+            f"Signed / expected over the last {SIGNING_WINDOW} confirmed batches this operator "
+            "was expected to sign (0..1); 1 before the first",
+            registry=None,
+        )
+        self._signing_window: deque[bool] = deque(maxlen=SIGNING_WINDOW)
+        self._batch_tracking = False
+
     # -- spec metrics ---------------------------------------------------------------------------
 
     def set_performance_score(self, score: float) -> None:
         """Set ``eigen_performance_score`` (clamped to 0..100)."""
         self._performance_score.labels(self._avs_name).set(max(0.0, min(100.0, score)))
+
+    def update_performance_score(self, up_fraction: float) -> None:
+        """Set ``eigen_performance_score`` from the share of services Up (0..1) and, once a
+        confirmed batch has been judged, the signing rate: 100 x the smaller."""
+        score = 100.0 * up_fraction
+        if self._signing_window:
+            score = min(score, 100.0 * self.get_signing_rate())
+        self.set_performance_score(score)
 
     def set_registered_stake(self, quorum_number: int, quorum_name: str, stake: float) -> None:
         """Set ``eigen_registered_stakes`` for one quorum."""
@@ -226,6 +327,10 @@ class Metrics:
         """Count and time one JSON-RPC request (``eigen_rpc_request_*``)."""
         self._rpc_total.labels(self._avs_name, method, client_version).inc()
         self._rpc_duration.labels(self._avs_name, method, client_version).observe(seconds)
+
+    def count_rpc_error(self, method: str, kind: str) -> None:
+        """Count one failed JSON-RPC attempt; ``kind`` is one of ``RPC_ERROR_KINDS``."""
+        self._rpc_errors.labels(method, kind).inc()
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -268,12 +373,19 @@ class Metrics:
             counter.labels(outcome)
 
     def count_store_chunks(self, outcome: str) -> None:
-        """Count one StoreChunks request by outcome ("ok" or an error code)."""
+        """Count one StoreChunks request by outcome ("ok" or an error code); "ok" means the
+        node signed the batch, so it also sets the time of the last batch signed."""
         self._store_chunks.labels(outcome).inc()
+        if outcome == "ok":
+            self._last_signed.set(time.time())
 
     def count_retrieval(self, outcome: str) -> None:
         """Count one retrieval request by outcome ("ok" or an error code)."""
         self._retrievals.labels(outcome).inc()
+
+    def count_retrieval_bytes(self, chunk_bytes: int) -> None:
+        """Count chunk bytes served by one retrieval."""
+        self._retrieval_bytes.inc(chunk_bytes)
 
     def observe_store_write(self, seconds: float, batches: int, waits: Sequence[float]) -> None:
         """Record one group commit: its duration, its batch count and each batch's wait for it.
@@ -291,13 +403,55 @@ class Metrics:
         self._store_entries.set(entries)
         self._store_free.set(free_bytes)
 
-    def count_stored_blob(self, code: int, chunks: int) -> None:
-        """Count one newly stored blob of erasure code ``code`` and this node's chunks of it."""
+    def count_stored_blob(self, code: int, chunks: int, chunk_bytes: int) -> None:
+        """Count one newly stored blob of erasure code ``code``: this node's chunks of it and
+        their bytes."""
         label = CODE_LABELS[code] if 0 <= code < len(CODE_LABELS) else str(code)
         self._stored_blobs.labels(label).inc()
         self._stored_chunks.labels(label).inc(chunks)
+        self._stored_bytes.labels(label).inc(chunk_bytes)
 
     def record_expired(self, batches: int, freed_bytes: int) -> None:
         """Report batches deleted by one pass of the expiry loop."""
         self._expired_batches.inc(batches)
         self._expired_bytes.inc(freed_bytes)
+
+    # -- chain ----------------------------------------------------------------------------------
+
+    def set_chain_head(self, block_number: int, block_timestamp: float, now: float) -> None:
+        """Report the latest block the RPC served and how old it was when read."""
+        self._head_block.set(block_number)
+        self._head_age.set(max(0.0, now - block_timestamp))
+
+    def start_batch_tracking(self) -> None:
+        """Export the watcher's batch series (called once the service manager is known to
+        confirm batches): counters at 0, the signing rate at 1."""
+        if self._batch_tracking:
+            return
+        self._batch_tracking = True
+        for collector in (
+            self._watcher_block,
+            self._batches_confirmed,
+            self._batches_signed,
+            self._batches_missed,
+            self._signing_rate,
+        ):
+            self.registry.register(collector)
+        self._signing_rate.set(1.0)
+
+    def set_watcher_block(self, block_number: int) -> None:
+        """Report the last block the chain watcher has scanned."""
+        self._watcher_block.set(block_number)
+
+    def record_batch_signing(self, signed: bool) -> None:
+        """Count one confirmed batch this operator was expected to sign, signed or missed, and
+        update the signing rate over the last ``SIGNING_WINDOW`` of them."""
+        self._batches_confirmed.inc()
+        (self._batches_signed if signed else self._batches_missed).inc()
+        self._signing_window.append(signed)
+        self._signing_rate.set(self.get_signing_rate())
+
+    def get_signing_rate(self) -> float:
+        """Signed / expected over the window; 1.0 before the first batch."""
+        window = self._signing_window
+        return sum(window) / len(window) if window else 1.0

@@ -72,20 +72,29 @@ async def call_views(contract: str, fns: Sequence[AsyncContractFunction]) -> lis
     and transport failures as the provider raises them. A provider that refuses batches is asked
     one call at a time.
     """
-    if len(fns) == 1:  # a batch of one is a plain call
-        return [await call_view(contract, fns[0])]
+    return await call_batch([(contract, fn) for fn in fns])
+
+
+async def call_batch(calls: Sequence[tuple[str, AsyncContractFunction]]) -> list[Any]:
+    """:func:`call_views` for view functions of several contracts: ``calls`` are (contract
+    name, function) pairs, answered in order, in JSON-RPC batches of up to 100 (one HTTP
+    request for reads that would otherwise cost one each)."""
+    if len(calls) == 1:  # a batch of one is a plain call
+        return [await call_view(*calls[0])]
     results: list[Any] = []
-    for start in range(0, len(fns), _BATCH):
-        chunk = fns[start : start + _BATCH]
+    for start in range(0, len(calls), _BATCH):
+        chunk = calls[start : start + _BATCH]
         requests = [
             (RPCEndpoint("eth_call"), [{"to": fn.address, "data": encode_call(fn)}, "latest"])
-            for fn in chunk
+            for _, fn in chunk
         ]
-        responses = await chunk[0].w3.provider.make_batch_request(requests)
+        responses = await chunk[0][1].w3.provider.make_batch_request(requests)
         if not isinstance(responses, list):  # the batch itself was refused
-            results += [await call_view(contract, fn) for fn in chunk]
+            results += [await call_view(contract, fn) for contract, fn in chunk]
             continue
-        results += [_decode(contract, fn, r) for fn, r in zip(chunk, responses, strict=True)]
+        results += [
+            _decode(contract, fn, r) for (contract, fn), r in zip(chunk, responses, strict=True)
+        ]
     return results
 
 

@@ -47,6 +47,9 @@ class ChainConnection:
             timeout=config.rpc_timeout,
             retry=retry,
             on_reachable=on_reachable,
+            fallback_urls=config.rpc_fallback_urls,
+            chain_id=config.chain_id,
+            primary_retry_after=config.rpc_primary_retry_after,
         )
         self._reader: ChainReader | None = None
         self._writer: ChainWriter | None = None

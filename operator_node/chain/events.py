@@ -8,6 +8,7 @@ back in chain order, so a caller folding them keeps the latest state.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from web3 import AsyncWeb3
@@ -17,11 +18,20 @@ class EventCursor:
     """Where one event's scan has reached; :meth:`fetch_new` returns the logs since."""
 
     def __init__(
-        self, w3: AsyncWeb3[Any], event: Any, *, from_block: int = 0, block_range: int = 10_000
+        self,
+        w3: AsyncWeb3[Any],
+        event: Any,
+        *,
+        from_block: int = 0,
+        block_range: int = 10_000,
+        head: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
+        """``head`` says how far to scan (default: ``eth_blockNumber`` each time); a recent
+        head another loop has read will do, and costs no call."""
         if from_block < 0 or block_range < 1:
             raise ValueError("from_block must be >= 0 and block_range >= 1")
         self._w3 = w3
+        self._head = head
         self._event = event
         self._block_range = block_range
         self.from_block = from_block
@@ -33,7 +43,7 @@ class EventCursor:
         If a range fails it raises, and the next call starts again where this one started: no
         log is skipped, whatever the caller did not receive.
         """
-        head = int(await self._w3.eth.block_number)
+        head = int(await (self._w3.eth.block_number if self._head is None else self._head()))
         logs: list[Any] = []
         position = self._scanned_to
         while position < head:

@@ -14,15 +14,16 @@ cached.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NamedTuple
 
 from web3 import AsyncWeb3
 
-from operator_node.chain.calls import call_view, call_views
+from operator_node.chain.calls import call_batch, call_view, call_views
 from operator_node.chain.contracts import AvsContracts
 from operator_node.chain.dispersers import DisperserSet
 from operator_node.chain.errors import FutureBlockError
@@ -32,6 +33,9 @@ from operator_node.chain.sockets import SocketBook
 from operator_node.crypto.bn254 import G1Point
 
 _STATE_BY_QUORUMS = "getOperatorState(address,bytes,uint32)"
+# How old a head the allow-list's scans may stop at: its own refresh age (dispersers.py); the
+# chain watcher reads a head every 30 s by default.
+RECENT_HEAD_AGE = 30.0
 ZERO_ID = b"\x00" * 32
 
 
@@ -112,16 +116,20 @@ class ChainReader:
         self.w3 = w3
         self.contracts = contracts
 
-        def cursor(event: Any) -> EventCursor:
+        def cursor(event: Any, head: Callable[[], Awaitable[int]] | None = None) -> EventCursor:
             return EventCursor(
-                w3, event, from_block=events_from_block, block_range=events_block_range
+                w3, event, from_block=events_from_block, block_range=events_block_range, head=head
             )
 
         self.sockets = SocketBook(
             contracts, cursor(contracts.registry_coordinator.events.OperatorSocketUpdate)
         )
+        # The allow-list may lag by its refresh age anyway: its scans stop at a recent head.
         self.dispersers = DisperserSet(
-            cursor(contracts.service_manager.events.DisperserStatusChanged)
+            cursor(
+                contracts.service_manager.events.DisperserStatusChanged,
+                lambda: self.get_recent_head(RECENT_HEAD_AGE),
+            )
         )
         self.pubkeys = PubkeyBook(
             cursor(contracts.bls_apk_registry.events.NewPubkeyRegistration),
@@ -130,10 +138,24 @@ class ChainReader:
         self._cache: OrderedDict[tuple[int, int], tuple[OperatorStake, ...]] = OrderedDict()
         self._cache_size = cache_size
         self._pubkeys: dict[str, G1Point] = {}
+        self._head: tuple[int, float] | None = None  # (block, time.monotonic() when read)
 
     async def get_current_block(self) -> int:
-        """The latest block number."""
-        return int(await self.w3.eth.block_number)
+        """The latest block number (read now)."""
+        block = int(await self.w3.eth.block_number)
+        self.note_head(block)
+        return block
+
+    def note_head(self, block: int) -> None:
+        """Remember ``block`` as the chain's latest, read just now (by whoever read it)."""
+        self._head = (block, time.monotonic())
+
+    async def get_recent_head(self, max_age: float) -> int:
+        """The latest block number read in the last ``max_age`` seconds, else read now: event
+        scans can stop at a head the chain watcher has just read instead of asking again."""
+        if self._head is not None and time.monotonic() - self._head[1] <= max_age:
+            return self._head[0]
+        return await self.get_current_block()
 
     async def get_quorum_count(self) -> int:
         """How many quorums exist (they are numbered 0..count-1)."""
@@ -151,24 +173,26 @@ class ChainReader:
         return QuorumParams(quorum, int(params[0]), int(minimum), int(total), int(count))
 
     async def get_operator_state(
-        self, quorums: Sequence[int], block_number: int
+        self, quorums: Sequence[int], block_number: int, *, head: int | None = None
     ) -> dict[int, tuple[OperatorStake, ...]]:
         """For each quorum, its operators (address, id, stake) at the end of ``block_number``,
         in the index registry's order.
 
-        Cached per (quorum, block). Raises :class:`FutureBlockError` for a block not yet mined.
+        Cached per (quorum, block). Raises :class:`FutureBlockError` for a block not yet mined;
+        a caller that knows a recent head gives it as ``head`` (saving a call to read it).
         """
         missing = [q for q in dict.fromkeys(quorums) if (q, block_number) not in self._cache]
         if missing:
-            await self._fetch_state(missing, block_number)
+            await self._fetch_state(missing, block_number, head)
         result = {}
         for q in quorums:
             self._cache.move_to_end((q, block_number))
             result[q] = self._cache[(q, block_number)]
         return result
 
-    async def _fetch_state(self, quorums: list[int], block_number: int) -> None:
-        head = await self.get_current_block()
+    async def _fetch_state(self, quorums: list[int], block_number: int, head: int | None) -> None:
+        if head is None or block_number > head:
+            head = await self.get_current_block()
         if block_number > head:
             raise FutureBlockError(f"block {block_number} is ahead of the chain head {head}")
         fn = self.contracts.operator_state_retriever.get_function_by_signature(_STATE_BY_QUORUMS)
@@ -236,6 +260,26 @@ class ChainReader:
         """Whether ``address`` registered as an operator with the DelegationManager."""
         fn = self.contracts.delegation.functions.isOperator(address)
         return bool(await call_view("DelegationManager", fn))
+
+    async def fetch_standing(
+        self, operator_id: bytes, quorums: Sequence[int]
+    ) -> tuple[OperatorStatus, tuple[int, ...], dict[int, int]]:
+        """A registered-once operator's status, quorums and stake in each of ``quorums``, now,
+        in one JSON-RPC batch (what changes of a :class:`Registration`; the address, the key
+        and the id it is bound to do not).
+
+        The status is read from the quorum bitmap: the registry coordinator marks an operator
+        deregistered exactly when its bitmap becomes empty.
+        """
+        rc, stakes = self.contracts.registry_coordinator, self.contracts.stake_registry
+        bitmap, *amounts = await call_batch(
+            [("RegistryCoordinator", rc.functions.getCurrentQuorumBitmap(operator_id))]
+            + [("StakeRegistry", stakes.functions.getCurrentStake(operator_id, q)) for q in quorums]
+        )
+        registered = quorums_from_bitmap(int(bitmap))
+        status = OperatorStatus.REGISTERED if registered else OperatorStatus.DEREGISTERED
+        by_quorum = {q: int(a) for q, a in zip(quorums, amounts, strict=True) if q in registered}
+        return status, registered, by_quorum
 
     async def get_registration(self, address: str) -> Registration:
         """Everything about ``address``'s registration, read now."""
