@@ -164,7 +164,9 @@ class RetrievalHandler:
                 404, "not_found", f"no blob {blob_index} of batch 0x{batch_hash.hex()} here"
             )
         self._metrics.count_retrieval("ok")
-        return await _stream(request, encode_retrieval_reply(reply))
+        response = await _stream(request, encode_retrieval_reply(reply))
+        self._metrics.count_retrieval_bytes(reply.blob.chunk_bytes)  # once all were sent
+        return response
 
     async def _build_reply(self, batch_hash: bytes, blob_index: int) -> RetrievalReply | None:
         load = functools.partial(self._store.get_batch, batch_hash)

@@ -14,7 +14,9 @@ may still be stored, but the caller, having no answer, must not treat it as ackn
 
 Given a :class:`Metrics`, each group commit reports how long it took, how many batches it held
 and how long each waited for the writer: the disk's share of a put's latency, apart from the
-hand-offs between threads and the event loop.
+hand-offs between threads and the event loop. The store's size figures (used bytes, entries,
+free bytes) are reported at open and after every commit and every expiry, by the writer that
+changed them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from operator_node.health import Health, ServiceStatus
+from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
 from operator_node.store.errors import StoreClosedError, StoreError, StoreInputError
 from operator_node.store.layout import validate_hash
@@ -47,6 +50,7 @@ from operator_node.store.model import (
 from operator_node.store.shards import resolve_shard_paths, shard_index
 
 STORE_SERVICE_ID = "store"
+_log = get_logger("store")
 # At most this many batches share one commit (a bound on a group's size and latency).
 MAX_GROUP_BATCHES = 16
 DEFAULT_READ_THREADS = 4
@@ -79,11 +83,13 @@ class _PendingPut:
 
 @dataclass
 class _Shard:
-    """One shard: its store, its writer thread, and the batches waiting for that writer."""
+    """One shard: its store, its writer thread, the batches waiting for that writer, and its
+    size figures as last read (None before the first read)."""
 
     store: ChunkStore
     writer: ThreadPoolExecutor
     puts: collections.deque[_PendingPut]
+    usage: StoreStats | None = None
 
 
 class AsyncStore:
@@ -155,7 +161,8 @@ class AsyncStore:
         )
         shard.puts.append(pending)
         # This drain finds our batch still queued, or runs after the drain that took it.
-        await self._run(shard.writer, functools.partial(_drain_puts, shard, self._metrics))
+        drain = functools.partial(_drain_puts, shard, self._metrics, self._report_usage)
+        await self._run(shard.writer, drain)
         return await pending.future
 
     async def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:
@@ -166,12 +173,20 @@ class AsyncStore:
         results = await asyncio.gather(
             *(
                 self._run(
-                    shard.writer, functools.partial(shard.store.delete_expired, now, max_batches)
+                    shard.writer,
+                    functools.partial(self._delete_expired_in, shard, now, max_batches),
                 )
                 for shard in self._shards
             )
         )
         return ExpiredBatches(sum(r.batches for r in results), sum(r.freed_bytes for r in results))
+
+    def _delete_expired_in(self, shard: _Shard, now: float, max_batches: int) -> ExpiredBatches:
+        """On ``shard``'s writer: delete, then report the new size figures if anything went."""
+        deleted = shard.store.delete_expired(now, max_batches)
+        if deleted.batches:
+            self._report_usage(shard)
+        return deleted
 
     async def get_chunks(self, batch_header_hash: BytesLike, blob_index: int) -> ChunkSet | None:
         """:meth:`ChunkStore.get_chunks` on a reader thread."""
@@ -204,11 +219,34 @@ class AsyncStore:
         parts = await asyncio.gather(
             *(self._run(self._readers, shard.store.stats) for shard in self._shards)
         )
-        total = StoreStats(*(sum(values) for values in zip(*map(astuple, parts), strict=True)))
-        disk_free = max(part.disk_free_bytes for part in parts)
-        slack = sum(max(0, part.file_bytes - part.used_bytes) for part in parts)
-        free = min(total.free_bytes, slack + disk_free)
-        return replace(total, free_bytes=free, disk_free_bytes=disk_free)
+        for shard, part in zip(self._shards, parts, strict=True):
+            shard.usage = part
+        return combine_stats(parts)
+
+    async def report_usage(self) -> StoreStats:
+        """Read every shard's size figures and report them to metrics (at open: a restarted
+        node reports what it holds before its first write); returns them."""
+        stats = await self.stats()
+        if self._metrics is not None:
+            self._metrics.set_store_usage(stats.used_bytes, stats.entries, stats.free_bytes)
+        return stats
+
+    def _report_usage(self, changed: _Shard) -> None:
+        """On ``changed``'s writer, after a commit or a deletion: re-read its figures and report
+        the store's (other shards as last read; one never read yet is read now)."""
+        if self._metrics is None:
+            return
+        try:
+            changed.usage = changed.store.stats()
+            for shard in self._shards:
+                if shard.usage is None:
+                    shard.usage = shard.store.stats()
+        except (StoreError, OSError) as exc:
+            # The write itself succeeded: its caller must not see this, only the log.
+            _log.warning("store_usage_unreadable", error=str(exc))
+            return
+        stats = combine_stats([shard.usage for shard in self._shards if shard.usage is not None])
+        self._metrics.set_store_usage(stats.used_bytes, stats.entries, stats.free_bytes)
 
     async def close(self) -> None:
         """Let queued calls finish, then close every shard. Later calls raise StoreClosedError."""
@@ -222,6 +260,19 @@ class AsyncStore:
                 shard.store.close()
 
         await asyncio.to_thread(shut_down)
+
+
+def combine_stats(parts: Sequence[StoreStats]) -> StoreStats:
+    """The figures of a store made of shards ``parts``: summed, except what the shards share.
+
+    The shards share one filesystem, so its free space counts once: the store may grow by the
+    smaller of the shards' own room and the disk's free space plus the files' free pages.
+    """
+    total = StoreStats(*(sum(values) for values in zip(*map(astuple, parts), strict=True)))
+    disk_free = max(part.disk_free_bytes for part in parts)
+    slack = sum(max(0, part.file_bytes - part.used_bytes) for part in parts)
+    free = min(total.free_bytes, slack + disk_free)
+    return replace(total, free_bytes=free, disk_free_bytes=disk_free)
 
 
 def _put_group(store: ChunkStore, group: list[_PendingPut]) -> list[bool] | None:
@@ -239,10 +290,20 @@ def _observe_write(metrics: Metrics | None, group: list[_PendingPut], started: f
         metrics.observe_store_write(time.perf_counter() - started, len(group), waits)
 
 
-def _drain_puts(shard: _Shard, metrics: Metrics | None) -> None:
-    """On a shard's writer thread: commit every queued batch (up to a group's limit) at once."""
+def _drain_puts(
+    shard: _Shard, metrics: Metrics | None, report_usage: Callable[[_Shard], None]
+) -> None:
+    """On a shard's writer thread: commit every queued batch (up to a group's limit) at once,
+    then report the store's new size figures (a read of some tens of microseconds)."""
     if not shard.puts:
         return
+    try:
+        _commit_queued(shard, metrics)
+    finally:
+        report_usage(shard)
+
+
+def _commit_queued(shard: _Shard, metrics: Metrics | None) -> None:
     started = time.perf_counter()
     group = [shard.puts.popleft()]
     # Batches given the same expiry clock (None: the store's) can share a commit.
@@ -305,7 +366,10 @@ async def open_store(
         health.set_status(STORE_SERVICE_ID, ServiceStatus.DOWN)
         raise
     health.set_status(STORE_SERVICE_ID, ServiceStatus.UP)
-    return AsyncStore(stores, read_threads=read_threads, metrics=metrics)
+    store = AsyncStore(stores, read_threads=read_threads, metrics=metrics)
+    if metrics is not None:
+        await store.report_usage()
+    return store
 
 
 def _open_shards(path: Path, count: int, store_duration: float, max_size: int) -> list[LmdbStore]:
