@@ -191,10 +191,13 @@ class ChainReader:
         return result
 
     async def _fetch_state(self, quorums: list[int], block_number: int, head: int | None) -> None:
-        if head is None or block_number > head:
-            head = await self.get_current_block()
-        if block_number > head:
-            raise FutureBlockError(f"block {block_number} is ahead of the chain head {head}")
+        # A block at or below a head already seen is mined: only a later one needs the chain
+        # asked (heads only grow).
+        seen = max(head if head is not None else -1, self._head[0] if self._head else -1)
+        if block_number > seen:
+            seen = await self.get_current_block()
+            if block_number > seen:
+                raise FutureBlockError(f"block {block_number} is ahead of the chain head {seen}")
         fn = self.contracts.operator_state_retriever.get_function_by_signature(_STATE_BY_QUORUMS)
         raw = await call_view(
             "OperatorStateRetriever",

@@ -174,10 +174,10 @@ class InstrumentedProvider(AsyncHTTPProvider):
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         """Send one request (``eth_chainId`` after the first: answered from memory), retrying
         transport failures and failing over; raises :class:`RpcUnavailableError`."""
-        if method == _CHAIN_ID and self._chain_id_hex is not None:
-            return cast(RPCResponse, {"jsonrpc": "2.0", "id": 0, "result": self._chain_id_hex})
         if self._client_version is None and method != _CLIENT_VERSION:
             self._client_version = await self._fetch_client_version()
+        if method == _CHAIN_ID and self._chain_id_hex is not None:
+            return cast(RPCResponse, {"jsonrpc": "2.0", "id": 0, "result": self._chain_id_hex})
         response = await self._send(method, self.encode_rpc_request(method, params))
         if method == _CHAIN_ID and isinstance(response.get("result"), str):
             self._chain_id_hex = response["result"]
@@ -229,7 +229,7 @@ class InstrumentedProvider(AsyncHTTPProvider):
             self._note_success(endpoint)
             return response
         self._set_reachable(False)
-        cause = "; ".join(dict.fromkeys(errors[-len(self._endpoints) :]))
+        cause = "; ".join(dict.fromkeys(errors))  # each endpoint's failure, once
         raise RpcUnavailableError(
             f"RPC unreachable after {len(errors)} attempts ({label}): {cause}"
         )
