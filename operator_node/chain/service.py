@@ -3,7 +3,9 @@
 At start it finds the operator by its BLS operator id, checks that it is registered in the
 configured quorums and that the on-chain socket is the configured one (sending ``updateSocket``
 only when ``[chain] update_socket`` is true and an ECDSA key is loaded). Then, every
-``refresh_interval`` seconds, it refreshes ``eigen_registered_stakes``. The "chain" service of the
+``refresh_interval`` seconds, it re-reads what can change, the operator's quorums and stakes (one
+JSON-RPC batch: the address its key is bound to never changes), and refreshes
+``eigen_registered_stakes``. The "chain" service of the
 node's health is Up while the RPC answers and the operator is registered in every configured
 quorum, Down otherwise (non-critical: the node keeps serving retrieval and answers 206). RPC
 failures never end the loop: it retries with exponential backoff, capped.
