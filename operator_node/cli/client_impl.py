@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
@@ -53,7 +54,13 @@ def disperse(args: argparse.Namespace) -> int:
     quorums = [int(q) for q in args.quorums.split(",") if q.strip()]
     connection = _connection(config, with_account=True)
     assert connection.account is not None
-    disperser = Disperser(connection, connection.account)
+    disperser = Disperser(
+        connection,
+        connection.account,
+        max_overhead=config.dispersal.max_overhead or math.inf,
+        max_blob_size=config.dispersal.max_blob_size,
+        min_margin=config.dispersal.min_margin,
+    )
 
     progress = progress_for(wants_json(args))
 

@@ -1,9 +1,24 @@
-"""The disperser's handling of what operators answer: signatures parsed once, refusals summed up."""
+"""The disperser's handling of what operators answer (signatures parsed once, refusals summed
+up), and of blobs outside the AVS's limits."""
 
 from __future__ import annotations
 
-from operator_node.client.disperser import OperatorReply, _parse_signatures, summarize_failures
+from dataclasses import replace
+
+import pytest
+from eth_account import Account
+
+from operator_node.chain.client import ChainConnection
+from operator_node.client.disperser import (
+    DispersalError,
+    Disperser,
+    OperatorReply,
+    _parse_signatures,
+    summarize_failures,
+)
+from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
+from operator_node.devnet.anvil import free_port
 
 MESSAGE = b"\x42" * 32
 KEYS = [BlsKeyPair.from_secret(500 + i) for i in range(3)]
@@ -33,3 +48,22 @@ def test_refusals_are_summed_up_by_kind_largest_first() -> None:
     assert "sig" not in summary and summary.count(";") == 1
     many = [_reply(0, None, f"{code} x: y") for code in range(6)]
     assert summarize_failures(many).endswith("3 more of other kinds")
+
+
+async def test_disperser_refuses_a_blob_outside_the_avs_limits_before_any_chain_call() -> None:
+    # The RPC is a closed port: a refusal that needed the chain would fail differently.
+    chain = replace(
+        ChainSection(),
+        rpc_url=f"http://127.0.0.1:{free_port()}",
+        registry_coordinator="0x" + "11" * 20,
+    )
+    connection = ChainConnection(chain, metrics=None, account=None)
+    account = Account.from_key(b"\x11" * 32)
+    try:
+        disperser = Disperser(connection, account, max_blob_size=1000, min_margin=25)
+        with pytest.raises(DispersalError, match=r"holds 1001 bytes.*\(1000 bytes"):
+            await disperser.disperse(b"x" * 1001)
+        with pytest.raises(DispersalError, match=r"= 20% is below .* \(25%"):
+            await disperser.disperse(b"x" * 1000, adversary=30, confirmation=50)
+    finally:
+        await connection.close()
