@@ -260,17 +260,20 @@ class Metrics:
         )
 
     def _build_chain_metrics(self, registry: CollectorRegistry) -> None:
+        # Registered at the first head read: a node without a chain (or before its first read)
+        # has no head, and an age of 0 would say it is perfectly current.
         self._head_block = Gauge(
             "operator_node_chain_head_block",
             "Latest block number the node has seen from its RPC",
-            registry=registry,
+            registry=None,
         )
         self._head_age = Gauge(
             "operator_node_chain_head_age_seconds",
             "Seconds between the node's clock and the timestamp of the latest block its RPC "
             "served, when it last read it (how far behind the RPC's view of the chain is)",
-            registry=registry,
+            registry=None,
         )
+        self._head_seen = False
         # Registered only once the watcher knows the service manager confirms batches: on a
         # deployment that does not, a 0 or a rate of 1 would say something untrue.
         self._watcher_block = Gauge(
@@ -422,6 +425,10 @@ class Metrics:
         """Report the latest block the RPC served and how old it was when read."""
         self._head_block.set(block_number)
         self._head_age.set(max(0.0, now - block_timestamp))
+        if not self._head_seen:
+            self._head_seen = True
+            self.registry.register(self._head_block)
+            self.registry.register(self._head_age)
 
     def start_batch_tracking(self) -> None:
         """Export the watcher's batch series (called once the service manager is known to

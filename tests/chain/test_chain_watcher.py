@@ -125,6 +125,8 @@ async def test_watcher_without_batch_confirmation_exports_no_batch_series(devnet
         stand_in = bind(connection.w3, "ServiceManager", devnet.deployment.stake_registry)
         reader.contracts = dataclasses.replace(reader.contracts, service_manager=stand_in)
         watcher = _watcher(connection, metrics)
+        # No head read yet: no head series (an age of 0 would say the node is current).
+        assert _sample(metrics, "operator_node_chain_head_age_seconds") is None
         with capture_logs() as logs:
             await watcher.poll_once()
             await watcher.poll_once()
