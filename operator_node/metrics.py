@@ -453,8 +453,10 @@ class Metrics:
     def record_batch_signing(self, signed: bool) -> None:
         """Count one confirmed batch this operator was expected to sign, signed or missed, and
         update the signing rate over the last ``SIGNING_WINDOW`` of them."""
-        self._batches_confirmed.inc()
+        # Signed or missed first: a scrape between the two then never sees a confirmed batch
+        # that is neither (confirmed <= signed + missed always holds).
         (self._batches_signed if signed else self._batches_missed).inc()
+        self._batches_confirmed.inc()
         self._signing_window.append(signed)
         self._signing_rate.set(self.get_signing_rate())
 

@@ -150,6 +150,9 @@ def test_cli_disperse_below_the_threshold_is_not_confirmed_and_sends_nothing(
     assert "quorum 0 signed 30.0% of its stake, below its 50% threshold" in err
     assert "no transaction sent" in err and down.socket in err
 
+    # Another blob: the same one again within the same second would be the same request,
+    # which the node that stored it refuses as a replay (409).
+    argv = ("disperse", str(_blob(tmp_path, 50_001)), "--config", config, "--accept-partial")
     code, out, _ = _run(capsys, *argv, "--json")
     document = json.loads(out)
     assert code == 1 and document["code"] == 1 and document["confirmed"] is False
