@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
 from operator_node.chain.registration import ensure_registered
-from operator_node.chain.rpc import RetryPolicy
+from operator_node.chain.rpc import RetryPolicy, connect
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil
@@ -103,3 +103,18 @@ def rpc_call(url: str, method: str, params: list[Any] | None = None) -> Any:
     if "error" in reply:
         raise RuntimeError(f"{method}: {reply['error']}")
     return reply["result"]
+
+
+async def deploy_with_deposits(url: str) -> Deployment:
+    """Deploy the contracts on ``url`` (both quorums, DEPLOYER an allowed disperser) and make
+    each operator's deposit of its weight: the chain that the chain and CLI tests share."""
+    w3 = connect(url, metrics=None)
+    try:
+        deployment = await deploy_contracts(
+            w3, DEPLOYER, quorums=[QuorumSpec() for _ in QUORUMS], dispersers=[DEPLOYER.address]
+        )
+        for operator, weight in zip(OPERATORS, WEIGHTS, strict=True):
+            await deposit(w3, DEPLOYER, deployment, operator, weight)
+        return deployment
+    finally:
+        await w3.provider.disconnect()

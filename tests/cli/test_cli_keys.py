@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from cli.terminal import read_until
 
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import (
@@ -65,32 +64,13 @@ def run_on_terminal(tmp_path: Path, args: list[str], answers: list[str]) -> tupl
     seen = b""
     try:
         for answer in answers:
-            seen = read_until(fd, seen, b"assword: ")
+            seen = read_until(fd, seen, b"assword: ", 60.0)
             os.write(fd, answer.encode() + b"\n")
-        seen = read_until(fd, seen, None)
+        seen = read_until(fd, seen, None, 60.0)
     finally:
         os.close(fd)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
-
-
-def read_until(fd: int, seen: bytes, marker: bytes | None, timeout: float = 60.0) -> bytes:
-    """Read the terminal until ``marker`` appears after what was ``seen`` (or until it closes)."""
-    start, deadline = len(seen), time.monotonic() + timeout
-    while marker is None or marker not in seen[start:]:
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise AssertionError(f"timed out waiting for {marker!r}; got {seen!r}")
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            chunk = b""
-        if not chunk:
-            if marker is None:
-                return seen
-            raise AssertionError(f"terminal closed before {marker!r}; got {seen!r}")
-        seen += chunk
-    return seen
 
 
 def test_cli_keys_create_bls_on_a_terminal_asks_twice_and_writes_0600(tmp_path: Path) -> None:

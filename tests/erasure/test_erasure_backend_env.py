@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from erasure.erasure_support import ALL_BACKENDS
+from support.build import build_extensions
 from support.probe import run_probe
 
 from operator_node.erasure import BACKEND_ENV
@@ -81,24 +79,7 @@ def test_backend_extension_is_built_here() -> None:
 
 def test_backend_build_failure_still_installs(tmp_path: Path) -> None:
     # The extension is optional: with a compiler that always fails, the build warns and succeeds.
-    env = dict(os.environ, CC="false", LDSHARED="false")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "setup.py",
-            "build_ext",
-            "--build-lib",
-            str(tmp_path / "lib"),
-            "--build-temp",
-            str(tmp_path / "temp"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = build_extensions(tmp_path, CC="false", LDSHARED="false")
     assert done.returncode == 0, done.stderr
     assert 'building extension "operator_node.erasure._rs" failed' in done.stdout + done.stderr
     assert not list((tmp_path / "lib").rglob("_rs*.so"))

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from support.build import build_extensions
 
 from operator_node.cli import build_parser
 from operator_node.config import load_config
@@ -88,23 +88,8 @@ def test_container_build_requires_the_c_extensions() -> None:
 def test_container_native_build_failure_fails_the_build(tmp_path: Path) -> None:
     """With OPERATOR_NODE_REQUIRE_NATIVE=1 a compiler that fails (CC=false) fails the build,
     naming the extension; without it the build warns and goes on (test_erasure_backend_env)."""
-    env = dict(os.environ, CC="false", LDSHARED="false", OPERATOR_NODE_REQUIRE_NATIVE="1")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "setup.py",
-            "build_ext",
-            "--build-lib",
-            str(tmp_path / "lib"),
-            "--build-temp",
-            str(tmp_path / "temp"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = build_extensions(
+        tmp_path, CC="false", LDSHARED="false", OPERATOR_NODE_REQUIRE_NATIVE="1"
     )
     assert done.returncode != 0
     output = done.stdout + done.stderr
