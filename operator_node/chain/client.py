@@ -15,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
 
 from operator_node.chain.contracts import AvsContracts, discover
-from operator_node.chain.errors import ChainConfigError
+from operator_node.chain.errors import ChainConfigError, RpcUnavailableError
 from operator_node.chain.reader import ChainReader
 from operator_node.chain.rpc import DEFAULT_RETRY, RetryPolicy, connect
 from operator_node.chain.txmanager import TxManager, TxPolicy
@@ -55,6 +55,9 @@ class ChainConnection:
         self._writer: ChainWriter | None = None
         self._lock = asyncio.Lock()
         self._on_discovered = on_discovered
+        # Each failed discovery, counted, and the last one's error: see get_reader.
+        self._discovery_failures = 0
+        self._discovery_error: RpcUnavailableError | None = None
 
     async def get_reader(self) -> ChainReader:
         """The reader, discovering the contracts on first success (and telling
@@ -63,15 +66,25 @@ class ChainConnection:
         Raises :class:`RpcUnavailableError` or :class:`ChainConfigError` while that fails.
         """
         if self._reader is None:
+            failures = self._discovery_failures
             async with self._lock:
                 if self._reader is None:
-                    contracts = await discover(
-                        self.w3,
-                        self.config.registry_coordinator,
-                        self.config.operator_state_retriever,
-                        core=self.config.eigenlayer_core,
-                        chain_id=self.config.chain_id,
-                    )
+                    if self._discovery_failures != failures and self._discovery_error:
+                        # The RPC failed the discovery this caller waited for: answer with that
+                        # failure rather than make it wait through every retry a second time.
+                        raise self._discovery_error
+                    try:
+                        contracts = await discover(
+                            self.w3,
+                            self.config.registry_coordinator,
+                            self.config.operator_state_retriever,
+                            core=self.config.eigenlayer_core,
+                            chain_id=self.config.chain_id,
+                        )
+                    except RpcUnavailableError as exc:
+                        self._discovery_failures += 1
+                        self._discovery_error = exc
+                        raise
                     self._reader = ChainReader(
                         self.w3,
                         contracts,

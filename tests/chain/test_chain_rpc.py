@@ -161,3 +161,25 @@ async def test_rpc_errors_are_counted_by_kind_from_zero(devnet: Devnet) -> None:
     assert _errors(metrics, "eth_blockNumber", "http") == attempts
     assert _errors(metrics, "eth_blockNumber", "timeout") == attempts
     assert _errors(metrics, "eth_getBlockByNumber", "rpc") == 1
+
+
+async def test_callers_waiting_on_a_failing_discovery_share_its_failure(devnet: Devnet) -> None:
+    """A hung RPC fails the contract discovery after every retry; callers that queued behind it
+    get that failure, not a second round of retries each (a StoreChunks request would otherwise
+    be held twice as long behind the node's own chain service)."""
+    async with RpcProxy(devnet.rpc_url) as proxy:
+        proxy.hang = True
+        connection = _connection(devnet, proxy.url(), (), _metrics(), rpc_timeout=0.3)
+        try:
+            with pytest.raises(RpcUnavailableError):
+                await connection.get_reader()  # alone: one discovery's worth of requests
+            alone = proxy.requests
+            results = await asyncio.gather(
+                *(connection.get_reader() for _ in range(3)), return_exceptions=True
+            )
+            assert all(isinstance(r, RpcUnavailableError) for r in results), results
+            assert proxy.requests - alone == alone  # three callers, one discovery
+            proxy.hang = False
+            assert (await connection.get_reader()).contracts is not None  # and it recovers
+        finally:
+            await connection.close()
