@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from chain.chain_support import rpc_call
 from cli.terminal import CLI, run_on_terminal
+from support.client_config import write_client_config
 
 from operator_node.cli import main
-from operator_node.crypto.keystore import EcdsaKey, save_ecdsa_keystore
 from operator_node.devnet.network import TOKEN, Devnet
 
 pytestmark = pytest.mark.slow  # a devnet of two daemons for the module: about 3 s to start
@@ -41,22 +41,7 @@ QUORUM_KEYS = {"quorum", "signed_stake", "total_stake", "signed_percent", "thres
 
 
 def _client_config(tmp_path: Path, devnet: Devnet) -> Path:
-    """A client config: the devnet's chain and the disperser's keystore (light scrypt)."""
-    keystore = tmp_path / "disperser.ecdsa.key.json"
-    password_file = tmp_path / "password"
-    password_file.write_text(PASSWORD)
-    password_file.chmod(0o600)
-    key = EcdsaKey.from_secret(bytes(devnet.disperser.key))
-    save_ecdsa_keystore(keystore, key, PASSWORD, scrypt_n=1 << 10)
-    chain = devnet.chain_section()
-    config = tmp_path / "client.toml"
-    config.write_text(
-        f'[keys]\necdsa_keystore = "{keystore}"\necdsa_password_file = "{password_file}"\n'
-        f'[chain]\nrpc_url = "{chain.rpc_url}"\n'
-        f'registry_coordinator = "{chain.registry_coordinator}"\n'
-        f'operator_state_retriever = "{chain.operator_state_retriever}"\n'
-    )
-    return config
+    return write_client_config(tmp_path, devnet, PASSWORD)
 
 
 def _blob(tmp_path: Path, size: int) -> Path:

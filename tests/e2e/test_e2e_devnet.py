@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.client_config import write_client_config
 from support.daemon import http_get
 
 from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.crypto.bls import BlsKeyPair
-from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
+from operator_node.crypto.keystore import save_bls_keystore
 from operator_node.devnet.network import TOKEN, Devnet, DevnetOperator
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.headers import QuorumParams
@@ -266,20 +267,7 @@ async def test_e2e_unregistered_key_refuses_as_not_registered(
 
 
 def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
-    keystore = tmp_path / "disperser.ecdsa.key.json"
-    password_file = tmp_path / "password"
-    password_file.write_text("disperser password\n")
-    password_file.chmod(0o600)
-    key = EcdsaKey.from_secret(bytes(running.disperser.key))
-    save_ecdsa_keystore(keystore, key, "disperser password", scrypt_n=1024)
-    chain = running.chain_section()
-    config = tmp_path / "client.toml"
-    config.write_text(
-        f'[keys]\necdsa_keystore = "{keystore}"\necdsa_password_file = "{password_file}"\n'
-        f'[chain]\nrpc_url = "{chain.rpc_url}"\n'
-        f'registry_coordinator = "{chain.registry_coordinator}"\n'
-        f'operator_state_retriever = "{chain.operator_state_retriever}"\n'
-    )
+    config = write_client_config(tmp_path, running, "disperser password")
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(70_000))
 
