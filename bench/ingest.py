@@ -56,8 +56,8 @@ import aiohttp
 from aiohttp import web
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
-from operator_node.devnet.anvil import free_port
 from operator_node.devnet.network import Devnet, DevnetOperator
+from operator_node.devnet.ports import free_port
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.hashes import keccak256, keccak256_many, keccak_backend
 from operator_node.protocol.headers import QuorumParams

@@ -50,8 +50,8 @@ from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.client.disperser import Disperser
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import save_bls_keystore
-from operator_node.devnet.anvil import free_port
 from operator_node.devnet.network import Devnet, DevnetOperator
+from operator_node.devnet.ports import free_port
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.errors import ProtocolError
 from operator_node.protocol.hashes import keccak256

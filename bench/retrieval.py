@@ -29,7 +29,7 @@ from operator_node.api.ratelimit import RateLimiter
 from operator_node.api.retrieval import BatchIndex, BatchTrees, RetrievalHandler
 from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.crypto.bls import BlsKeyPair
-from operator_node.devnet.anvil import free_port
+from operator_node.devnet.ports import free_port
 from operator_node.dispersal.records import (
     decode_batch_record,
     decode_blob_header,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from operator_node.devnet.ports import free_port
 from operator_node.errors import OperatorNodeError
 
 _NPM_BINARY = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
@@ -64,13 +64,6 @@ def find_anvil() -> Path:
         "anvil not found: run `npm ci` (package.json pins @foundry-rs/anvil-linux-amd64) "
         "or set OPERATOR_NODE_ANVIL to the binary"
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -41,7 +41,7 @@ from operator_node.chain.rpc import connect
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import keystore_path, save_bls_keystore
-from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError, free_port
+from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError
 from operator_node.devnet.bulk import (
     DEFAULT_SEED,
     IdleOperator,
@@ -49,6 +49,7 @@ from operator_node.devnet.bulk import (
     derive_idle_operator,
     register_idle_operators,
 )
+from operator_node.devnet.ports import free_port
 from operator_node.devnet.stakes import StakeProfile
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.coding import DEFAULT_MAX_OVERHEAD

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
-from operator_node.devnet.anvil import free_port
+from operator_node.devnet.ports import free_port
 
 
 class RpcProxy:

@@ -21,7 +21,7 @@ from operator_node.chain.deploy import allow_disperser
 from operator_node.chain.dispersers import DisperserSet, DisperserSetUnavailable
 from operator_node.chain.events import EventCursor
 from operator_node.chain.view import ConnectionChainView
-from operator_node.devnet.anvil import free_port
+from operator_node.devnet.ports import free_port
 from operator_node.dispersal.errors import ChainUnavailable
 from operator_node.metrics import Metrics
 

@@ -23,7 +23,8 @@ from operator_node.chain.client import ChainConnection
 from operator_node.chain.contracts import bind
 from operator_node.chain.errors import RpcUnavailableError
 from operator_node.chain.rpc import describe_endpoint
-from operator_node.devnet.anvil import Anvil, free_port
+from operator_node.devnet.anvil import Anvil
+from operator_node.devnet.ports import free_port
 from operator_node.metrics import REGULAR_RPC_METHODS, RPC_ERROR_KINDS, Metrics
 
 # A made-up API key, put in URLs the way providers do: it must never reach a log or an error.

@@ -30,7 +30,7 @@ from operator_node.chain.errors import (
 from operator_node.chain.registration import ensure_registered
 from operator_node.chain.service import SERVICE_ID, ChainService
 from operator_node.config import ChainSection
-from operator_node.devnet.anvil import free_port
+from operator_node.devnet.ports import free_port
 from operator_node.dispersal.readiness import DispersalReadiness
 from operator_node.health import Health, ServiceStatus
 from operator_node.metrics import Metrics

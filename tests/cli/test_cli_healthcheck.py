@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from chain.chain_support import DEPLOYER, OPERATORS
-from support.daemon import NodeProcess, free_port, node_config, run_cli, write_config
+from support.daemon import NodeProcess, node_config, run_cli, write_config
 from support.http_node import KEYPAIR, OTHERS, keyed_config
 
 from operator_node.chain.client import ChainConnection
@@ -25,6 +25,7 @@ from operator_node.chain.registration import ensure_registered
 from operator_node.chain.rpc import connect
 from operator_node.config import ChainSection
 from operator_node.devnet.anvil import Anvil
+from operator_node.devnet.ports import free_port
 
 NodeFactory = Callable[..., NodeProcess]
 STAKE = 10**18

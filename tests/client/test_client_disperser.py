@@ -18,7 +18,7 @@ from operator_node.client.disperser import (
 )
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
-from operator_node.devnet.anvil import free_port
+from operator_node.devnet.ports import free_port
 
 MESSAGE = b"\x42" * 32
 KEYS = [BlsKeyPair.from_secret(500 + i) for i in range(3)]

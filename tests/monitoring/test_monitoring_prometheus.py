@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-from support.daemon import free_port, http_get
+from support.daemon import http_get
 from support.monitoring_kit import (
     JOB,
     KIT,
@@ -51,6 +51,7 @@ from operator_node.api.dispersal import STORE_CHUNKS_PATH
 from operator_node.client.disperser import Disperser
 from operator_node.client.retriever import Retriever
 from operator_node.devnet.network import Devnet, DevnetOperator
+from operator_node.devnet.ports import free_port
 
 pytestmark = pytest.mark.slow
 
