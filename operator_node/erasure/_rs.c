@@ -924,6 +924,207 @@ static PyObject *rs_multiply(PyObject *module, PyObject *args) {
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Homomorphic fingerprints (profile FP-v1, see protocol/fingerprint.py and                    */
+/* docs/encoding-validity.md). K = GF(2^8)[y]/(y^31 + y^3 + 1). A chunk of `length` bytes is    */
+/* cut into 31 regions of S = 64 * ceil(length / (31 * 64)) bytes (zero past its end); lane w  */
+/* is the K element sum_i region_i[w] y^i, and FP_r = sum_w lane_w r^w. Evaluated by folding   */
+/* the upper lanes onto the lower ones, lanes[w] += r^h lanes[w + h], each fold one 31 x 31    */
+/* matrix product over the codec's kernels: first per chunk down to 64 lanes, then over all    */
+/* chunks at once with their 64 lanes transposed so that a kernel row holds every chunk.      */
+
+#define FP_D 31
+#define FP_ROW 64
+
+static void k_mul(const uint8_t *a, const uint8_t *b, uint8_t *out) {
+    uint8_t t[2 * FP_D - 1];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < FP_D; i++) {
+        if (a[i] == 0) continue;
+        const uint8_t *m = gf_mul_table[a[i]];
+        for (int j = 0; j < FP_D; j++) t[i + j] ^= m[b[j]];
+    }
+    /* y^31 = y^3 + 1, so the coefficient of y^m (m >= 31) moves to y^(m-31) and y^(m-28). */
+    for (int m = 2 * FP_D - 2; m >= FP_D; m--) {
+        t[m - FP_D] ^= t[m];
+        t[m - FP_D + 3] ^= t[m];
+    }
+    memcpy(out, t, FP_D);
+}
+
+static void k_pow(const uint8_t *r, size_t e, uint8_t *out) {
+    uint8_t base[FP_D], acc[FP_D];
+    memcpy(base, r, FP_D);
+    memset(acc, 0, FP_D);
+    acc[0] = 1;
+    while (e) {
+        if (e & 1) k_mul(acc, base, acc);
+        k_mul(base, base, base);
+        e >>= 1;
+    }
+    memcpy(out, acc, FP_D);
+}
+
+/* The matrix of multiplication by c: out_i = sum_j coef[i][j] in_j, column j = y^j c. */
+static void k_mul_matrix(const uint8_t *c, uint8_t *coef) {
+    uint8_t v[FP_D];
+    memcpy(v, c, FP_D);
+    for (int j = 0; j < FP_D; j++) {
+        for (int i = 0; i < FP_D; i++) coef[i * FP_D + j] = v[i];
+        uint8_t top = v[FP_D - 1];
+        memmove(v + 1, v, FP_D - 1);
+        v[0] = top;
+        v[3] ^= top;
+    }
+}
+
+typedef struct {
+    const kernel_desc *kd;
+    uint8_t *tab; /* levels prepared matrices, each FP_D * FP_D * entry bytes */
+    size_t entry;
+} fp_levels;
+
+/* lanes_i[w] ^= (c * lanes[w + h])_i for w < count, lanes_i = base + i * stride. */
+static void fp_fold(const fp_levels *lv, int level, uint8_t *base, size_t stride, size_t h,
+                    size_t count, uint8_t *tmp) {
+    const uint8_t *in[FP_D];
+    uint8_t *out[FP_D];
+    for (int i = 0; i < FP_D; i++) {
+        in[i] = base + i * stride + h;
+        out[i] = tmp + i * count;
+    }
+    lv->kd->run(lv->tab + (size_t)level * FP_D * FP_D * lv->entry, FP_D, FP_D, in, out, count);
+    for (int i = 0; i < FP_D; i++) {
+        uint8_t *dst = base + i * stride;
+        const uint8_t *src = tmp + i * count;
+        for (size_t b = 0; b < count; b++) dst[b] ^= src[b];
+    }
+}
+
+static size_t fp_region(size_t length) {
+    return ((length + FP_D * FP_ROW - 1) / (FP_D * FP_ROW)) * FP_ROW;
+}
+
+/* Fold widths from S lanes down to 1: halves rounded up to whole vectors, then halves. */
+static int fp_schedule(size_t S, size_t *hs) {
+    int n = 0;
+    for (size_t w = S; w > 1;) {
+        size_t h = w > FP_ROW ? ((w / 2 + FP_ROW - 1) / FP_ROW) * FP_ROW : w / 2;
+        hs[n++] = h;
+        w = h;
+    }
+    return n;
+}
+
+PyDoc_STRVAR(rs_fingerprint_doc,
+"fingerprint(kernel, chunks, length, points) -> bytes\n\n"
+"FP-v1 fingerprints of equal-length chunks at the K elements in points (31 bytes each, at most\n"
+"2): for each chunk one 64-byte row, the fingerprints' coefficients in order, zero padded.");
+
+static PyObject *rs_fingerprint(PyObject *module, PyObject *args) {
+    const char *name;
+    PyObject *chunks;
+    Py_ssize_t length;
+    Py_buffer points;
+    if (!PyArg_ParseTuple(args, "sOny*", &name, &chunks, &length, &points)) return NULL;
+    PyObject *result = NULL;
+    int k = find_kernel(name);
+    int npoints = (int)(points.len / FP_D);
+    if (k < 0) {
+        PyErr_Format(PyExc_ValueError, k == -1 ? "unknown kernel %s" : "this CPU lacks kernel %s",
+                     name);
+        PyBuffer_Release(&points);
+        return NULL;
+    }
+    if (length <= 0 || points.len % FP_D != 0 || npoints < 1 || npoints * FP_D > FP_ROW) {
+        PyErr_SetString(PyExc_ValueError, "length must be positive and points 31 or 62 bytes");
+        PyBuffer_Release(&points);
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Size(chunks);
+    if (count < 0) {
+        PyBuffer_Release(&points);
+        return NULL;
+    }
+    buffer_set in;
+    if (buffers_acquire(chunks, count, length, &in) < 0) {
+        PyBuffer_Release(&points);
+        return NULL;
+    }
+    const kernel_desc *kd = &KERNELS[k];
+    size_t S = fp_region((size_t)length);
+    size_t hs[64];
+    int levels = fp_schedule(S, hs);
+    size_t m = ((size_t)count + FP_ROW - 1) / FP_ROW * FP_ROW; /* chunks, padded to a vector */
+    size_t mat = (size_t)FP_D * FP_D * kd->entry;
+    size_t scratch = (size_t)FP_D * S, trans = (size_t)FP_D * FP_ROW * (m ? m : FP_ROW);
+    uint8_t *tab = aligned_alloc(RS_ALIGN, ((size_t)npoints * levels * mat + RS_ALIGN) & ~(size_t)(RS_ALIGN - 1));
+    uint8_t *buf = malloc(scratch);
+    uint8_t *tmp = malloc(scratch > trans ? scratch : trans);
+    uint8_t *lanes = calloc(1, trans);
+    uint8_t *stage = malloc((size_t)FP_ROW * FP_D * FP_ROW);
+    result = PyBytes_FromStringAndSize(NULL, count * FP_ROW);
+    if (tab == NULL || buf == NULL || tmp == NULL || lanes == NULL || stage == NULL ||
+        result == NULL) {
+        if (result != NULL) Py_CLEAR(result);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+    } else {
+        uint8_t *rows = (uint8_t *)PyBytes_AS_STRING(result);
+        memset(rows, 0, (size_t)count * FP_ROW);
+        Py_BEGIN_ALLOW_THREADS
+        uint8_t coef[FP_D * FP_D], power[FP_D];
+        for (int p = 0; p < npoints; p++)
+            for (int l = 0; l < levels; l++) {
+                k_pow((const uint8_t *)points.buf + p * FP_D, hs[l], power);
+                k_mul_matrix(power, coef);
+                prepare_table(kd, coef, FP_D, FP_D, tab + ((size_t)p * levels + l) * mat);
+            }
+        for (int p = 0; p < npoints; p++) {
+            fp_levels lv = {kd, tab + (size_t)p * levels * mat, kd->entry};
+            int first = 0; /* the levels that fold whole vectors, per chunk */
+            size_t w = S;
+            while (first < levels && w > FP_ROW) w = hs[first++];
+            for (Py_ssize_t c = 0; c < count; c++) {
+                memset(buf + (length / S) * S, 0, scratch - (length / S) * S);
+                memcpy(buf, in.ptrs[c], (size_t)length);
+                w = S;
+                for (int l = 0; l < first; l++) {
+                    fp_fold(&lv, l, buf, S, hs[l], w - hs[l], tmp);
+                    w = hs[l];
+                }
+                /* Staged whole (64 lanes of each region), transposed a block of chunks at a time
+                 * below: lanes[i][x][c] = lane x of region i of chunk c. */
+                for (int i = 0; i < FP_D; i++)
+                    memcpy(stage + ((size_t)(c % FP_ROW) * FP_D + i) * FP_ROW, buf + i * S, FP_ROW);
+                if (c % FP_ROW == FP_ROW - 1 || c == count - 1) {
+                    size_t c0 = (size_t)c - (size_t)c % FP_ROW, nc = (size_t)c % FP_ROW + 1;
+                    for (size_t ix = 0; ix < (size_t)FP_D * FP_ROW; ix++) {
+                        uint8_t *dst = lanes + ix * m + c0;
+                        for (size_t j = 0; j < nc; j++) dst[j] = stage[j * FP_D * FP_ROW + ix];
+                    }
+                }
+            }
+            size_t width = w;
+            for (int l = first; l < levels; l++) {
+                fp_fold(&lv, l, lanes, FP_ROW * m, hs[l] * m, (width - hs[l]) * m, tmp);
+                width = hs[l];
+            }
+            for (Py_ssize_t c = 0; c < count; c++)
+                for (int i = 0; i < FP_D; i++) rows[c * FP_ROW + p * FP_D + i] = lanes[(size_t)i * FP_ROW * m + c];
+            memset(lanes, 0, trans);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free(tab);
+    free(buf);
+    free(tmp);
+    free(lanes);
+    free(stage);
+    buffers_release(&in);
+    PyBuffer_Release(&points);
+    return result;
+}
+
 static PyMethodDef rs_methods[] = {
     {"kernels", rs_kernels, METH_NOARGS,
      "kernels() -> tuple[str, ...]\n\nKernels this CPU can run, fastest first."},
@@ -931,6 +1132,7 @@ static PyMethodDef rs_methods[] = {
      "invert(matrix, k) -> bytes\n\nInverse of a k x k GF(2^8) matrix; ValueError if singular."},
     {"invert_rows", rs_invert_rows, METH_VARARGS,
      "invert_rows(parity, k, rows) -> bytes\n\nInverse of the rows of [I; parity] numbered by rows."},
+    {"fingerprint", rs_fingerprint, METH_VARARGS, rs_fingerprint_doc},
     {"multiply", rs_multiply, METH_VARARGS,
      "multiply(a, b, m, k, p) -> bytes\n\nProduct of an m x k and a k x p GF(2^8) matrix."},
     {NULL, NULL, 0, NULL},
