@@ -34,6 +34,8 @@ _MiB = 1024 * 1024
 # Where the allowed dispersers come from: the list in the config, the service manager's
 # isDisperser(address), or either.
 DISPERSER_SOURCES = ("static", "chain", "both")
+# protocol.encoding.FINGERPRINT_POLICIES, written out: the config does not import the codec.
+FINGERPRINT_POLICIES = ("required", "accepted")
 _GiB = 1024 * _MiB
 
 
@@ -176,6 +178,8 @@ class DispersalSection:
     # The AVS's limits (protocol.limits); hi is the wire's u32 data length.
     max_blob_size: int = _key(16 * _MiB, lo=1, hi=(1 << 32) - 1)
     min_margin: int = _key(20, lo=10, hi=100)
+    # Encoding validity (protocol.encoding): "required" refuses GF(2^8) blobs without FP-v1.
+    fingerprint: str = _key("required", choices=FINGERPRINT_POLICIES)
 
 
 @dataclass(frozen=True)
@@ -428,7 +432,7 @@ def _check_request_limit(config: Config, path: Path, errors: list[str]) -> None:
     # is the blob. (What its stake adds is checked once the chain says what the stake is.) This
     # is protocol.limits.smallest_request_limit, written out: importing the protocol costs ~0.5 s.
     quorums = len(config.chain.quorums)
-    need = config.dispersal.max_blob_size + 512 + 2 + quorums * 2 * 16 * 32
+    need = config.dispersal.max_blob_size + 512 + 2 + 64 + quorums * 2 * 16 * 32
     if config.limits.max_request_bytes < need:
         errors.append(
             f"{path}: limits.max_request_bytes ({config.limits.max_request_bytes}) cannot hold "

@@ -138,6 +138,7 @@ def build_dispersal(
         max_overhead=config.dispersal.max_overhead or math.inf,
         max_blob_size=config.dispersal.max_blob_size,
         min_margin=config.dispersal.min_margin,
+        fingerprint=config.dispersal.fingerprint,
     )
     return StoreChunksHandler(
         pipeline,

@@ -8,12 +8,16 @@ blob is already its n chunks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from operator_node.protocol.assignment import OperatorStakes, compute_blob_assignment
-from operator_node.protocol.hashes import Bytes
+from operator_node.protocol.encoding import compute_fingerprint_rows
+from operator_node.protocol.hashes import Bytes, keccak256
 from operator_node.protocol.headers import (
     CODE_GF8,
+    PROFILE_CODES,
+    PROFILE_FP1,
+    PROFILE_NONE,
     BatchHeader,
     BlobHeader,
     QuorumParams,
@@ -26,11 +30,13 @@ from operator_node.protocol.messages import BlobChunks, StoreChunksRequest, sele
 
 @dataclass(frozen=True)
 class EncodedBlob:
-    """One blob as n equal chunks, with its chunk tree and header."""
+    """One blob as n equal chunks, with its chunk tree, header and fingerprint rows Z (empty
+    for profile 0)."""
 
     header: BlobHeader
     chunks: tuple[Bytes, ...]
     tree: MerkleTree
+    fingerprints: bytes = b""
 
     @classmethod
     def from_chunks(
@@ -42,9 +48,15 @@ class EncodedBlob:
         quorums: Sequence[QuorumParams],
         account: bytes,
         code: int = CODE_GF8,
+        fingerprint: int | None = None,
     ) -> EncodedBlob:
         """Commit to ``chunks`` (all n of them, of erasure code ``code``) and build the header;
-        hashes every chunk."""
+        hashes every chunk. ``fingerprint`` is the encoding-validity profile: by default FP-v1
+        where the code has it (GF(2^8)), else none. With FP-v1, Z is computed from the first k
+        chunks (the data chunks of a systematic codeword) at points drawn from the commitment:
+        after it, never before."""
+        if fingerprint is None:
+            fingerprint = PROFILE_FP1 if code in PROFILE_CODES[PROFILE_FP1] else PROFILE_NONE
         tree = compute_chunk_tree(chunks)
         header = BlobHeader(
             commitment=tree.root,
@@ -55,8 +67,13 @@ class EncodedBlob:
             quorums=tuple(quorums),
             account=account,
             code=code,
+            fingerprint=fingerprint,
         )
-        return cls(header, tuple(chunks), tree)
+        if fingerprint == PROFILE_NONE:
+            return cls(header, tuple(chunks), tree)
+        z = compute_fingerprint_rows(header, chunks[:k])
+        header = replace(header, fingerprint_hash=keccak256(z))
+        return cls(header, tuple(chunks), tree, z)
 
 
 @dataclass(frozen=True)
@@ -98,4 +115,5 @@ def prepare_batch(
 
 
 def _select(blob: EncodedBlob, indices: Sequence[int]) -> BlobChunks:
-    return select_blob_chunks(blob.header, blob.tree, blob.chunks, indices)
+    selected = select_blob_chunks(blob.header, blob.tree, blob.chunks, indices)
+    return replace(selected, fingerprints=blob.fingerprints) if blob.fingerprints else selected

@@ -12,12 +12,16 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
 6. ``proofs``: every chunk against its blob's commitment: each chunk hashed once (multi-buffer
    keccak in C). A request with up to ``loop_hash_bytes`` of chunks (about half a millisecond
    of hashing) is checked on the event loop, where it costs less than the thread hop would
-   (about 1 ms under load); a bigger one off the loop, on up to ``hash_threads`` threads. Then
+   (about 1 ms under load); a bigger one off the loop, on up to ``hash_threads`` threads;
+7. ``encoding``: for a blob of profile FP-v1, its fingerprint rows Z against the header, then
+   every chunk's fingerprint against Z encoded at its index (``protocol.encoding``): chunks off
+   the codeword the disperser committed to are refused (422 ``invalid_encoding``). A GF(2^8)
+   blob without fingerprints is refused the same way unless ``fingerprint`` is "accepted". Then
    the request is recorded in the replay guard (only now, so a copy with altered chunks cannot
    use up the genuine request);
-7. ``store``: one durable transaction (fsync before returning); if the store refuses (full,
+8. ``store``: one durable transaction (fsync before returning); if the store refuses (full,
    unavailable), the replay guard forgets the request, which stored nothing;
-8. ``sign``: the BLS signature over the batch header hash.
+9. ``sign``: the BLS signature over the batch header hash.
 
 The HTTP front runs stage 1 on the head alone (``authenticate``), before it commits a slot or a
 buffer to the request, then the rest on the whole body (``store_admitted``); ``store_chunks``
@@ -54,9 +58,10 @@ from operator_node.protocol.auth import (
     recover_disperser,
 )
 from operator_node.protocol.coding import DEFAULT_MAX_OVERHEAD, check_coding
-from operator_node.protocol.errors import InvalidBlob
+from operator_node.protocol.encoding import FINGERPRINT_POLICIES, check_blob_encoding
+from operator_node.protocol.errors import InvalidBlob, InvalidEncoding
 from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
-from operator_node.protocol.headers import validate_batch_root
+from operator_node.protocol.headers import CODE_GF8, PROFILE_FP1, validate_batch_root
 from operator_node.protocol.limits import (
     DEFAULT_MAX_BLOB_SIZE,
     DEFAULT_MIN_MARGIN,
@@ -122,13 +127,17 @@ class StoreChunksPipeline:
         max_overhead: float = DEFAULT_MAX_OVERHEAD,
         max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
         min_margin: int = DEFAULT_MIN_MARGIN,
+        fingerprint: str = "required",
     ) -> None:
         """``loop_hash_bytes``: the most chunk bytes checked on the event loop (None: the
         keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop).
         ``max_overhead``: the AVS's bound on a blob's encoding, in units of 1/gamma (see
         :func:`~operator_node.protocol.coding.check_coding`; ``math.inf`` for none).
         ``max_blob_size``, ``min_margin``: the AVS's largest blob and smallest margin (see
-        :mod:`operator_node.protocol.limits`)."""
+        :mod:`operator_node.protocol.limits`). ``fingerprint``: one of
+        :data:`FINGERPRINT_POLICIES`."""
+        if fingerprint not in FINGERPRINT_POLICIES:
+            raise ValueError(f"fingerprint must be one of {FINGERPRINT_POLICIES}")
         self._signer = signer
         self._store = store
         self._chain = chain
@@ -142,6 +151,7 @@ class StoreChunksPipeline:
         self._max_overhead = max_overhead
         self._max_blob_size = max_blob_size
         self._min_margin = min_margin
+        self._require_fingerprint = fingerprint == "required"
         if loop_hash_bytes is None:
             loop_hash_bytes = _LOOP_HASH_BYTES.get(keccak_backend(), _LOOP_HASH_BYTES_DEFAULT)
         self._loop_hash_bytes = loop_hash_bytes
@@ -182,6 +192,8 @@ class StoreChunksPipeline:
             self._validate_assignment(request, states)
         with stage("proofs"):
             await self._validate_chunks(request)
+        with stage("encoding"):
+            await self._validate_encoding(request)
             self._replay_guard.admit(digest, timestamp)
         with stage("store"):
             try:
@@ -254,6 +266,16 @@ class StoreChunksPipeline:
         leaves = [leaf for run in hashed for leaf in run]
         await asyncio.to_thread(_validate_proofs, request, leaves)
 
+    async def _validate_encoding(self, request: StoreChunksRequest) -> None:
+        blobs = [blob for blob in request.blobs if blob.header.fingerprint == PROFILE_FP1]
+        size = sum(blob.chunk_bytes for blob in blobs)
+        if not blobs:
+            return
+        if size <= self._loop_hash_bytes:
+            _validate_encodings(request)
+        else:
+            await asyncio.to_thread(_validate_encodings, request)
+
     async def _fetch_operator_state(
         self, request: StoreChunksRequest
     ) -> Mapping[int, list[tuple[bytes, int]]]:
@@ -288,6 +310,15 @@ class StoreChunksPipeline:
                 )  # fmt: skip
             except InvalidBlob as exc:
                 raise type(exc)(f"blob {blob_index}: {exc}") from None
+            if (
+                self._require_fingerprint
+                and header.code == CODE_GF8
+                and header.fingerprint != PROFILE_FP1
+            ):
+                raise InvalidEncoding(
+                    f"blob {blob_index}: this node requires encoding fingerprints (profile 1, "
+                    "FP-v1) on GF(2^8) blobs"
+                )
 
     def _validate_assignment(
         self, request: StoreChunksRequest, states: Mapping[int, list[tuple[bytes, int]]]
@@ -322,3 +353,14 @@ def _validate_proofs(request: StoreChunksRequest, leaves: list[bytes] | None) ->
         end = start + len(blob.chunks)
         validate_blob_chunks(blob, None if leaves is None else leaves[start:end])
         start = end
+
+
+def _validate_encodings(request: StoreChunksRequest) -> None:
+    """Check every FP-v1 blob's chunks against its fingerprints (GIL released in the C part)."""
+    for blob_index, blob in enumerate(request.blobs):
+        if blob.header.fingerprint != PROFILE_FP1:
+            continue
+        try:
+            check_blob_encoding(blob)
+        except InvalidEncoding as exc:
+            raise InvalidEncoding(f"blob {blob_index}: {exc}") from None

@@ -115,7 +115,7 @@ def fingerprints(chunks: Sequence[Buffer], length: int, points: bytes) -> bytes:
         raise ValueError(f"every chunk must be {length} bytes")
     kernel = _native_kernel()
     if kernel is not None:
-        return bytes(_rs.fingerprint(kernel, list(chunks), length, points))
+        return _rs.fingerprint(kernel, list(chunks), length, points)
     return _fingerprints_python(chunks, length, points)
 
 

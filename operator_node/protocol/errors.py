@@ -61,6 +61,17 @@ class InvalidSecurityParams(InvalidBlob):
     code = "bad_security_params"
 
 
+class InvalidEncoding(InvalidBlob):
+    """The chunks sent do not lie on the codeword the blob's fingerprints commit to (422).
+
+    Also a blob of profile FP-v1 whose fingerprint rows Z have the wrong length, non-zero padding
+    or a hash other than the header's, and a blob without fingerprints at a node that requires
+    them. See :mod:`~operator_node.protocol.encoding`.
+    """
+
+    code = "invalid_encoding"
+
+
 class UnassignableBlob(InvalidBlob):
     """The blob cannot be assigned to a quorum's operators (422).
 

@@ -5,9 +5,12 @@ arguments, i.e. one head/tail tuple, no leading offset word):
 
 - chunk leaf = keccak256(chunk bytes); blob commitment = Merkle root over the n chunk leaves.
 - blob header hash = keccak256(abi.encode(bytes32 commitment, uint32 dataLength, uint16 k,
-  uint16 n, uint8 code, uint32 chunkLength, (uint8 quorumNumber, uint8 adversaryThresholdPercentage,
-  uint8 confirmationThresholdPercentage)[] quorums, address account)), where code names the
-  erasure code: 0 for Reed-Solomon over GF(2^8) (n <= 255), 1 for GF(2^16) (n <= 65,535).
+  uint16 n, uint8 code, uint8 fingerprint, bytes32 fingerprintHash, uint32 chunkLength,
+  (uint8 quorumNumber, uint8 adversaryThresholdPercentage, uint8 confirmationThresholdPercentage)[]
+  quorums, address account)), where code names the erasure code: 0 for Reed-Solomon over GF(2^8)
+  (n <= 255), 1 for GF(2^16) (n <= 65,535); fingerprint names the encoding-validity profile: 0
+  for none, 1 for FP-v1 (GF(2^8) only), whose fingerprintHash is keccak256 of the data chunks'
+  fingerprint rows Z (see ``protocol.encoding``); for profile 0 it is 32 zero bytes.
 - batch root = Merkle root over leaves keccak256(blob header hash), in blob index order.
 - batch header hash = keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber)), the
   "reduced batch header" hash that operators sign and the service manager checks.
@@ -30,6 +33,11 @@ CODE_GF16 = 1
 MAX_CHUNKS_BY_CODE = {CODE_GF8: 255, CODE_GF16: 65535}
 CODE_FIELD_BITS = {CODE_GF8: 8, CODE_GF16: 16}
 MAX_CHUNKS_PER_BLOB = max(MAX_CHUNKS_BY_CODE.values())
+# The encoding-validity profiles a blob header can name, and the codes each applies to.
+PROFILE_NONE = 0
+PROFILE_FP1 = 1
+PROFILE_CODES = {PROFILE_NONE: (CODE_GF8, CODE_GF16), PROFILE_FP1: (CODE_GF8,)}
+NO_FINGERPRINT = bytes(32)
 ADDRESS_BYTES = 20
 UINT8_MAX = 0xFF
 UINT16_MAX = 0xFFFF
@@ -41,6 +49,8 @@ BLOB_HEADER_ABI_TYPES = (
     "uint16",
     "uint16",
     "uint8",
+    "uint8",
+    "bytes32",
     "uint32",
     "(uint8,uint8,uint8)[]",
     "address",
@@ -79,13 +89,16 @@ class QuorumParams:
 
 @dataclass(frozen=True)
 class BlobHeader:
-    """What a blob is: its commitment, shape, erasure code, quorums and paying account.
+    """What a blob is: its commitment, shape, erasure code, encoding-validity profile, quorums
+    and paying account.
 
-    ``account`` is the raw 20-byte address; ``code`` is CODE_GF8 or CODE_GF16. Construction
-    raises :class:`InvalidBlob` unless the code is known, 1 ≤ k ≤ n ≤ its most chunks (255 or
-    65,535), 1 ≤ data_length ≤ k·chunk_length, every field fits its ABI type, and the quorums
-    are non-empty and strictly increasing by number. Whether the code has this exact (k, n), the
-    canonical chunk length and the overhead bound are checked by
+    ``account`` is the raw 20-byte address; ``code`` is CODE_GF8 or CODE_GF16; ``fingerprint``
+    is PROFILE_NONE or PROFILE_FP1 (GF(2^8) only) and ``fingerprint_hash`` keccak256 of the
+    blob's fingerprint rows (32 zero bytes for PROFILE_NONE). Construction raises
+    :class:`InvalidBlob` unless the code and profile are known and fit each other, 1 ≤ k ≤ n ≤
+    its most chunks (255 or 65,535), 1 ≤ data_length ≤ k·chunk_length, every field fits its ABI
+    type, and the quorums are non-empty and strictly increasing by number. Whether the code has
+    this exact (k, n), the canonical chunk length and the overhead bound are checked by
     :func:`~operator_node.protocol.coding.check_coding`; whether n covers every quorum's
     assignment, by :mod:`~operator_node.protocol.assignment`.
     """
@@ -98,6 +111,8 @@ class BlobHeader:
     quorums: tuple[QuorumParams, ...]
     account: bytes
     code: int = CODE_GF8
+    fingerprint: int = PROFILE_NONE
+    fingerprint_hash: bytes = NO_FINGERPRINT
 
     def __post_init__(self) -> None:
         if len(self.commitment) != WORD_BYTES or len(self.account) != ADDRESS_BYTES:
@@ -105,6 +120,20 @@ class BlobHeader:
         top = MAX_CHUNKS_BY_CODE.get(self.code)
         if top is None:
             raise InvalidBlob(f"unknown erasure code {self.code} (known: 0 GF(2^8), 1 GF(2^16))")
+        codes = PROFILE_CODES.get(self.fingerprint)
+        if codes is None:
+            raise InvalidBlob(
+                f"unknown encoding-validity profile {self.fingerprint} (known: 0 none, 1 FP-v1)"
+            )
+        if self.code not in codes:
+            raise InvalidBlob(
+                f"profile {self.fingerprint} (FP-v1) is defined for code 0 (GF(2^8)) only, "
+                f"not code {self.code}"
+            )
+        if len(self.fingerprint_hash) != WORD_BYTES or (
+            self.fingerprint == PROFILE_NONE and self.fingerprint_hash != NO_FINGERPRINT
+        ):
+            raise InvalidBlob("the fingerprint hash must be 32 bytes, all zero for profile 0")
         if not 1 <= self.k <= self.n <= top:
             raise InvalidBlob(
                 f"need 1 <= k <= n <= {top} for code {self.code}, got k={self.k} n={self.n}"
@@ -132,6 +161,8 @@ class BlobHeader:
             _uint_word(self.k),
             _uint_word(self.n),
             _uint_word(self.code),
+            _uint_word(self.fingerprint),
+            self.fingerprint_hash,
             _uint_word(self.chunk_length),
             _uint_word(len(BLOB_HEADER_ABI_TYPES) * WORD_BYTES),  # offset of the quorums' tail
             bytes(WORD_BYTES - ADDRESS_BYTES) + self.account,

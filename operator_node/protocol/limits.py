@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from operator_node.protocol.coding import COUNTED_FLOOR, compute_chunk_length
 from operator_node.protocol.errors import InvalidBlob
-from operator_node.protocol.headers import MAX_CHUNKS_BY_CODE, QuorumParams
+from operator_node.protocol.headers import CODE_GF8, MAX_CHUNKS_BY_CODE, QuorumParams
 
 MiB = 1 << 20
 DEFAULT_MAX_BLOB_SIZE = 16 * MiB  # EigenDA's largest blob
@@ -38,6 +38,8 @@ _MAX_CHUNKS = max(MAX_CHUNKS_BY_CODE.values())
 # The parts of one blob's request that are not chunk data, beyond the indices and the proof:
 # prefix, batch header, blob header with its quorums and account, disperser signature.
 _FIXED_HEADER_BYTES = 512
+# Bytes of one fingerprint row (protocol.encoding): a GF(2^8) blob's request carries k of them.
+_FINGERPRINT_ROW = 64
 
 
 class BlobTooLarge(InvalidBlob):
@@ -90,14 +92,17 @@ class Share:
     k: int
 
 
-def request_header_bytes(chunks: int, quorums: int) -> int:
-    """An upper bound on the non-chunk bytes of a one-blob request carrying ``chunks`` chunks.
+def request_header_bytes(chunks: int, quorums: int, k: int = 1) -> int:
+    """An upper bound on the non-chunk bytes of a one-blob request carrying ``chunks`` chunks of
+    a blob with ``k`` data chunks.
 
     Two bytes per chunk index, and for each quorum's contiguous range a multiproof of at most two
-    words per tree level (16 levels for 65,536 leaves), plus the fixed parts.
+    words per tree level (16 levels for 65,536 leaves), the fingerprint rows of a GF(2^8) blob
+    (64·k bytes), plus the fixed parts.
     """
     depth = math.ceil(math.log2(_MAX_CHUNKS))
-    return _FIXED_HEADER_BYTES + 2 * chunks + quorums * 2 * depth * 32
+    rows = _FINGERPRINT_ROW * k if k < MAX_CHUNKS_BY_CODE[CODE_GF8] else 0
+    return _FIXED_HEADER_BYTES + 2 * chunks + rows + quorums * 2 * depth * 32
 
 
 def largest_share(
@@ -130,7 +135,7 @@ def largest_share(
             continue
         chunks = sum(-(-(k * 100 * s.stake) // (margin * s.total)) for s in shares if s.total > 0)
         chunks = max(1, min(chunks, _MAX_CHUNKS))
-        size = int(min(chunks * length, cap)) + request_header_bytes(chunks, len(shares))
+        size = int(min(chunks * length, cap)) + request_header_bytes(chunks, len(shares), k)
         if size > best.request_bytes:
             best = Share(size, chunks, length, k)
     return best

@@ -45,12 +45,16 @@ class BlobChunks:
 
     ``chunks`` are buffers (memoryview slices of a request body when decoded: nothing is copied).
     ``proof`` is the multiproof of all of them (:mod:`~operator_node.protocol.merkle`).
+    ``fingerprints`` is Z, the k fingerprint rows of the blob's data chunks, which a StoreChunks
+    request carries for a blob of profile FP-v1 (:mod:`~operator_node.protocol.encoding`); empty
+    otherwise, and in retrieval replies.
     """
 
     header: BlobHeader
     indices: tuple[int, ...]
     proof: tuple[bytes, ...]
     chunks: tuple[Bytes, ...]
+    fingerprints: Bytes = b""
 
     def __post_init__(self) -> None:
         if len(self.chunks) != len(self.indices):

@@ -4,15 +4,16 @@ Both messages are a fixed prefix, a small canonical header, then raw chunk bytes
 base64). All integers are unsigned big-endian; a "word" is 32 bytes.
 
 Prefix (9 bytes): magic (4: ``ONSC`` for StoreChunks, ``ONRR`` for a retrieval reply), version (u8,
-2), header length H (u32: the bytes between the prefix and the first chunk byte). Version 1 had no
-erasure code in the blob header; a version 1 message is refused with a clear error.
+3), header length H (u32: the bytes between the prefix and the first chunk byte). Version 1 had no
+erasure code in the blob header, version 2 no encoding-validity profile; a message of either is
+refused with a clear error.
 
 Header pieces:
 
 - batch header: batch root (word), reference block number (u32).
-- blob header: commitment (word), data length (u32), k (u16), n (u16), code (u8), chunk length
-  (u32), quorum count q (u8), q x (quorum number u8, adversary % u8, confirmation % u8), account
-  (20).
+- blob header: commitment (word), data length (u32), k (u16), n (u16), code (u8), fingerprint
+  profile (u8), fingerprint hash (word), chunk length (u32), quorum count q (u8), q x (quorum
+  number u8, adversary % u8, confirmation % u8), account (20).
 - chunk set: count c (u16), c x index (u16, strictly increasing, < n), then the chunks'
   multiproof: the words (32 bytes each) of every tree node the verifier cannot compute from the
   chunks, level by level from the leaves up and left to right, as many as the indices and
@@ -22,8 +23,12 @@ StoreChunks header: batch header, blob count b (u16, ≥ 1), then b x (blob head
 Retrieval reply header: batch header, blob index (u32), blob header, batch proof depth d (u8),
 d words (proof of leaf keccak256(blob header hash) to the batch root), chunk set.
 
-After the header: every chunk of every chunk set in order, each exactly chunk length bytes, and
-nothing else. Decoding is zero-copy for chunk data (memoryview slices of the body) and checks
+After the header, blob by blob: in a StoreChunks body, the blob's fingerprint rows Z (64·k bytes)
+when its profile is FP-v1; then every chunk of its chunk set in order, each exactly chunk length
+bytes; and nothing else. Z is not in the header, which the disperser signs and the node reads
+before anything else: it is bound instead by the fingerprint hash in the blob header.
+
+Decoding is zero-copy for chunk data (memoryview slices of the body) and checks
 every declared count and length against :class:`WireLimits` and the bytes present before
 allocating anything proportional to it; the encoding is canonical, so decode then encode gives
 back the same bytes.
@@ -40,6 +45,9 @@ from operator_node.protocol.errors import MalformedRequest, RequestTooLarge
 from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import (
     CODE_GF8,
+    NO_FINGERPRINT,
+    PROFILE_FP1,
+    PROFILE_NONE,
     UINT16_MAX,
     BatchHeader,
     BlobHeader,
@@ -55,12 +63,12 @@ from operator_node.protocol.messages import (
 
 MAGIC_STORE_CHUNKS = b"ONSC"
 MAGIC_RETRIEVAL_REPLY = b"ONRR"
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 CONTENT_TYPE = "application/octet-stream"
 
 _PREFIX = struct.Struct(">4sBI")
 _BATCH = struct.Struct(">32sI")
-_BLOB_FIXED = struct.Struct(">32sIHHBIB")
+_BLOB_FIXED = struct.Struct(">32sIHHBB32sIB")
 # The blob header as stored records keep it (wire version 1): the code follows the chunk set.
 _RECORD_FIXED = struct.Struct(">32sIHHIB")
 _QUORUM = struct.Struct(">BBB")
@@ -94,7 +102,9 @@ def _encode_batch_header(header: BatchHeader) -> bytes:
 
 
 def _encode_blob_header(header: BlobHeader, layout: struct.Struct = _BLOB_FIXED) -> bytes:
-    shape = (header.k, header.n, header.code) if layout is _BLOB_FIXED else (header.k, header.n)
+    shape: tuple[int | bytes, ...] = (header.k, header.n)
+    if layout is _BLOB_FIXED:
+        shape += (header.code, header.fingerprint, header.fingerprint_hash)
     fixed = layout.pack(
         header.commitment,
         header.data_length,
@@ -114,9 +124,21 @@ def _encode_chunk_set(blob: BlobChunks) -> bytes:
     return U16.pack(len(blob.indices)) + indices + b"".join(blob.proof)
 
 
-def _frame(magic: bytes, header: bytes, blobs: Sequence[BlobChunks]) -> list[Bytes]:
+def _frame(
+    magic: bytes, header: bytes, blobs: Sequence[BlobChunks], fingerprints: bool = False
+) -> list[Bytes]:
     head = _PREFIX.pack(magic, WIRE_VERSION, len(header)) + header
-    return [head, *(chunk for blob in blobs for chunk in blob.chunks)]
+    parts: list[Bytes] = [head]
+    for blob in blobs:
+        if fingerprints and blob.header.fingerprint == PROFILE_FP1:
+            parts.append(blob.fingerprints)
+        parts += blob.chunks
+    return parts
+
+
+def fingerprint_bytes(header: BlobHeader) -> int:
+    """Bytes of Z a StoreChunks body carries for a blob: 64·k for FP-v1, else none."""
+    return 64 * header.k if header.fingerprint == PROFILE_FP1 else 0
 
 
 def encode_store_chunks(request: StoreChunksRequest) -> list[Bytes]:
@@ -124,14 +146,22 @@ def encode_store_chunks(request: StoreChunksRequest) -> list[Bytes]:
 
     The first buffer is the head (prefix and header, what :func:`store_chunks_head` returns); the
     chunk buffers are the request's own (not copied). ``b"".join`` the list for one ``bytes``.
-    Raises :class:`MalformedRequest` if the batch has more blobs than the format can count.
+    Raises :class:`MalformedRequest` if the batch has more blobs than the format can count or a
+    blob of profile FP-v1 lacks its 64·k bytes of fingerprint rows.
     """
     if len(request.blobs) > UINT16_MAX:
         raise MalformedRequest(f"{len(request.blobs)} blobs do not fit one StoreChunks body")
+    for blob in request.blobs:
+        if len(blob.fingerprints) != fingerprint_bytes(blob.header):
+            raise MalformedRequest(
+                f"a blob of profile {blob.header.fingerprint} carries "
+                f"{fingerprint_bytes(blob.header)} bytes of fingerprint rows, "
+                f"not {len(blob.fingerprints)}"
+            )
     parts = [_encode_batch_header(request.batch_header), U16.pack(len(request.blobs))]
     for blob in request.blobs:
         parts += [_encode_blob_header(blob.header), _encode_chunk_set(blob)]
-    return _frame(MAGIC_STORE_CHUNKS, b"".join(parts), request.blobs)
+    return _frame(MAGIC_STORE_CHUNKS, b"".join(parts), request.blobs, fingerprints=True)
 
 
 def encode_retrieval_reply(reply: RetrievalReply) -> list[Bytes]:
@@ -188,18 +218,23 @@ def _read_batch_header(reader: Reader) -> BatchHeader:
     return BatchHeader(batch_root=bytes(root), reference_block_number=reference_block)
 
 
-def _read_blob_header(reader: Reader, code: int | None = None) -> BlobHeader:
-    """Read a blob header; with ``code`` given, in the stored layout that lacks the code."""
-    if code is None:
+def _read_blob_header(reader: Reader, stored: tuple[int, int, bytes] | None = None) -> BlobHeader:
+    """Read a blob header; with ``stored`` = (code, profile, fingerprint hash) given, in the
+    stored layout that lacks them."""
+    if stored is None:
         fields = reader.unpack(_BLOB_FIXED, "blob header")
-        commitment, data_length, k, n, code, chunk_length, quorum_count = fields
+        commitment, data_length, k, n, code, profile, fp_hash, chunk_length, quorum_count = fields
     else:
         fields = reader.unpack(_RECORD_FIXED, "blob header")
         commitment, data_length, k, n, chunk_length, quorum_count = fields
+        code, profile, fp_hash = stored
     block = reader.take(_QUORUM.size * quorum_count, "blob quorums")
     quorums = tuple(QuorumParams(*triple) for triple in _QUORUM.iter_unpack(block))
     account = bytes(reader.take(_ADDRESS, "blob account"))
-    return BlobHeader(bytes(commitment), data_length, k, n, chunk_length, quorums, account, code)
+    return BlobHeader(
+        bytes(commitment), data_length, k, n, chunk_length, quorums, account, code, profile,
+        bytes(fp_hash),
+    )  # fmt: skip
 
 
 def _read_chunk_set(
@@ -228,20 +263,28 @@ def _read_chunk_set(
 
 
 def _read_chunks(
-    view: memoryview, start: int, sets: Sequence[tuple[BlobHeader, int]]
-) -> list[tuple[memoryview, ...]]:
-    declared = sum(header.chunk_length * count for header, count in sets)
+    view: memoryview, start: int, sets: Sequence[tuple[BlobHeader, int]], fingerprints: bool
+) -> list[tuple[memoryview, tuple[memoryview, ...]]]:
+    """Each blob's (fingerprint rows, chunks) after the header; rows only if ``fingerprints``."""
+    rows = [fingerprint_bytes(header) if fingerprints else 0 for header, _ in sets]
+    declared = sum(header.chunk_length * count for header, count in sets) + sum(rows)
     present = len(view) - start
     if present != declared:
         what = "truncated chunk data" if present < declared else "trailing bytes after the chunks"
         raise MalformedRequest(
-            f"{what}: the header declares {declared} bytes of chunks, the body has {present}"
+            f"{what}: the header declares {declared} bytes of fingerprint rows and chunks, "
+            f"the body has {present}"
         )
     out, position = [], start
-    for header, count in sets:
+    for (header, count), z in zip(sets, rows, strict=True):
         size = header.chunk_length
+        z_view = view[position : position + z]
+        position += z
         out.append(
-            tuple(view[position + i * size : position + (i + 1) * size] for i in range(count))
+            (
+                z_view,
+                tuple(view[position + i * size : position + (i + 1) * size] for i in range(count)),
+            )
         )
         position += size * count
     return out
@@ -309,10 +352,12 @@ def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:
     batch_header = _read_batch_header(reader)
     sections = _read_blob_sections(reader, limits)
     reader.expect_end("StoreChunks header")
-    chunk_lists = _read_chunks(view, reader.position, [(h, len(i)) for h, i, _ in sections])
+    chunk_lists = _read_chunks(
+        view, reader.position, [(h, len(i)) for h, i, _ in sections], fingerprints=True
+    )
     blobs = tuple(
-        BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks)
-        for (header, indices, proof), chunks in zip(sections, chunk_lists, strict=True)
+        BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks, fingerprints=z)
+        for (header, indices, proof), (z, chunks) in zip(sections, chunk_lists, strict=True)
     )
     return StoreChunksRequest(batch_header=batch_header, blobs=blobs)
 
@@ -335,7 +380,9 @@ def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:
     batch_proof = reader.words(depth, "batch proof")
     indices, proof = _read_chunk_set(reader, header, limits, limits.max_chunks)
     reader.expect_end("retrieval reply header")
-    (chunks,) = _read_chunks(view, reader.position, [(header, len(indices))])
+    ((_, chunks),) = _read_chunks(
+        view, reader.position, [(header, len(indices))], fingerprints=False
+    )
     blob = BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks)
     return RetrievalReply(batch_header, blob_index, batch_proof, blob)
 
@@ -357,21 +404,32 @@ def decode_batch_header(data: Bytes) -> BatchHeader:
     return header
 
 
-# The last byte of a stored section written by this release: its chunk set holds a multiproof.
+# The last byte of a stored section: its chunk set holds a multiproof, and (3) the trailer holds
+# the encoding-validity profile and fingerprint hash after the code.
 _RECORD_MULTIPROOF = 2
+_RECORD_PROFILE = 3
+_PROFILE_TRAILER = 1 + 1 + 32 + 1
 
 
 def encode_blob_section(blob: BlobChunks) -> bytes:
-    """The stored form of a blob's section: blob header, chunk set, code, format mark.
+    """The stored form of a blob's section: blob header, chunk set, code, profile, fingerprint
+    hash, format mark.
 
     The header is laid out as in wire version 1 (no code after n); the chunk set (indices and
-    multiproof) as on the wire; then the code (u8) and the mark 2 (u8). Records stored by earlier
-    releases still read: they end right after a chunk set of one sibling path per chunk (depth(n)
-    words each) and are GF(2^8). The two are told apart by length, unambiguously: after the
-    indices an old record has a multiple of 32 bytes left, a new one two more than a multiple.
+    multiproof) as on the wire; then the code (u8), the profile (u8), the fingerprint hash (32)
+    and the mark 3 (u8). Records stored by earlier releases still read, as profile 0: those of
+    the last release end in the code and the mark 2; older ones right after a chunk set of one
+    sibling path per chunk (depth(n) words each), and are GF(2^8). They are told apart by length,
+    unambiguously: after the indices the oldest record has a multiple of 32 bytes left, the last
+    release's two more than a multiple, this release's three more.
     """
     header = _encode_blob_header(blob.header, _RECORD_FIXED)
-    trailer = U8.pack(blob.header.code) + U8.pack(_RECORD_MULTIPROOF)
+    trailer = (
+        U8.pack(blob.header.code)
+        + U8.pack(blob.header.fingerprint)
+        + blob.header.fingerprint_hash
+        + U8.pack(_RECORD_PROFILE)
+    )
     return header + _encode_chunk_set(blob) + trailer
 
 
@@ -390,14 +448,19 @@ def decode_blob_section(
     depth = tree_depth(n)
     left = len(view) - after_indices
     words = multiproof_size(indices, depth)
-    if left == 32 * words + 2 and view[-1] == _RECORD_MULTIPROOF:
-        code = view[-2]
+    stored: tuple[int, int, bytes]
+    if left == 32 * words + _PROFILE_TRAILER and view[-1] == _RECORD_PROFILE:
+        trailer = view[-_PROFILE_TRAILER:]
+        stored = (trailer[0], trailer[1], bytes(trailer[2:34]))
+    elif left == 32 * words + 2 and view[-1] == _RECORD_MULTIPROOF:
+        stored = (view[-2], PROFILE_NONE, NO_FINGERPRINT)
     elif left == 32 * depth * len(indices):
-        code = CODE_GF8
+        stored = (CODE_GF8, PROFILE_NONE, NO_FINGERPRINT)
     else:
         raise MalformedRequest(f"a stored blob section has {left} bytes after its indices")
+    code = stored[0]
     reader = Reader(view, 0, len(view))
-    header = _read_blob_header(reader, code)
+    header = _read_blob_header(reader, stored)
     reader.take(U16.size * (len(indices) + 1), "chunk count and indices")
     if code == CODE_GF8 and left == 32 * depth * len(indices):
         paths = [reader.words(depth, "chunk proof") for _ in indices]

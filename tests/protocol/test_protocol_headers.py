@@ -46,8 +46,10 @@ def _header(**changes: object) -> BlobHeader:
 
 
 def test_blob_header_hash_matches_hand_assembled_abi() -> None:
-    # abi.encode(bytes32, uint32, uint16, uint16, uint8, uint32, (uint8,uint8,uint8)[], address):
-    # eight head words (the array's is an offset to the tail), then length and tuples.
+    # abi.encode(bytes32, uint32, uint16, uint16, uint8, uint8, bytes32, uint32,
+    # (uint8,uint8,uint8)[], address): ten head words (the array's is an offset to the tail),
+    # then length and tuples.
+    fp_hash = keccak(b"Z")
     encoded = b"".join(
         [
             COMMITMENT,
@@ -55,8 +57,10 @@ def test_blob_header_hash_matches_hand_assembled_abi() -> None:
             _word(4),
             _word(12),
             _word(0),
+            _word(1),
+            fp_hash,
             _word(256),
-            _word(8 * 32),
+            _word(10 * 32),
             bytes(12) + ACCOUNT,
             _word(2),
             _word(0),
@@ -67,7 +71,13 @@ def test_blob_header_hash_matches_hand_assembled_abi() -> None:
             _word(60),
         ]
     )
-    assert _header().compute_hash() == keccak(encoded)
+    assert _header(fingerprint=1, fingerprint_hash=fp_hash).compute_hash() == keccak(encoded)
+    assert _header(fingerprint=1, fingerprint_hash=fp_hash).compute_hash() == keccak(
+        abi_encode(
+            list(BLOB_HEADER_ABI_TYPES),
+            [COMMITMENT, 1000, 4, 12, 0, 1, fp_hash, 256, [(0, 33, 55), (3, 40, 60)], ACCOUNT],
+        )
+    )
 
 
 def test_blob_header_hash_changes_with_every_field() -> None:
@@ -78,6 +88,8 @@ def test_blob_header_hash_changes_with_every_field() -> None:
         _header(k=5),
         _header(n=13),
         _header(code=1),
+        _header(fingerprint=1),
+        _header(fingerprint=1, fingerprint_hash=keccak(b"Z")),
         _header(chunk_length=257),
         _header(quorums=(QuorumParams(0, 33, 55),)),
         _header(quorums=(QuorumParams(0, 33, 55), QuorumParams(3, 40, 61))),
@@ -166,6 +178,7 @@ def test_batch_header_refuses_invalid_fields() -> None:
 @st.composite
 def _any_header(draw: st.DrawFn) -> BlobHeader:
     code = draw(st.sampled_from([0, 1]))
+    fingerprint = draw(st.sampled_from([0, 1])) if code == 0 else 0
     n = draw(st.integers(1, 255 if code == 0 else 65535))
     k = draw(st.integers(1, n))
     chunk_length = draw(st.integers(1, 2**32 - 1))
@@ -184,6 +197,8 @@ def _any_header(draw: st.DrawFn) -> BlobHeader:
         quorums=tuple(quorums),
         account=draw(st.binary(min_size=20, max_size=20)),
         code=code,
+        fingerprint=fingerprint,
+        fingerprint_hash=draw(st.binary(min_size=32, max_size=32)) if fingerprint else bytes(32),
     )
 
 
@@ -200,6 +215,8 @@ def test_header_hashes_equal_eth_abi_encoding(header: BlobHeader, block: int) ->
         header.k,
         header.n,
         header.code,
+        header.fingerprint,
+        header.fingerprint_hash,
         header.chunk_length,
         quorums,
         header.account,
@@ -209,3 +226,14 @@ def test_header_hashes_equal_eth_abi_encoding(header: BlobHeader, block: int) ->
     assert batch.compute_hash() == keccak(
         abi_encode(BATCH_HEADER_ABI_TYPES, (header.commitment, block))
     )
+
+
+def test_blob_header_refuses_a_profile_that_does_not_fit() -> None:
+    with pytest.raises(InvalidBlob, match="unknown encoding-validity profile 2"):
+        _header(fingerprint=2)
+    with pytest.raises(InvalidBlob, match="code 0"):
+        _header(code=1, fingerprint=1)
+    with pytest.raises(InvalidBlob, match="all zero for profile 0"):
+        _header(fingerprint_hash=keccak(b"Z"))
+    with pytest.raises(InvalidBlob, match="32 bytes"):
+        _header(fingerprint=1, fingerprint_hash=bytes(31))

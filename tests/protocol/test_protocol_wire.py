@@ -33,6 +33,7 @@ from operator_node.protocol import (
     validate_retrieval_reply,
     validate_store_chunks,
 )
+from operator_node.protocol.hashes import keccak256
 from operator_node.protocol.headers import QuorumParams, compute_chunk_tree
 from operator_node.protocol.messages import select_blob_chunks
 from operator_node.protocol.wire import decode_blob_section, encode_blob_section
@@ -51,7 +52,8 @@ LIMITS = WireLimits()
 HEADER_LENGTH = 5
 BLOB_COUNT = 9 + 36
 BLOB0 = BLOB_COUNT + 2
-BLOB0_K, BLOB0_N, BLOB0_CODE, BLOB0_QUORUMS = BLOB0 + 36, BLOB0 + 38, BLOB0 + 40, BLOB0 + 46
+BLOB0_K, BLOB0_N, BLOB0_CODE, BLOB0_PROFILE = BLOB0 + 36, BLOB0 + 38, BLOB0 + 40, BLOB0 + 41
+BLOB0_QUORUMS = BLOB0 + 46 + 33
 BLOB0_CHUNK_COUNT = BLOB0_QUORUMS + 2 * 3 + 20
 BLOB0_INDICES = BLOB0_CHUNK_COUNT + 2
 
@@ -129,18 +131,29 @@ def test_stored_sections_round_trip_and_older_records_still_read() -> None:
     indices = (0, 3, 4, 5, 12)
     header = BlobHeader(tree.root, 40, 3, 13, 16, (QuorumParams(0, 33, 55),), bytes(20))
     blob = select_blob_chunks(header, tree, chunks, indices)
-    for code in (0, 1):
-        coded = dataclasses.replace(blob, header=dataclasses.replace(header, code=code))
+    fp_hash = rng.randbytes(32)
+    for code, profile in ((0, 0), (1, 0), (0, 1)):
+        coded = dataclasses.replace(
+            blob,
+            header=dataclasses.replace(
+                header, code=code, fingerprint=profile,
+                fingerprint_hash=fp_hash if profile else bytes(32),
+            ),
+        )  # fmt: skip
         record = encode_blob_section(coded)
-        assert record[-2:] == bytes([code, 2])
+        assert record[-35:] == bytes([code, profile]) + coded.header.fingerprint_hash + b"\x03"
         assert decode_blob_section(record) == (coded.header, indices, blob.proof)
+        # The last release's record (code, then the mark 2) reads as profile 0.
+        if profile == 0:
+            last = record[:-35] + bytes([code, 2])
+            assert decode_blob_section(last) == (coded.header, indices, blob.proof)
     older = (
         record[: 32 + 4 + 2 + 2 + 4 + 1 + 3 + 20]  # the version 1 blob header
         + struct.pack(">H5H", len(indices), *indices)
         + b"".join(word for i in indices for word in tree.get_proof(i))
     )
     assert decode_blob_section(older) == (header, indices, tree.get_multiproof(indices))
-    for bad in (record + b"\x00", record[:-1], older + bytes(31), older[:-32], record[:-2]):
+    for bad in (record + b"\x00", record[:-1], older + bytes(31), older[:-32], record[:-35]):
         with pytest.raises(MalformedRequest):
             decode_blob_section(bad)
 
@@ -162,7 +175,8 @@ def test_store_chunks_refuses_trailing_bytes() -> None:
     [
         (0, b"XXXX", "bad magic"),
         (4, b"\x01", "unsupported version"),  # version 1 had no erasure code
-        (4, b"\x03", "unsupported version"),
+        (4, b"\x02", "unsupported version"),  # version 2 had no fingerprint profile
+        (4, b"\x04", "unsupported version"),
         (HEADER_LENGTH, struct.pack(">I", 10**6), "runs past the end"),
         (BLOB_COUNT, b"\x00\x00", "at least one blob"),
         (BLOB_COUNT, b"\x00\x03", "truncated"),
@@ -302,3 +316,43 @@ def test_retrieval_reply_refuses_malformed_bodies() -> None:
         decode_retrieval_reply(_body(), LIMITS)
     with pytest.raises(RequestTooLarge, match="batch proof depth 2"):
         decode_retrieval_reply(body, WireLimits(max_proof_depth=1))
+
+
+def _fingerprinted_request(rng: random.Random) -> StoreChunksRequest:
+    """Two blobs: the first of profile FP-v1 carrying Z (3 rows), the second of profile 0."""
+    plain = make_request(rng)
+    first = plain.blobs[0]
+    z = rng.randbytes(64 * first.header.k)
+    header = dataclasses.replace(first.header, fingerprint=1, fingerprint_hash=keccak256(z))
+    blobs = (dataclasses.replace(first, header=header, fingerprints=z), plain.blobs[1])
+    return StoreChunksRequest(
+        BatchHeader(compute_batch_tree([b.header for b in blobs]).root, 7), blobs
+    )
+
+
+def test_store_chunks_carries_fingerprint_rows_before_the_blob_chunks() -> None:
+    request = _fingerprinted_request(random.Random(3))
+    parts = encode_store_chunks(request)
+    z = request.blobs[0].fingerprints
+    assert parts[1] is z  # Z goes after the head, before the first blob's chunks, uncopied
+    body = b"".join(parts)
+    decoded = decode_store_chunks(body, LIMITS)
+    assert bytes(decoded.blobs[0].fingerprints) == z and decoded.blobs[1].fingerprints == b""
+    assert decoded.blobs[0].header.fingerprint == 1
+    assert _as_bytes(decoded) == _as_bytes(request)
+    assert b"".join(encode_store_chunks(decoded)) == body
+    head = len(parts[0])
+    # Z is not part of the head the disperser signs: it is bound by the header's hash.
+    assert store_chunks_head(body) == parts[0] and body[head : head + len(z)] == z
+    for cut in (len(body) - 1, head + len(z) - 1, head):
+        with pytest.raises(MalformedRequest):
+            decode_store_chunks(body[:cut], LIMITS)
+
+
+def test_an_fp_blob_without_its_rows_cannot_be_encoded() -> None:
+    request = _fingerprinted_request(random.Random(4))
+    first = request.blobs[0]
+    for z in (b"", first.fingerprints[:-1], first.fingerprints + b"\x00"):
+        broken = dataclasses.replace(first, fingerprints=z)
+        with pytest.raises(MalformedRequest, match="fingerprint rows"):
+            encode_store_chunks(StoreChunksRequest(request.batch_header, (broken,)))
