@@ -190,9 +190,9 @@ def _counter(metrics_url: str, name: str, label: str | None = None) -> dict[str,
 
 def _sample_body(operator: BlsKeyPair = KEYPAIR) -> bytes:
     rng = random.Random(7)
-    blob = EncodedBlob.from_chunks(
-        [rng.randbytes(64) for _ in range(16)],
-        data_length=200,
+    blob = EncodedBlob.from_data(
+        rng.randbytes(200),
+        n=16,
         k=4,
         quorums=[QuorumParams(0, 25, 50)],
         account=b"\xaa" * 20,
@@ -501,9 +501,9 @@ def chain_hang(root: Path, requests: int) -> dict[str, Any]:
 
 async def _batch_for(devnet: Devnet, operator: DevnetOperator, tag: int, chunk: int) -> bytes:
     block, states = await devnet.fetch_operator_state()
-    blob = EncodedBlob.from_chunks(
-        [os.urandom(chunk) for _ in range(64)],
-        data_length=8 * chunk,
+    blob = EncodedBlob.from_data(
+        os.urandom(8 * chunk),
+        n=64,
         k=8,
         quorums=[QuorumParams(0, 25, 50)],
         account=tag.to_bytes(20, "big"),

@@ -64,9 +64,9 @@ def _records(blobs: int) -> tuple[bytes, list[StoredBlob]]:
     """A batch of ``blobs`` blobs as stored (records made by the real client path)."""
     operators = [BlsKeyPair.from_secret(9000 + i) for i in range(4)]
     states = {0: [(kp.operator_id, 25) for kp in operators]}
-    base = EncodedBlob.from_chunks(
-        [os.urandom(CHUNK_SIZE) for _ in range(16)],
-        data_length=4 * CHUNK_SIZE,
+    base = EncodedBlob.from_data(
+        os.urandom(4 * CHUNK_SIZE),
+        n=16,
         k=4,
         quorums=[QuorumParams(0, 25, 50)],
         account=bytes(20),

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from operator_node.erasure import cached_codec
 from operator_node.protocol.assignment import OperatorStakes, compute_blob_assignment
 from operator_node.protocol.encoding import compute_fingerprint_rows
 from operator_node.protocol.hashes import Bytes, keccak256
 from operator_node.protocol.headers import (
+    CODE_FIELD_BITS,
     CODE_GF8,
     PROFILE_CODES,
     PROFILE_FP1,
@@ -74,6 +76,27 @@ class EncodedBlob:
         z = compute_fingerprint_rows(header, chunks[:k])
         header = replace(header, fingerprint_hash=keccak256(z))
         return cls(header, tuple(chunks), tree, z)
+
+    @classmethod
+    def from_data(
+        cls,
+        data: Bytes,
+        *,
+        k: int,
+        n: int,
+        quorums: Sequence[QuorumParams],
+        account: bytes,
+        code: int = CODE_GF8,
+        fingerprint: int | None = None,
+        backend: str = "auto",
+    ) -> EncodedBlob:
+        """Erasure-code ``data`` into n chunks (k data chunks) and commit to them, as
+        :meth:`from_chunks` does."""
+        codec = cached_codec(k, n, backend, CODE_FIELD_BITS[code])
+        return cls.from_chunks(
+            codec.encode(data), data_length=len(data), k=k, quorums=quorums, account=account,
+            code=code, fingerprint=fingerprint,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

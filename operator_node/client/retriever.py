@@ -6,7 +6,9 @@ soon as k distinct valid chunks are in: with hundreds of operators a blob is usu
 from the first wave or two. Every reply is checked against the batch header hash asked for (blob
 header in the batch root, every chunk against the blob commitment); a node that answers garbage,
 is down or has nothing is skipped. The decoded blob is re-encoded and its commitment compared,
-so what is returned is exactly what was dispersed.
+so what is returned is exactly what was dispersed; for a blob of profile FP-v1 the fingerprints
+of the rebuilt data chunks must also hash to the header's fingerprint hash, the one the operators
+signed (``protocol.encoding``). Either mismatch is refused: no data is returned.
 
 A ``progress`` hook hears of the ``fetch`` step in bytes: received so far, out of the sizes the
 replies announced so far (a total that grows as each reply starts).
@@ -23,8 +25,14 @@ import aiohttp
 from operator_node.chain.client import ChainConnection
 from operator_node.erasure import cached_codec
 from operator_node.errors import OperatorNodeError
-from operator_node.protocol.hashes import Bytes
-from operator_node.protocol.headers import CODE_FIELD_BITS, BlobHeader, compute_blob_commitment
+from operator_node.protocol.encoding import compute_fingerprint_rows
+from operator_node.protocol.hashes import Bytes, keccak256
+from operator_node.protocol.headers import (
+    CODE_FIELD_BITS,
+    PROFILE_FP1,
+    BlobHeader,
+    compute_blob_commitment,
+)
 from operator_node.protocol.messages import RetrievalReply, validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
 from operator_node.sockets import SocketError, parse_socket
@@ -180,8 +188,16 @@ class Retriever:
         chosen = dict(sorted(chunks.items())[: header.k])
         data = bytes(codec.decode(chosen, length=header.data_length))
         # Re-encoding proves the rebuilt blob is the committed one, not just k consistent rows.
-        if compute_blob_commitment(codec.encode(data)) != header.commitment:
+        encoded = codec.encode(data)
+        if compute_blob_commitment(encoded) != header.commitment:
             raise RetrievalError("the rebuilt blob does not match its commitment")
+        if header.fingerprint == PROFILE_FP1:
+            z = compute_fingerprint_rows(header, encoded[: header.k])
+            if keccak256(z) != header.fingerprint_hash:
+                raise RetrievalError(
+                    "the rebuilt blob's fingerprints do not match the fingerprint hash its "
+                    "operators signed"
+                )
         return RetrievedBlob(data, header, len(chosen), sources, failures)
 
 

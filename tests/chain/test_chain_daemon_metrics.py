@@ -136,9 +136,9 @@ def _store_chunks_request(devnet: Devnet, reference: int) -> tuple[bytes, bytes,
     """Operator 0's StoreChunks body of a one-blob batch over quorum 0 as stakes stand at
     ``reference``; (body, batch header hash, operator 0's chunk bytes)."""
     rng = random.Random(21)
-    blob = EncodedBlob.from_chunks(
-        [rng.randbytes(64) for _ in range(32)],
-        data_length=200,
+    blob = EncodedBlob.from_data(
+        rng.randbytes(200),
+        n=32,
         k=4,
         quorums=[QuorumParams(0, 25, 50)],
         account=b"\xaa" * 20,

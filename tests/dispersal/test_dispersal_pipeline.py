@@ -77,17 +77,24 @@ def _batch(
     *,
     code: int = 0,
     n: int = 24,
-    length: int = 64,
     data_length: int = 64 * 4,
+    length: int | None = None,
 ) -> PreparedBatch:
+    """``blobs`` real codewords (k = 4), or with ``length`` given, n random chunks of that
+    length: a shape the codes may not make, for the refusals that come before the encoding."""
     rng = random.Random(seed)
+    quorums, account = [QUORUM], b"\xaa" * 20
     encoded = [
-        EncodedBlob.from_chunks(
+        EncodedBlob.from_data(
+            rng.randbytes(data_length), k=4, n=n, quorums=quorums, account=account, code=code
+        )
+        if length is None
+        else EncodedBlob.from_chunks(
             [rng.randbytes(length) for _ in range(n)],
             data_length=data_length,
             k=4,
-            quorums=[QUORUM],
-            account=b"\xaa" * 20,
+            quorums=quorums,
+            account=account,
             code=code,
         )
         for _ in range(blobs)
@@ -527,9 +534,9 @@ async def test_pipeline_checks_every_chunk_on_each_hashing_path(
     )
     node = Node(pipeline, store, signer, chain)
     rng = random.Random(7)
-    blob = EncodedBlob.from_chunks(
-        [rng.randbytes(256 << 10) for _ in range(80)],
-        data_length=16 * (256 << 10),
+    blob = EncodedBlob.from_data(
+        rng.randbytes(16 * (256 << 10)),
+        n=80,
         k=16,
         quorums=[QUORUM],
         account=b"\xbb" * 20,

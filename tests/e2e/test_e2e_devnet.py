@@ -170,13 +170,13 @@ async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
         running.start_node(victim)
         running.wait_ready(victim)
         block, states = await running.fetch_operator_state()
-        chunks = [os.urandom(128 << 10) for _ in range(40)]
+        data = os.urandom(8 * (128 << 10))
         me = victim.keypair.operator_id
         stored, refused = [], None
         for number in range(24):  # 16 MiB holds about nine of these 1.6 MiB shares
-            blob = EncodedBlob.from_chunks(
-                chunks,
-                data_length=8 * len(chunks[0]),
+            blob = EncodedBlob.from_data(
+                data,
+                n=40,
                 k=8,
                 quorums=[QuorumParams(0, 25, 50)],
                 account=number.to_bytes(20, "big"),
@@ -247,9 +247,9 @@ async def test_e2e_unregistered_key_refuses_as_not_registered(
             time.sleep(0.1)
         assert http_get(f"{base}/health")[0] == 206
         block, states = await running.fetch_operator_state()
-        blob = EncodedBlob.from_chunks(
-            [os.urandom(1024) for _ in range(40)],
-            data_length=8 * 1024,
+        blob = EncodedBlob.from_data(
+            os.urandom(8 * 1024),
+            n=40,
             k=8,
             quorums=[QuorumParams(0, 25, 50)],
             account=b"\x01" * 20,

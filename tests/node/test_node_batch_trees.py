@@ -23,9 +23,9 @@ STATES = {0: [(kp.operator_id, 25) for kp in OPERATORS]}
 
 def _batch(blobs: int, seed: int = 0) -> tuple[PreparedBatch, list[bytes]]:
     """A batch of ``blobs`` blobs and the blob records a node stores for it."""
-    base = EncodedBlob.from_chunks(
-        [os.urandom(64) for _ in range(16)],
-        data_length=200,
+    base = EncodedBlob.from_data(
+        os.urandom(200),
+        n=16,
         k=4,
         quorums=[QuorumParams(0, 25, 50)],
         account=bytes(20),

@@ -352,7 +352,8 @@ def test_store_chunks_carries_fingerprint_rows_before_the_blob_chunks() -> None:
 def test_an_fp_blob_without_its_rows_cannot_be_encoded() -> None:
     request = _fingerprinted_request(random.Random(4))
     first = request.blobs[0]
-    for z in (b"", first.fingerprints[:-1], first.fingerprints + b"\x00"):
+    rows = bytes(first.fingerprints)
+    for z in (b"", rows[:-1], rows + b"\x00"):
         broken = dataclasses.replace(first, fingerprints=z)
         with pytest.raises(MalformedRequest, match="fingerprint rows"):
             encode_store_chunks(StoreChunksRequest(request.batch_header, (broken,)))

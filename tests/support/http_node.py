@@ -55,9 +55,9 @@ def keyed_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, dict[
 def sample_batch() -> PreparedBatch:
     """Two small blobs over KEYPAIR and three other operators of equal stake."""
     rng = random.Random(7)
-    blob = EncodedBlob.from_chunks(
-        [rng.randbytes(64) for _ in range(16)],
-        data_length=200,
+    blob = EncodedBlob.from_data(
+        rng.randbytes(200),
+        n=16,
         k=4,
         quorums=[QuorumParams(0, 25, 50)],
         account=b"\xaa" * 20,
