@@ -925,7 +925,7 @@ static PyObject *rs_multiply(PyObject *module, PyObject *args) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Homomorphic fingerprints (profile FP-v1, see protocol/fingerprint.py and                    */
+/* Homomorphic fingerprints (profile FP-v1, see erasure/fingerprint.py and                     */
 /* docs/encoding-validity.md). K = GF(2^8)[y]/(y^31 + y^3 + 1). A chunk of `length` bytes is    */
 /* cut into 31 regions of S = 64 * ceil(length / (31 * 64)) bytes (zero past its end); lane w  */
 /* is the K element sum_i region_i[w] y^i, and FP_r = sum_w lane_w r^w. Evaluated by folding   */

@@ -2,7 +2,7 @@
 
 The field: K = GF(2^8)[y] / (y^31 + y^3 + 1), with GF(2^8) the codec's field (0x11d). The
 polynomial is irreducible over GF(2) and its degree, 31, is coprime to 8, so it stays irreducible
-over GF(2^8) and K has 2^248 elements (tests/erasure/test_fingerprint_field.py checks both).
+over GF(2^8) and K has 2^248 elements (tests/erasure/test_erasure_fingerprint.py checks both).
 A K element is 31 bytes, the coefficients of y^0 .. y^30.
 
 The fingerprint of a chunk c of L bytes at a point r of K:
@@ -111,6 +111,8 @@ def fingerprints(chunks: Sequence[Buffer], length: int, points: bytes) -> bytes:
     """
     if not 1 <= len(points) // DEGREE <= MAX_POINTS or len(points) % DEGREE:
         raise ValueError("points must be 31 or 62 bytes")
+    if length <= 0:
+        raise ValueError("the chunk length must be positive")
     if any(len(chunk) != length for chunk in chunks):
         raise ValueError(f"every chunk must be {length} bytes")
     kernel = _native_kernel()

@@ -8,9 +8,9 @@ keccak256(Z) in the blob header, which the batch root and so the operators' sign
 
 Because the fingerprint is GF(2^8)-linear, the fingerprints of a codeword's n chunks are the
 codeword of Z: a node encodes Z with the blob's own code and compares the rows at its indices
-with its chunks' fingerprints. A chunk off the codeword the fingerprints commit to fails except
-with probability below 2^-200 (the argument, its assumptions and its limits:
-docs/encoding-validity.md).
+with its chunks' fingerprints. Any set of chunks that pass is consistent with one codeword except
+with probability at most q·2^-191 for a disperser making q keccak queries (q·2^-207 for chunks up
+to 16 MiB; the argument, its assumptions and its limits: docs/encoding-validity.md).
 
 Seed (all keccak256, ABI words as in ``headers``):
 

@@ -25,13 +25,14 @@ import pytest
 from support.client_config import write_client_config
 from support.daemon import http_get
 
-from operator_node.client.batch import EncodedBlob, prepare_batch
+from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
-from operator_node.client.retriever import Retriever
+from operator_node.client.retriever import RetrievalError, Retriever
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import save_bls_keystore
 from operator_node.devnet.network import TOKEN, Devnet, DevnetOperator
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
+from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply, encode_store_chunks
@@ -294,3 +295,121 @@ def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
     )
     assert retrieved.returncode == 0, retrieved.stderr
     assert out.read_bytes() == blob.read_bytes()
+
+
+def _holders(devnet: Devnet, batch: PreparedBatch, blob: int = 0) -> dict[str, tuple[int, ...]]:
+    """Each running node's chunk indices of ``blob`` (possibly none), by node name."""
+    assignment = batch.assignments[blob]
+    return {op.name: assignment.get(op.keypair.operator_id, ()) for op in devnet.operators}
+
+
+def _send_to_all(devnet: Devnet, batch: PreparedBatch) -> dict[str, tuple[int, dict[str, Any]]]:
+    """POST every running node its own request of ``batch``: (status, reply) by node name."""
+    out = {}
+    for op in devnet.operators:
+        body = b"".join(encode_store_chunks(batch.requests[op.keypair.operator_id]))
+        out[op.name] = _post_store_chunks(devnet, op, body)
+    return out
+
+
+def _assert_refused_exactly(
+    devnet: Devnet, batch: PreparedBatch, replies: dict[str, tuple[int, dict[str, Any]]],
+    refusing: set[str],
+) -> None:  # fmt: skip
+    """The nodes in ``refusing`` answered 422 invalid_encoding and hold nothing of the batch; the
+    others stored and signed it."""
+    assert refusing, "the forgery reached no node: the test proves nothing"
+    for op in devnet.operators:
+        status, reply = replies[op.name]
+        url = f"{op.api_url}/v1/chunks/0x{batch.header_hash.hex()}/0"
+        if op.name in refusing:
+            assert status == 422 and reply["error"] == "invalid_encoding", (op.name, reply)
+            assert "signature" not in reply
+            assert http_get(url)[0] == 404
+        else:
+            assert status == 200 and reply["signature"], (op.name, reply)
+
+
+async def test_e2e_every_node_holding_a_chunk_off_the_codeword_refuses_it(running: Devnet) -> None:
+    """Three forgeries a disperser can commit to, each re-committed (new Merkle root, Z from its
+    first k chunks, so every chunk still verifies against the root): one altered chunk, chunks
+    swapped between two blobs, random data. Every node holding a chunk off the codeword that Z
+    commits to refuses it over HTTP with 422 invalid_encoding and stores and signs nothing; the
+    other nodes store and sign, as their chunks are consistent."""
+    block, states = await running.fetch_operator_state()
+    quorums, k, n = [QuorumParams(0, 25, 50)], 8, 40
+    size = k * 1024
+    honest = EncodedBlob.from_data(
+        os.urandom(size), k=k, n=n, quorums=quorums, account=b"\x01" * 20
+    )
+    holders = _holders(running, prepare_batch([honest], states, block))
+    held = sorted(i for indices in holders.values() for i in indices)
+
+    def recommit(chunks: list[Bytes], account: bytes) -> EncodedBlob:
+        return EncodedBlob.from_chunks(
+            chunks, data_length=size, k=k, quorums=quorums, account=account
+        )
+
+    def flip(chunk: Bytes, at: int) -> bytes:
+        altered = bytearray(chunk)
+        altered[at % len(altered)] ^= 0x01 << (at % 8)
+        return bytes(altered)
+
+    # 1. One parity chunk altered (one bit, at a different place each time): its holder refuses.
+    for round_, index in enumerate([i for i in held if i >= k][:: max(1, len(held) // 6)]):
+        chunks = list(honest.chunks)
+        chunks[index] = flip(chunks[index], 977 * round_ + 5)
+        batch = prepare_batch([recommit(chunks, bytes([2, round_]) * 10)], states, block)
+        refusing = {name for name, ix in _holders(running, batch).items() if index in ix}
+        _assert_refused_exactly(running, batch, _send_to_all(running, batch), refusing)
+
+    # 2. A data chunk altered: Z now follows the altered data, so every parity chunk is off it.
+    chunks = list(honest.chunks)
+    chunks[1] = flip(chunks[1], 3)
+    batch = prepare_batch([recommit(chunks, b"\x03" * 20)], states, block)
+    refusing = {name for name, ix in _holders(running, batch).items() if any(i >= k for i in ix)}
+    _assert_refused_exactly(running, batch, _send_to_all(running, batch), refusing)
+
+    # 3. Chunks swapped between two blobs of the same shape, both in one batch.
+    other = EncodedBlob.from_data(os.urandom(size), k=k, n=n, quorums=quorums, account=b"\x04" * 20)
+    swap = held[len(held) // 2]
+    first, second = list(honest.chunks), list(other.chunks)
+    first[swap], second[swap] = second[swap], first[swap]
+    batch = prepare_batch(
+        [recommit(first, b"\x05" * 20), recommit(second, b"\x06" * 20)], states, block
+    )
+    refusing = {name for name, ix in _holders(running, batch).items() if swap in ix}
+    _assert_refused_exactly(running, batch, _send_to_all(running, batch), refusing)
+
+    # 4. Random data committed as a codeword: every node holding a parity chunk refuses.
+    chunks = [os.urandom(1024) for _ in range(n)]
+    batch = prepare_batch([recommit(chunks, b"\x07" * 20)], states, block)
+    refusing = {name for name, ix in _holders(running, batch).items() if any(i >= k for i in ix)}
+    replies = _send_to_all(running, batch)
+    _assert_refused_exactly(running, batch, replies, refusing)
+
+
+async def test_e2e_retriever_refuses_chunks_that_do_not_rebuild_the_committed_blob(
+    running: Devnet,
+) -> None:
+    """A GF(2^16) blob carries no fingerprints (profile 0): the nodes store random chunks under a
+    valid root. Any k of them decode to something; the retriever re-encodes it, finds another root,
+    and refuses rather than return data some other k chunks would contradict."""
+    block, states = await running.fetch_operator_state()
+    k, n = 8, 40
+    blob = EncodedBlob.from_chunks(
+        [os.urandom(1024) for _ in range(n)], data_length=k * 1024, k=k,
+        quorums=[QuorumParams(0, 25, 50)], account=b"\x08" * 20, code=1,
+    )  # fmt: skip
+    assert blob.header.fingerprint == 0
+    batch = prepare_batch([blob], states, block)
+    replies = _send_to_all(running, batch)
+    assert all(status == 200 for status, _ in replies.values()), replies
+    connection = running.connect()
+    try:
+        with pytest.raises(RetrievalError, match="does not match its commitment"):
+            await Retriever(connection).retrieve(
+                batch.header_hash, 0, [op.socket for op in running.operators]
+            )
+    finally:
+        await connection.close()
