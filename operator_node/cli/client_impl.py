@@ -124,6 +124,10 @@ def _report_unconfirmed(args: argparse.Namespace, exc: InsufficientSignatures) -
     return 1
 
 
+# The encoding-validity profiles by number, as --json names them.
+_PROFILES = ("none", "fp-v1")
+
+
 def dispersal_document(result: DispersalResult, size: int) -> dict[str, Any]:
     """``disperse --json``: stakes are decimal strings (they exceed what a JSON double holds)."""
     return {
@@ -136,6 +140,7 @@ def dispersal_document(result: DispersalResult, size: int) -> dict[str, Any]:
         "complete": result.complete,
         "size": size,
         "erasure_code": ("gf8", "gf16")[result.code],
+        "fingerprint": _PROFILES[result.fingerprint],
         "k": result.k,
         "n": result.n,
         "quorums": _quorum_documents(result.signed_stake, result.thresholds),
@@ -180,7 +185,8 @@ def print_dispersal(result: DispersalResult) -> None:
     if result.confirm_tx:
         print(f"confirm tx        {result.confirm_tx}")
     code = ("GF(2^8)", "GF(2^16)")[result.code]
-    print(f"encoding          {code} k={result.k} n={result.n}")
+    checked = "fingerprints FP-v1" if result.fingerprint else "no fingerprints"
+    print(f"encoding          {code} k={result.k} n={result.n}, {checked}")
     _print_quorums(result.signed_stake, result.thresholds, sys.stdout)
     _print_replies(result.replies, sys.stdout)
 
@@ -262,6 +268,7 @@ def retrieval_document(
         "output": output,
         "size": len(blob.data),
         "erasure_code": ("gf8", "gf16")[header.code],
+        "fingerprint": _PROFILES[header.fingerprint],
         "k": header.k,
         "n": header.n,
         "chunks_used": blob.chunks_used,

@@ -125,6 +125,8 @@ class DispersalResult:
     """Each quorum's confirmation threshold, percent of its stake."""
     confirm_tx: str = ""
     """The ``confirmBatch`` transaction, 0x hex."""
+    fingerprint: int = 0
+    """The blob's encoding-validity profile: 0 none, 1 FP-v1 (see protocol.encoding)."""
 
     @property
     def complete(self) -> bool:
@@ -210,7 +212,7 @@ class Disperser:
         return DispersalResult(
             batch.header_hash, 0, confirmed.batch_id, reference_block, blob.k, n, tuple(replies),
             signed_stake, timings, blob.code, thresholds,
-            "0x" + bytes(confirmed.receipt["transactionHash"]).hex(),
+            "0x" + bytes(confirmed.receipt["transactionHash"]).hex(), blob.fingerprint,
         )  # fmt: skip
 
     async def _encode(

@@ -30,11 +30,12 @@ pytestmark = pytest.mark.slow  # a devnet of two daemons for the module: about 3
 PASSWORD = "disperser-password"
 DISPERSE_KEYS = {
     "batch_header_hash", "blob_index", "batch_id", "reference_block", "confirm_tx", "confirmed",
-    "complete", "size", "erasure_code", "k", "n", "quorums", "operators", "timings",
+    "complete", "size", "erasure_code", "fingerprint", "k", "n", "quorums", "operators",
+    "timings",
 }  # fmt: skip
 RETRIEVE_KEYS = {
-    "batch_header_hash", "blob_index", "output", "size", "erasure_code", "k", "n",
-    "chunks_used", "sources", "failures",
+    "batch_header_hash", "blob_index", "output", "size", "erasure_code", "fingerprint", "k",
+    "n", "chunks_used", "sources", "failures",
 }  # fmt: skip
 OPERATOR_KEYS = {"operator_id", "socket", "chunks", "signed", "error"}
 QUORUM_KEYS = {"quorum", "signed_stake", "total_stake", "signed_percent", "threshold"}
@@ -71,6 +72,8 @@ def test_cli_disperse_and_retrieve_json_have_the_documented_keys(
     assert set(document) == DISPERSE_KEYS
     assert document["confirmed"] is True and document["complete"] is True
     assert document["size"] == 100_000 and document["erasure_code"] in ("gf8", "gf16")
+    # A GF(2^8) blob is dispersed with fingerprints (the nodes require them by default).
+    assert document["fingerprint"] == ("fp-v1" if document["erasure_code"] == "gf8" else "none")
     (quorum,) = document["quorums"]
     assert set(quorum) == QUORUM_KEYS
     assert quorum["signed_stake"] == quorum["total_stake"] == str(100 * TOKEN)
