@@ -24,6 +24,12 @@ compared, and its round trip is checked like every peer's so that a broken bindi
 fast figure. Both sides allocate their output the same way (an uninitialised bytes object) and
 both cache decode matrices per erasure pattern, so a decode from a fresh random pattern includes
 the matrix inversion on both sides and the repeated parity-only pattern includes it on neither.
+
+The disperser's encoding-validity cost (``fingerprint_z``): at each GF(2^8) shape, Z, the FP-v1
+fingerprint rows of the k data chunks at two points (``erasure.fingerprint.fingerprints``, what
+``EncodedBlob.from_chunks`` adds to a blob), against encoding the same blob with our codec (the
+fastest backend), interleaved, medians of the same number of runs: ``z_over_encode`` is the
+ratio of their times. GF(2^16) has no fingerprint profile (its blobs are profile 0): no Z to time.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from typing import Any
 import reedsolo
 
 from operator_node.erasure import Codec, available_backends
+from operator_node.erasure.fingerprint import DEGREE, fingerprints
 
 try:
     import reed_solomon_leopard as leopard
@@ -492,6 +499,46 @@ def summary(
     return out
 
 
+def fingerprint_case(case: Case, rng: random.Random) -> dict[str, float]:
+    """Z of one blob (fingerprints of its k data chunks) against encoding it: medians, ratio."""
+    codec = Codec(case.k, case.n)
+    data_chunks = codec.encode(case.blob)[: case.k]
+    length = len(data_chunks[0])
+    points = rng.randbytes(2 * DEGREE)  # from the commitment in the protocol; any two will do
+    assert len(fingerprints(data_chunks, length, points)) == 64 * case.k
+    jobs: dict[str, Ops] = {
+        "encode": (lambda _: codec.encode(case.blob), lambda _: None, lambda _: None),
+        "z": (lambda _: fingerprints(data_chunks, length, points), lambda _: None, lambda _: None),
+    }
+    medians = interleaved_medians(jobs, RUNS)
+    encode_s, z_s = medians["encode"][0], medians["z"][0]
+    size = len(case.blob)
+    return {
+        "encode_ms": round(encode_s * 1000, 3),
+        "z_ms": round(z_s * 1000, 3),
+        "encode_MBps": round(mbps(size, encode_s), 1),
+        "z_MBps": round(mbps(size, z_s), 1),
+        "z_over_encode": round(z_s / encode_s, 3),
+    }
+
+
+def fingerprint_section(rng: random.Random, blob: bytes) -> dict[str, Any]:
+    """Z against encoding at every GF(2^8) shape, printed as a table; the figures by shape."""
+    print(f"\nDisperser's Z (FP-v1, 2 points) vs encoding the same blob, ms (median of {RUNS})")
+    print(f"{'shape':>10} {'encode':>9} {'Z':>9} {'Z MB/s':>9} {'Z/encode':>9}")
+    out: dict[str, Any] = {}
+    for k, n in SHAPES:
+        f = fingerprint_case(Case(k, n, blob), rng)
+        out[f"k{k}n{n}"] = f
+        print(
+            f"{f'k={k} n={n}':>10} {f['encode_ms']:>9} {f['z_ms']:>9} {f['z_MBps']:>9} "
+            f"{f['z_over_encode']:>9}"
+        )
+    out["gf16"] = "no Z: GF(2^16) blobs carry no fingerprint (FP-v1 is GF(2^8) only; profile 0)"
+    print(f"{'GF(2^16)':>10} {out['gf16']}")
+    return out
+
+
 GF16_SHAPES = [(32, 96, 2 << 20), (1024, 8192, 16 << 20), (2048, 16384, 16 << 20)]
 GF16_RUNS = 7
 
@@ -574,6 +621,7 @@ def main() -> None:
     result = summary(all_results)
     result["isal_version"] = isal_version if isal is not None else None
     result["gf16_vs_leopard"] = gf16_section(rng)
+    result["fingerprint_z"] = fingerprint_section(rng, blob)
     print(f"\nours ({result['backend']}) vs ISA-L 2.32, per shape:")
     for shape, ratios in result["ratios_by_shape"].items():
         print(f"  {shape}: {ratios['ratio_vs_isal_2_32']}")

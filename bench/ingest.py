@@ -7,6 +7,11 @@ batches and 8-blob batches, from several concurrent clients; then, for many oper
 a 14-word proof each. Batches differ only in the blob header's account field, so preparing many
 costs no hashing of chunk data.
 
+GF(2^8) blobs are real codewords with FP-v1 fingerprints (the disperser's default), and the node
+runs with its default policy (``[dispersal] fingerprint = "required"``): every figure below
+includes the node's encoding check. GF(2^16) blobs carry no fingerprint (profile 0 is the only
+one their code has) and their chunks are random: nothing on the node checks their codeword.
+
 In the same run, on the same bodies, the work bound: (a) a bare aiohttp handler that only reads
 the body (separate process, same concurrency), (b) sequential write + fsync per body into the
 node's data directory, (c) keccak256 of the chunks (what the node must hash) on two threads, with
@@ -33,12 +38,25 @@ Where it waits: the node's mean time per StoreChunks stage (``stage_mean_ms``) a
 ``store`` stage, its store-write metrics (``store_write``): a group commit's mean duration, the
 batches per commit, and a batch's mean wait for its shard's writer. What the store stage has
 beyond those two is the hand-off to the writer thread and back to the event loop.
+
+The encoding check's cost (``fingerprint``), after those figures, for each GF(2^8) shape: the
+node alone (no bounds) on fresh batches of one codeword, with the check on (FP-v1 blobs, node
+policy "required") and off (profile-0 blobs, node restarted with policy "accepted"), in turn,
+``--rounds`` times each; the order alternates every round (on, off | off, on | ...), so each round
+costs one restart, and each restart is followed by untimed warm-up requests. Medians of the
+node's rate on and off and ``fingerprint_cost = 1 - on / off`` (target: below 0.10), beside the
+median of each round's own ratio; the node's CPU per request on and off (``cpu_cost = 1 - off /
+on``: the cost to a node whose CPU is its limit); and, in this process on the same requests, the
+fingerprint kernel alone (GB/s over the node's chunks) and the whole check of a request
+(``protocol.encoding.check_blob_encoding`` for each blob: Z's hash, Z encoded, the kernel, the
+comparison).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import mmap
 import multiprocessing
@@ -58,9 +76,19 @@ from aiohttp import web
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.devnet.network import Devnet, DevnetOperator
 from operator_node.devnet.ports import free_port
+from operator_node.erasure import cached_codec
+from operator_node.erasure.fingerprint import fingerprints
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
+from operator_node.protocol.encoding import check_blob_encoding, derive_points
 from operator_node.protocol.hashes import keccak256, keccak256_many, keccak_backend
-from operator_node.protocol.headers import QuorumParams
+from operator_node.protocol.headers import (
+    CODE_GF8,
+    PROFILE_CODES,
+    PROFILE_FP1,
+    PROFILE_NONE,
+    QuorumParams,
+)
+from operator_node.protocol.messages import StoreChunksRequest
 from operator_node.protocol.wire import encode_store_chunks
 
 CHUNK = 64 << 10
@@ -77,12 +105,15 @@ _WRITE_HISTOGRAMS = (
 _WRITE_SAMPLES = tuple(f"{name}_{kind}" for name in _WRITE_HISTOGRAMS for kind in ("count", "sum"))
 K = 15
 QUORUM = QuorumParams(0, 25, 50)
+# The encoding check in turn on and off: (node policy, blob profile).
+FINGERPRINT_MODES = {"on": ("required", PROFILE_FP1), "off": ("accepted", PROFILE_NONE)}
+KERNEL_RUNS = 21
 
 
 @dataclass(frozen=True)
 class Shape:
-    """A blob's coding as the bench sends it (the chunks are random: the node checks proofs and
-    assignment, not the codeword)."""
+    """A blob's coding as the bench sends it (a real codeword for GF(2^8), whose FP-v1
+    fingerprints the node checks; random chunks for GF(2^16), whose codeword it does not)."""
 
     k: int
     n: int
@@ -100,10 +131,24 @@ GF8_SHAPE = Shape(K, 64, CHUNK)
 GF16_SHAPE = Shape(2048, 8194, 8 << 10, code=1)
 
 
-def _blob(shape: Shape, chunks: list[bytes], account: bytes) -> EncodedBlob:
+def _chunks(shape: Shape) -> list[bytes]:
+    """A blob's n chunks: a codeword of random data for GF(2^8), random chunks for GF(2^16)."""
+    if shape.code != CODE_GF8:
+        return [os.urandom(shape.chunk_length) for _ in range(shape.n)]
+    chunks = [
+        bytes(c) for c in cached_codec(shape.k, shape.n).encode(os.urandom(shape.data_length))
+    ]
+    assert all(len(c) == shape.chunk_length for c in chunks)
+    return chunks
+
+
+def _blob(
+    shape: Shape, chunks: list[bytes], account: bytes, fingerprint: int | None = None
+) -> EncodedBlob:
+    """The blob, with FP-v1 where its code has it unless ``fingerprint`` says otherwise."""
     return EncodedBlob.from_chunks(
         chunks, data_length=shape.data_length, k=shape.k, quorums=[QUORUM], account=account,
-        code=shape.code,
+        code=shape.code, fingerprint=fingerprint,
     )  # fmt: skip
 
 
@@ -116,9 +161,13 @@ def _batches(
     shape: Shape,
     *,
     first: int = 0,
+    fingerprint: int | None = None,
 ) -> list[PreparedBatch]:
-    """``count`` batches, distinct from every other call's with a different ``first``."""
-    base = _blob(shape, chunks, bytes(20))
+    """``count`` batches, distinct from every other call's with a different ``first``.
+
+    The fingerprint points do not depend on the account, so every blob shares the base's Z.
+    """
+    base = _blob(shape, chunks, bytes(20), fingerprint)
     prepared = []
     for i in range(count):
         encoded = [
@@ -126,6 +175,7 @@ def _batches(
                 replace(base.header, account=((first + i) * blobs + b).to_bytes(20, "big")),
                 base.chunks,
                 base.tree,
+                base.fingerprints,
             )
             for b in range(blobs)
         ]
@@ -265,6 +315,49 @@ def _direct_bound(directory: Path, bodies: list[bytes]) -> float:
 
 
 @dataclass
+class _NodeRun:
+    """The node on one set of bodies: seconds, latencies, CPU and its metrics' deltas."""
+
+    seconds: float
+    latencies: list[float]
+    cpu: dict[str, float]
+    client_cpu: float
+    stages: dict[str, float]
+    writes: dict[str, float]
+
+
+async def _node_run(
+    devnet: Devnet, target: DevnetOperator, bodies: list[bytes], clients: int
+) -> _NodeRun:
+    """POST every body to the node from ``clients`` concurrent clients."""
+    me = target.keypair.operator_id
+    headers = [
+        compute_auth_headers(devnet.disperser, me, int(time.time()), compute_request_hash(b))
+        for b in bodies
+    ]
+    url = f"{target.dispersal_url}/v1/store-chunks"
+    metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
+    assert target.process is not None
+    before, writes_before = await _node_totals(metrics_url)
+    cpu_before = _thread_cpu_seconds(target.process.pid)
+    client_cpu = time.process_time()
+    start = time.perf_counter()
+    latencies = await _post_all(url, bodies, headers, clients)
+    seconds = time.perf_counter() - start
+    client_cpu = time.process_time() - client_cpu
+    cpu_after = _thread_cpu_seconds(target.process.pid)
+    after, writes_after = await _node_totals(metrics_url)
+    return _NodeRun(
+        seconds=seconds,
+        latencies=latencies,
+        cpu={name: cpu_after[name] - cpu_before[name] for name in cpu_after},
+        client_cpu=client_cpu,
+        stages={stage: after[stage] - before.get(stage, 0.0) for stage in after},
+        writes={name: writes_after[name] - writes_before.get(name, 0.0) for name in writes_after},
+    )
+
+
+@dataclass
 class _Round:
     """One round's raw figures: seconds, CPU seconds and latencies, all on the same bodies."""
 
@@ -296,22 +389,7 @@ async def _round(
     # The chunks the node hashes, as two runs of whole requests (one per thread).
     all_chunks = [bytes(c) for b in batches for blob in b.requests[me].blobs for c in blob.chunks]
     runs = [all_chunks[: len(all_chunks) // 2], all_chunks[len(all_chunks) // 2 :]]
-    headers = [
-        compute_auth_headers(devnet.disperser, me, int(time.time()), compute_request_hash(b))
-        for b in bodies
-    ]
-    url = f"{target.dispersal_url}/v1/store-chunks"
-    metrics_url = f"http://127.0.0.1:{target.metrics_port}/metrics"
-    assert target.process is not None
-    before, writes_before = await _node_totals(metrics_url)
-    cpu_before = _thread_cpu_seconds(target.process.pid)
-    client_cpu = time.process_time()
-    start = time.perf_counter()
-    latencies = await _post_all(url, bodies, headers, clients)
-    node_s = time.perf_counter() - start
-    client_cpu = time.process_time() - client_cpu
-    cpu_after = _thread_cpu_seconds(target.process.pid)
-    after, writes_after = await _node_totals(metrics_url)
+    node = await _node_run(devnet, target, bodies, clients)
 
     port = free_port()
     ready = multiprocessing.Event()
@@ -331,20 +409,20 @@ async def _round(
     fsync_s, fsync_cpu = _with_cpu(lambda: _fsync_bound(data, bodies))
     keccak_s, keccak_cpu = _with_cpu(lambda: _keccak_bound(runs, many=True))
     return _Round(
-        node_s=node_s,
+        node_s=node.seconds,
         bare_s=bare_s,
         fsync_s=fsync_s,
         direct_s=_direct_bound(data, bodies),
         keccak_s=keccak_s,
         pycryptodome_s=_keccak_bound(runs, many=False),
-        latencies=latencies,
-        node_cpu={name: cpu_after[name] - cpu_before[name] for name in cpu_after},
-        client_cpu=client_cpu,
+        latencies=node.latencies,
+        node_cpu=node.cpu,
+        client_cpu=node.client_cpu,
         bare_cpu=bare_cpu,
         fsync_cpu=fsync_cpu,
         keccak_cpu=keccak_cpu,
-        stages={stage: after[stage] - before.get(stage, 0.0) for stage in after},
-        writes={name: writes_after[name] - writes_before.get(name, 0.0) for name in writes_after},
+        stages=node.stages,
+        writes=node.writes,
     )
 
 
@@ -358,7 +436,7 @@ async def _measure(
     shape: Shape,
 ) -> dict[str, object]:
     """``rounds`` rounds of ``requests`` fresh batches each; medians over the rounds."""
-    chunks = [os.urandom(shape.chunk_length) for _ in range(shape.n)]
+    chunks = _chunks(shape)
     block, states = await devnet.fetch_operator_state()
     me = target.keypair.operator_id
     # One untimed batch first, as a node in service is warm: its chain reads (head, operator
@@ -380,7 +458,13 @@ async def _measure(
         len(blob.indices) * shape.chunk_length for blob in batches[0].requests[me].blobs
     )
     request_bytes = len(b"".join(encode_store_chunks(batches[0].requests[me])))
-    return _summarise(done, chunk_bytes * requests, requests, request_bytes)
+    summary = _summarise(done, chunk_bytes * requests, requests, request_bytes)
+    summary["encoding_check"] = (
+        'on (FP-v1 blobs, node policy "required")'
+        if shape.code in PROFILE_CODES[PROFILE_FP1]
+        else "none (GF(2^16) blobs are profile 0: no fingerprint)"
+    )
+    return summary
 
 
 def _summarise(
@@ -464,12 +548,155 @@ def _summarise(
     }
 
 
+class _Policy:
+    """The target node's ``[dispersal] fingerprint`` policy; changing it restarts the node."""
+
+    def __init__(self, devnet: Devnet, target: DevnetOperator) -> None:
+        self._devnet, self._target = devnet, target
+        self.current = "required"  # the node's default, as the devnet starts it
+        self.restart_s: list[float] = []
+
+    async def set(self, policy: str) -> bool:
+        """Restart the node with ``policy`` unless it runs with it; whether it restarted."""
+        if policy == self.current:
+            return False
+        devnet, target = self._devnet, self._target
+        start = time.perf_counter()
+        devnet.stop_node(target)
+        devnet.configure_node(target, {"dispersal": {"fingerprint": policy}})
+        devnet.start_node(target)
+        await asyncio.to_thread(devnet.wait_ready, target)
+        self.restart_s.append(time.perf_counter() - start)
+        self.current = policy
+        return True
+
+
+def _check_figures(request: StoreChunksRequest, runs: int) -> dict[str, float]:
+    """In this process, on one request's FP-v1 blobs: the fingerprint kernel alone and the
+    node's whole check (``check_blob_encoding`` per blob), interleaved, medians of ``runs``."""
+    blobs = [blob for blob in request.blobs if blob.header.fingerprint == PROFILE_FP1]
+    points = [derive_points(blob.header) for blob in blobs]
+    chunk_bytes = sum(blob.chunk_bytes for blob in blobs)
+
+    def kernel() -> None:
+        for blob, at in zip(blobs, points, strict=True):
+            fingerprints(blob.chunks, blob.header.chunk_length, at)
+
+    def check() -> None:
+        for blob in blobs:
+            check_blob_encoding(blob)
+
+    ops = {"kernel": kernel, "check": check}
+    times: dict[str, list[float]] = {name: [] for name in ops}
+    for op in ops.values():
+        op()  # warm-up: the codec for Z, the kernels' tables
+    gc.disable()
+    try:
+        for _ in range(runs):
+            for name, op in ops.items():
+                start = time.perf_counter()
+                op()
+                times[name].append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    kernel_s, check_s = (statistics.median(times[name]) for name in ops)
+    return {
+        "kernel_GBps": round(chunk_bytes / kernel_s / 1e9, 2),
+        "kernel_ms_per_request": round(kernel_s * 1000, 3),
+        "check_ms_per_request": round(check_s * 1000, 3),
+        "check_chunk_MiB_per_request": round(chunk_bytes / (1 << 20), 2),
+    }
+
+
+async def _fingerprint_cost(
+    devnet: Devnet,
+    target: DevnetOperator,
+    policy: _Policy,
+    blobs: int,
+    requests: int,
+    clients: int,
+    rounds: int,
+    shape: Shape,
+) -> dict[str, object]:
+    """The node alone with the encoding check on and off, in turn (see the module's doc)."""
+    chunks = _chunks(shape)
+    block, states = await devnet.fetch_operator_state()
+    me = target.keypair.operator_id
+    offset = 0
+
+    def fresh(count: int, mode: str) -> list[PreparedBatch]:
+        nonlocal offset
+        profile = FINGERPRINT_MODES[mode][1]
+        prepared = _batches(
+            count, blobs, states, block, chunks, shape, first=offset, fingerprint=profile
+        )
+        offset += count
+        return prepared
+
+    def bodies(prepared: list[PreparedBatch]) -> list[bytes]:
+        return [b"".join(encode_store_chunks(b.requests[me])) for b in prepared]
+
+    runs: dict[str, list[_NodeRun]] = {mode: [] for mode in FINGERPRINT_MODES}
+    order: list[str] = []
+    last: dict[str, list[PreparedBatch]] = {}
+    for number in range(rounds):
+        first = "on" if policy.current == FINGERPRINT_MODES["on"][0] else "off"
+        modes = [first, *(mode for mode in FINGERPRINT_MODES if mode != first)]
+        order.append(">".join(modes))
+        for mode in modes:
+            restarted = await policy.set(FINGERPRINT_MODES[mode][0])
+            if restarted or (number == 0 and mode == first):
+                # Untimed: chain reads, codecs and kernels' tables, connections.
+                warm = max(2 * clients, requests // 4)
+                await _node_run(devnet, target, bodies(fresh(warm, mode)), clients)
+            last[mode] = fresh(requests, mode)
+            runs[mode].append(await _node_run(devnet, target, bodies(last[mode]), clients))
+
+    request = last["on"][0].requests[me]
+    round_bytes = requests * sum(blob.chunk_bytes for blob in request.blobs)
+    rates = {mode: [round_bytes / run.seconds / 1e6 for run in done] for mode, done in runs.items()}
+    on, off = (statistics.median(rates[mode]) for mode in ("on", "off"))
+
+    def per_request_ms(mode: str, seconds: Callable[[_NodeRun], float]) -> float:
+        return round(sum(map(seconds, runs[mode])) / (requests * rounds) * 1000, 2)
+
+    cost = 1 - on / off
+    paired = [1 - a / b for a, b in zip(rates["on"], rates["off"], strict=True)]
+    cpu = {mode: per_request_ms(mode, lambda run: sum(run.cpu.values())) for mode in runs}
+    return {
+        "on_MBps": round(on, 1),
+        "off_MBps": round(off, 1),
+        "fingerprint_cost": round(cost, 3),
+        "within_target": cost < 0.10,
+        # The same within each round (on against the off run beside it), then the median.
+        "fingerprint_cost_median_of_rounds": round(statistics.median(paired), 3),
+        "fingerprint_cost_per_round": [round(c, 3) for c in paired],
+        "on_MBps_per_round": [round(rate, 1) for rate in rates["on"]],
+        "off_MBps_per_round": [round(rate, 1) for rate in rates["off"]],
+        "order_per_round": order,
+        "node_cpu_ms_per_request": cpu,
+        # What the check would take from a node whose CPU is its limit: 1 - CPU off / CPU on.
+        "cpu_cost": round(1 - cpu["off"] / cpu["on"], 3),
+        "encoding_stage_mean_ms": {
+            mode: per_request_ms(mode, lambda run: run.stages.get("encoding", 0.0)) for mode in runs
+        },
+        "node_ms_per_request_off": round(1000 * round_bytes / off / 1e6 / requests, 2),
+        **_check_figures(request, KERNEL_RUNS),
+    }
+
+
 async def _run(
-    requests: int, clients: int, rounds: int, shapes: list[int], gf16: bool
+    requests: int,
+    clients: int,
+    rounds: int,
+    shapes: list[int],
+    gf16: bool,
+    fingerprint: bool,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
-        # Every round's batches stay stored (they expire after the devnet's run): room for all.
-        devnet = Devnet(Path(root), store_max_size=8 << 30)
+        # Every round's batches stay stored (they expire after the devnet's run): room for all,
+        # the check's on and off rounds included.
+        devnet = Devnet(Path(root), store_max_size=(16 if fingerprint else 8) << 30)
         await devnet.start()
         try:
             target = max(devnet.operators, key=lambda op: op.stake)
@@ -483,6 +710,22 @@ async def _run(
                 results["n8194"] = await _measure(
                     devnet, target, 1, max(4, requests // 8), clients, rounds, GF16_SHAPE
                 )
+            if fingerprint:
+                policy = _Policy(devnet, target)
+                cost: dict[str, object] = {}
+                for blobs in shapes:
+                    count = requests if blobs == 1 else max(4, requests // 4)
+                    cost[f"blobs_{blobs}"] = await _fingerprint_cost(
+                        devnet, target, policy, blobs, count, clients, rounds, GF8_SHAPE
+                    )
+                if gf16:
+                    assert GF16_SHAPE.code not in PROFILE_CODES[PROFILE_FP1]
+                    cost["n8194"] = (
+                        "not measured: GF(2^16) blobs carry no fingerprint (FP-v1 is GF(2^8) "
+                        "only; profile 0), so the node has no encoding check to run on them"
+                    )
+                cost["restart_s_median"] = round(statistics.median(policy.restart_s), 2)
+                results["fingerprint"] = cost
             return results
         finally:
             devnet.stop()
@@ -502,9 +745,21 @@ def main() -> None:
     parser.add_argument(
         "--no-gf16", action="store_true", help="skip the 8,192-chunk GF(2^16) blob shape"
     )
+    parser.add_argument(
+        "--no-fingerprint",
+        action="store_true",
+        help="skip the node alone with the encoding check on and off",
+    )
     args = parser.parse_args()
     results = asyncio.run(
-        _run(args.requests, args.clients, args.rounds, args.blobs, not args.no_gf16)
+        _run(
+            args.requests,
+            args.clients,
+            args.rounds,
+            args.blobs,
+            not args.no_gf16,
+            not args.no_fingerprint,
+        )
     )
     print(
         f"{'batch':>8} {'node':>8} {'aiohttp':>8} {'fsync':>8} {'direct':>8} {'keccak2':>8} "
@@ -524,6 +779,28 @@ def main() -> None:
             f"{r['all_work_on_all_cores_MBps']:>8} "
             f"{r['latency_p50_ms']:>8} {r['latency_p99_ms']:>8}"
         )
+    cost = results.get("fingerprint")
+    if isinstance(cost, dict):
+        print(
+            f"\nencoding check (node alone, MB/s; cost = 1 - on/off, target < 0.10; per round: "
+            f"median of each round's ratio)\n"
+            f"{'batch':>8} {'on':>8} {'off':>8} {'cost':>6} {'/round':>7} {'kernel':>7} "
+            f"{'check':>7} {'cpu on':>7} {'cpu off':>7} {'cpu':>6}\n"
+            f"{'':>8} {'':>8} {'':>8} {'':>6} {'':>7} {'GB/s':>7} "
+            f"{'ms/req':>7} {'ms/req':>7} {'ms/req':>7} {'cost':>6}"
+        )
+        for label, key in rows:
+            r = cost.get(key)
+            if not isinstance(r, dict):
+                print(f"{label} {r}")
+                continue
+            cpu = r["node_cpu_ms_per_request"]
+            print(
+                f"{label} {r['on_MBps']:>8} {r['off_MBps']:>8} {r['fingerprint_cost']:>6} "
+                f"{r['fingerprint_cost_median_of_rounds']:>7} {r['kernel_GBps']:>7} "
+                f"{r['check_ms_per_request']:>7} {cpu['on']:>7} {cpu['off']:>7} "
+                f"{r['cpu_cost']:>6}"
+            )
     print(json.dumps(results))
 
 
