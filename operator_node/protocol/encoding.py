@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from operator_node.erasure import cached_codec
+from operator_node.erasure import ErasureError, cached_codec
 from operator_node.erasure.fingerprint import DEGREE, ROW, fingerprints
 from operator_node.protocol.errors import InvalidEncoding
 from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256
@@ -101,7 +101,10 @@ def check_blob_encoding(blob: BlobChunks) -> None:
     check_fingerprint_rows(header, blob.fingerprints)
     if not blob.indices:
         return
-    expected = expected_rows(header, blob.fingerprints)
+    try:
+        expected = expected_rows(header, blob.fingerprints)
+    except ErasureError as exc:  # a shape the code cannot make (check_coding refuses it first)
+        raise InvalidEncoding(f"cannot encode the fingerprint rows: {exc}") from None
     got = fingerprints(blob.chunks, header.chunk_length, derive_points(header))
     for position, index in enumerate(blob.indices):
         if got[position * ROW : (position + 1) * ROW] != expected[index]:
