@@ -38,6 +38,7 @@ from operator_node.protocol.errors import (
     BadProof,
     BadSignature,
     DisperserNotAllowed,
+    InvalidEncoding,
     MalformedRequest,
     ReplayRejected,
     WrongAssignment,
@@ -126,9 +127,13 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
     yield await _make_node(tmp_path, FakeChain(_states(), head=REFERENCE_BLOCK + 5))
 
 
-async def _make_node(tmp_path: Path, chain: FakeChain | None) -> Node:
+async def _make_node(
+    tmp_path: Path, chain: FakeChain | None, fingerprint: str = "required"
+) -> Node:
     signer = CountingSigner(OPERATORS[0])
-    pipeline, store = await open_pipeline(tmp_path, signer, chain, [DISPERSER.address])
+    pipeline, store = await open_pipeline(
+        tmp_path, signer, chain, [DISPERSER.address], fingerprint=fingerprint
+    )
     return Node(pipeline, store, signer, chain)
 
 
@@ -559,3 +564,54 @@ async def test_pipeline_checks_every_chunk_on_each_hashing_path(
     stored = await store.get_chunks(batch.header_hash, 0)
     assert stored is not None and [bytes(c) for c in stored.chunks] == [bytes(c) for c in chunks]
     await store.close()
+
+
+def _unfingerprinted_batch() -> PreparedBatch:
+    """One real GF(2^8) codeword dispersed without fingerprints (profile 0)."""
+    blob = EncodedBlob.from_data(
+        random.Random(7).randbytes(256), k=4, n=24, quorums=[QUORUM], account=b"\xaa" * 20,
+        fingerprint=0,
+    )  # fmt: skip
+    return prepare_batch([blob], _states(), REFERENCE_BLOCK)
+
+
+async def test_pipeline_requires_fingerprints_on_gf8_blobs_by_default(node: Node) -> None:
+    batch = _unfingerprinted_batch()
+    assert batch.blobs[0].header.fingerprint == 0
+    me = OPERATORS[0].operator_id
+    body = _body(batch.requests[me])
+    with pytest.raises(InvalidEncoding, match="requires encoding fingerprints"):
+        await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+    await _assert_untouched(node, batch)
+
+
+async def test_pipeline_with_fingerprints_accepted_stores_a_blob_without_them(
+    tmp_path: Path,
+) -> None:
+    node = await _make_node(
+        tmp_path, FakeChain(_states(), head=REFERENCE_BLOCK + 5), fingerprint="accepted"
+    )
+    try:
+        batch = _unfingerprinted_batch()
+        me = OPERATORS[0].operator_id
+        body = _body(batch.requests[me])
+        result = await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+        assert result.newly_stored and node.signer.signed == 1
+        assert await node.store.has_batch(batch.header_hash)
+        # A blob that carries fingerprints is still checked under "accepted": one of this
+        # node's parity chunks altered, and the blob re-committed, is refused.
+        honest = _batch(seed=3, blobs=1)
+        parity = max(honest.assignments[0][me])
+        assert parity >= 4  # k = 4: this node holds a parity chunk
+        forged = [bytes(chunk) for chunk in honest.blobs[0].chunks]
+        forged[parity] = bytes([forged[parity][0] ^ 1]) + forged[parity][1:]
+        blob = EncodedBlob.from_chunks(
+            forged, data_length=256, k=4, quorums=[QUORUM], account=b"\xaa" * 20
+        )
+        bad = prepare_batch([blob], _states(), REFERENCE_BLOCK)
+        body = _body(bad.requests[me])
+        with pytest.raises(InvalidEncoding, match=f"chunk {parity} is not on the codeword"):
+            await node.pipeline.store_chunks(memoryview(body), _headers(body, me))
+        assert not await node.store.has_batch(bad.header_hash) and node.signer.signed == 1
+    finally:
+        await node.store.close()

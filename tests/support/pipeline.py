@@ -33,6 +33,7 @@ async def open_pipeline(
     readiness: DispersalReadiness | None = None,
     max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
     min_margin: int = DEFAULT_MIN_MARGIN,
+    fingerprint: str = "required",
 ) -> tuple[StoreChunksPipeline, AsyncStore]:
     """Open a store under ``data_dir / "chunks"`` (as the node does) and a pipeline over it."""
     store = await open_store(
@@ -52,5 +53,6 @@ async def open_pipeline(
         readiness=readiness,
         max_blob_size=max_blob_size,
         min_margin=min_margin,
+        fingerprint=fingerprint,
     )
     return pipeline, store
