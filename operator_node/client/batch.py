@@ -138,5 +138,4 @@ def prepare_batch(
 
 
 def _select(blob: EncodedBlob, indices: Sequence[int]) -> BlobChunks:
-    selected = select_blob_chunks(blob.header, blob.tree, blob.chunks, indices)
-    return replace(selected, fingerprints=blob.fingerprints) if blob.fingerprints else selected
+    return select_blob_chunks(blob.header, blob.tree, blob.chunks, indices, blob.fingerprints)

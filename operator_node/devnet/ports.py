@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+from functools import cache
 from pathlib import Path
 
 _RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -28,6 +29,7 @@ def ephemeral_range() -> tuple[int, int]:
     return low, high
 
 
+@cache
 def _candidates() -> list[int]:
     low, high = ephemeral_range()
     ports = [p for p in range(_LOWEST, 65536) if not low <= p <= high]

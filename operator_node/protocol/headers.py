@@ -38,6 +38,8 @@ PROFILE_NONE = 0
 PROFILE_FP1 = 1
 PROFILE_CODES = {PROFILE_NONE: (CODE_GF8, CODE_GF16), PROFILE_FP1: (CODE_GF8,)}
 NO_FINGERPRINT = bytes(32)
+# Bytes of one fingerprint row: an FP-v1 blob's Z is k of them (protocol.encoding).
+FINGERPRINT_ROW = 64
 ADDRESS_BYTES = 20
 UINT8_MAX = 0xFF
 UINT16_MAX = 0xFFFF

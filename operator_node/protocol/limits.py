@@ -25,7 +25,12 @@ from dataclasses import dataclass
 
 from operator_node.protocol.coding import COUNTED_FLOOR, compute_chunk_length
 from operator_node.protocol.errors import InvalidBlob
-from operator_node.protocol.headers import CODE_GF8, MAX_CHUNKS_BY_CODE, QuorumParams
+from operator_node.protocol.headers import (
+    CODE_GF8,
+    FINGERPRINT_ROW,
+    MAX_CHUNKS_BY_CODE,
+    QuorumParams,
+)
 
 MiB = 1 << 20
 DEFAULT_MAX_BLOB_SIZE = 16 * MiB  # EigenDA's largest blob
@@ -38,8 +43,6 @@ _MAX_CHUNKS = max(MAX_CHUNKS_BY_CODE.values())
 # The parts of one blob's request that are not chunk data, beyond the indices and the proof:
 # prefix, batch header, blob header with its quorums and account, disperser signature.
 _FIXED_HEADER_BYTES = 512
-# Bytes of one fingerprint row (protocol.encoding): a GF(2^8) blob's request carries k of them.
-_FINGERPRINT_ROW = 64
 
 
 class BlobTooLarge(InvalidBlob):
@@ -101,7 +104,7 @@ def request_header_bytes(chunks: int, quorums: int, k: int = 1) -> int:
     (64·k bytes), plus the fixed parts.
     """
     depth = math.ceil(math.log2(_MAX_CHUNKS))
-    rows = _FINGERPRINT_ROW * k if k < MAX_CHUNKS_BY_CODE[CODE_GF8] else 0
+    rows = FINGERPRINT_ROW * k if k < MAX_CHUNKS_BY_CODE[CODE_GF8] else 0
     return _FIXED_HEADER_BYTES + 2 * chunks + rows + quorums * 2 * depth * 32
 
 

@@ -106,9 +106,14 @@ class RetrievalReply:
 
 
 def select_blob_chunks(
-    header: BlobHeader, tree: MerkleTree, chunks: Sequence[Bytes], indices: Sequence[int]
+    header: BlobHeader,
+    tree: MerkleTree,
+    chunks: Sequence[Bytes],
+    indices: Sequence[int],
+    fingerprints: Bytes = b"",
 ) -> BlobChunks:
-    """Return the chunks at ``indices`` (sorted, distinct) of a blob with their multiproof.
+    """Return the chunks at ``indices`` (sorted, distinct) of a blob with their multiproof, and
+    the blob's fingerprint rows ``fingerprints`` (Z) if it has them.
 
     ``chunks`` are all n chunks of the blob and ``tree`` their chunk tree (its root is
     ``header.commitment``). Raises :class:`MalformedRequest` for bad indices or shapes.
@@ -119,6 +124,7 @@ def select_blob_chunks(
         indices=tuple(indices),
         proof=tree.get_multiproof(indices),
         chunks=tuple(chunks[i] for i in indices),
+        fingerprints=fingerprints,
     )
 
 

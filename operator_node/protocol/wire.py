@@ -45,6 +45,7 @@ from operator_node.protocol.errors import MalformedRequest, RequestTooLarge
 from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import (
     CODE_GF8,
+    FINGERPRINT_ROW,
     NO_FINGERPRINT,
     PROFILE_FP1,
     PROFILE_NONE,
@@ -138,7 +139,7 @@ def _frame(
 
 def fingerprint_bytes(header: BlobHeader) -> int:
     """Bytes of Z a StoreChunks body carries for a blob: 64·k for FP-v1, else none."""
-    return 64 * header.k if header.fingerprint == PROFILE_FP1 else 0
+    return FINGERPRINT_ROW * header.k if header.fingerprint == PROFILE_FP1 else 0
 
 
 def encode_store_chunks(request: StoreChunksRequest) -> list[Bytes]:
