@@ -115,7 +115,11 @@ class ChainSection:
     """``[chain]``: the RPC endpoint (and fallbacks), the two addresses everything else is
     discovered from, and how often the node reads the chain: its registration and stakes every
     ``refresh_interval`` seconds, the head and confirmed batches every ``watch_interval`` (0: no
-    batch watcher), from ``watch_from_block`` (-1: the head at start)."""
+    batch watcher), from ``watch_from_block`` (-1: the head at start). How ``register`` joins
+    quorums: ``registration`` "auto" (each quorum as the chain says: M2 or operator set), "m2" or
+    "operator_sets" (insist on one way); ``allocation_delay`` (blocks; set once, when the
+    operator registers with EigenLayer) and ``allocation_magnitudes`` (out of 1e18, one per
+    quorum in ``quorums``; used for quorums that count slashable stake)."""
 
     rpc_url: str = _key("")
     chain_id: int = _key(31337, lo=1)
@@ -135,6 +139,10 @@ class ChainSection:
     refresh_interval: float = _key(60.0, lo=0.1, hi=86_400.0)
     watch_interval: float = _key(30.0, lo=0.0, hi=3600.0)
     watch_from_block: int = _key(-1, lo=-1)
+    # operator_sets.REGISTRATION_MODES, written out: the config does not import web3.
+    registration: str = _key("auto", choices=("auto", "m2", "operator_sets"))
+    allocation_delay: int = _key(0, lo=0, hi=2**32 - 1)
+    allocation_magnitudes: tuple[int, ...] = _key((), lo=0, hi=10**18)
 
 
 @dataclass(frozen=True)
@@ -417,6 +425,12 @@ def _check_cross_fields(config: Config, path: Path, errors: list[str]) -> None:
         errors.append(f"{path}: chain.registry_coordinator is required when chain.rpc_url is set")
     _check_disperser_source(config.dispersal, path, errors)
     _check_request_limit(config, path, errors)
+    magnitudes, quorums = config.chain.allocation_magnitudes, config.chain.quorums
+    if magnitudes and len(magnitudes) != len(quorums):
+        errors.append(
+            f"{path}: chain.allocation_magnitudes has {len(magnitudes)} value(s) and "
+            f"chain.quorums {len(quorums)}: give one magnitude per quorum (0 where none)"
+        )
     shard_size = config.store.max_size // config.store.shards
     if shard_size < config.limits.max_request_bytes:
         # A batch goes whole into one shard: one this large could never be stored.

@@ -30,6 +30,26 @@ struct StrategyParams {
     uint96 multiplier;
 }
 
+/// @notice An operator set: an AVS and an id it numbers its sets by (EigenLayer's OperatorSetLib).
+struct OperatorSet {
+    address avs;
+    uint32 id;
+}
+
+/// @notice An operator set to create, its strategies, and who may slash it.
+struct CreateSetParamsV2 {
+    uint32 operatorSetId;
+    IStrategy[] strategies;
+    address slasher;
+}
+
+/// @notice Who leaves which of an AVS's operator sets.
+struct DeregisterParams {
+    address operator;
+    address avs;
+    uint32[] operatorSetIds;
+}
+
 /// @notice The ERC20 calls the strategies and the strategy manager make.
 interface IERC20 {
     function balanceOf(address account) external view returns (uint256);
@@ -54,6 +74,52 @@ interface IDelegationManager {
     function isOperator(address operator) external view returns (bool);
     function operatorShares(address operator, IStrategy strategy) external view returns (uint256);
     function increaseDelegatedShares(address staker, IStrategy strategy, uint256 shares) external;
+}
+
+/// @notice The current core's batch read of delegated shares (the AllocationManager uses it).
+interface IDelegationSharesReader {
+    function getOperatorsShares(address[] memory operators, IStrategy[] memory strategies)
+        external
+        view
+        returns (uint256[][] memory);
+}
+
+/// @notice What the middleware and our DelegationManager call on the AllocationManager.
+interface IAllocationManager {
+    function setAllocationDelay(address operator, uint32 delay) external;
+    function createOperatorSets(address avs, CreateSetParamsV2[] memory params) external;
+    function deregisterFromOperatorSets(DeregisterParams calldata params) external;
+    function getMinimumSlashableStake(
+        OperatorSet memory operatorSet,
+        address[] memory operators,
+        IStrategy[] memory strategies,
+        uint32 futureBlock
+    ) external view returns (uint256[][] memory);
+    // solhint-disable-next-line func-name-mixedcase
+    function DEALLOCATION_DELAY() external view returns (uint32);
+}
+
+/// @notice The callbacks an AVS's registrar answers for the AllocationManager.
+interface IAVSRegistrar {
+    function registerOperator(
+        address operator,
+        address avs,
+        uint32[] calldata operatorSetIds,
+        bytes calldata data
+    ) external;
+    function deregisterOperator(address operator, address avs, uint32[] calldata operatorSetIds)
+        external;
+    function supportsAVS(address avs) external view returns (bool);
+}
+
+/// @notice Appointees: who may call which function on behalf of an account.
+interface IPermissionController {
+    function setAppointee(address account, address appointee, address target, bytes4 selector)
+        external;
+    function canCall(address account, address caller, address target, bytes4 selector)
+        external
+        view
+        returns (bool);
 }
 
 interface IAVSDirectory {
@@ -95,6 +161,17 @@ interface IStakeRegistry {
     function initializeQuorum(
         uint8 quorumNumber,
         uint96 minimumStake,
+        StrategyParams[] memory strategyParams
+    ) external;
+    function initializeDelegatedStakeQuorum(
+        uint8 quorumNumber,
+        uint96 minimumStake,
+        StrategyParams[] memory strategyParams
+    ) external;
+    function initializeSlashableStakeQuorum(
+        uint8 quorumNumber,
+        uint96 minimumStake,
+        uint32 lookAheadPeriod,
         StrategyParams[] memory strategyParams
     ) external;
     function getStakeAtBlockNumber(bytes32 operatorId, uint8 quorumNumber, uint32 blockNumber)
@@ -143,6 +220,7 @@ interface ISocketRegistry {
 
 interface IRegistryCoordinator {
     function owner() external view returns (address);
+    function avs() external view returns (address);
     function quorumCount() external view returns (uint8);
     function getOperatorId(address operator) external view returns (bytes32);
     function getOperatorFromId(bytes32 operatorId) external view returns (address);

@@ -3,11 +3,15 @@ pragma solidity 0.8.28;
 
 import {BN254} from "./BN254.sol";
 import {
+    CreateSetParamsV2,
+    DeregisterParams,
+    IAllocationManager,
     IBLSApkRegistry,
     IIndexRegistry,
     IServiceManager,
     ISocketRegistry,
     IStakeRegistry,
+    IStrategy,
     OperatorSetParam,
     PubkeyRegistrationParams,
     QuorumBitmaps,
@@ -16,11 +20,24 @@ import {
 } from "./Interfaces.sol";
 
 /// @title The AVS's entry point for operators: registration into quorums, sockets, history.
+/// @notice Serves both kinds of quorum, as EigenLayer's middleware RegistryCoordinator does:
+/// M2 quorums, which operators join here (`registerOperator` with an AVSDirectory signature), and
+/// operator-set quorums, which operators join through the AllocationManager, which calls this
+/// contract as the AVS's registrar (quorum number = operator set id). Creating the first
+/// operator-set quorum freezes the existing quorums as M2 and ends `createQuorum`; the owner may
+/// later close M2 registration for good (`disableM2QuorumRegistration`). Our deviation: the M2
+/// `createQuorum` exists until then, to model a deployment from before the upgrade. Churn and
+/// ejection are not modelled (an AVS removes an operator through the AllocationManager).
 contract RegistryCoordinator {
     enum OperatorStatus {
         NEVER_REGISTERED,
         REGISTERED,
         DEREGISTERED
+    }
+
+    enum RegistrationType {
+        NORMAL,
+        CHURN
     }
 
     struct OperatorInfo {
@@ -40,6 +57,8 @@ contract RegistryCoordinator {
         "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
     );
     uint8 internal constant MAX_QUORUM_COUNT = 192;
+    /// @notice The slasher named for delegated-stake operator sets, which nobody can slash.
+    address public constant DELEGATED_STAKE_SLASHER = 0x00000000000000000000000000000000000E16E4;
 
     address public owner;
     IServiceManager public serviceManager;
@@ -47,7 +66,14 @@ contract RegistryCoordinator {
     IStakeRegistry public stakeRegistry;
     IIndexRegistry public indexRegistry;
     ISocketRegistry public socketRegistry;
+    /// @notice Zero where the core has no AllocationManager (M2): then only M2 quorums exist.
+    IAllocationManager public allocationManager;
+    /// @notice The AVS whose operator sets the operator-set quorums are (the service manager).
+    address public avs;
     uint8 public quorumCount;
+    bool public operatorSetsEnabled;
+    bool public isM2QuorumRegistrationDisabled;
+    uint256 internal _m2QuorumBitmap;
 
     mapping(uint8 quorumNumber => OperatorSetParam) internal _quorumParams;
     mapping(bytes32 operatorId => QuorumBitmapUpdate[]) internal _operatorBitmapHistory;
@@ -57,9 +83,25 @@ contract RegistryCoordinator {
     event OperatorDeregistered(address indexed operator, bytes32 indexed operatorId);
     event OperatorSocketUpdate(bytes32 indexed operatorId, string socket);
     event OperatorSetParamsUpdated(uint8 indexed quorumNumber, OperatorSetParam operatorSetParams);
+    event OperatorSetsEnabled();
+    event M2QuorumRegistrationDisabled();
+
+    error OnlyAllocationManager();
+    error InvalidAVS();
+    error InvalidRegistrationType();
+    error OnlyM2QuorumsAllowed();
+    error M2QuorumRegistrationIsDisabled();
+    error OperatorSetsNotEnabled();
+    error OperatorSetQuorum();
+    error LookAheadPeriodTooLong();
 
     modifier onlyOwner() {
         require(msg.sender == owner, "RegistryCoordinator: caller is not the owner");
+        _;
+    }
+
+    modifier onlyAllocationManager() {
+        require(msg.sender == address(allocationManager), OnlyAllocationManager());
         _;
     }
 
@@ -69,12 +111,14 @@ contract RegistryCoordinator {
 
     /// @notice Wire the AVS's contracts together once (they all point back at this contract).
     /// @dev `socketRegistry_` may be zero: EigenLayer's M2 middleware has no socket registry.
+    /// `allocations` may be zero: an M2 core has no AllocationManager.
     function initialize(
         IServiceManager serviceManager_,
         IBLSApkRegistry blsApkRegistry_,
         IStakeRegistry stakeRegistry_,
         IIndexRegistry indexRegistry_,
-        ISocketRegistry socketRegistry_
+        ISocketRegistry socketRegistry_,
+        IAllocationManager allocations
     ) external onlyOwner {
         require(address(serviceManager) == address(0), "RegistryCoordinator.initialize: already initialized");
         serviceManager = serviceManager_;
@@ -82,37 +126,189 @@ contract RegistryCoordinator {
         stakeRegistry = stakeRegistry_;
         indexRegistry = indexRegistry_;
         socketRegistry = socketRegistry_;
+        allocationManager = allocations;
+        avs = address(serviceManager_);
     }
 
-    /// @notice Create a quorum with its parameters, minimum stake and strategies.
+    /// @notice Create an M2 quorum with its parameters, minimum stake and strategies; refused
+    /// once operator sets are enabled.
     function createQuorum(
         OperatorSetParam memory operatorSetParams,
         uint96 minimumStake,
         StrategyParams[] memory strategyParams
     ) external onlyOwner {
-        uint8 quorumNumber = quorumCount;
+        require(!operatorSetsEnabled, OperatorSetQuorum());
+        uint8 quorumNumber = _newQuorum(operatorSetParams);
+        stakeRegistry.initializeQuorum(quorumNumber, minimumStake, strategyParams);
+    }
+
+    /// @notice Create an operator-set quorum whose stake is the operators' delegated shares.
+    function createTotalDelegatedStakeQuorum(
+        OperatorSetParam memory operatorSetParams,
+        uint96 minimumStake,
+        StrategyParams[] memory strategyParams
+    ) external onlyOwner {
+        uint8 quorumNumber = _newOperatorSetQuorum(operatorSetParams);
+        stakeRegistry.initializeDelegatedStakeQuorum(quorumNumber, minimumStake, strategyParams);
+        _createOperatorSet(quorumNumber, strategyParams, DELEGATED_STAKE_SLASHER);
+    }
+
+    /// @notice Create an operator-set quorum whose stake is what the set can slash over the next
+    /// `lookAheadPeriod` blocks (at most the AllocationManager's DEALLOCATION_DELAY).
+    function createSlashableStakeQuorum(
+        OperatorSetParam memory operatorSetParams,
+        uint96 minimumStake,
+        StrategyParams[] memory strategyParams,
+        uint32 lookAheadPeriod,
+        address slasher
+    ) external onlyOwner {
+        uint8 quorumNumber = _newOperatorSetQuorum(operatorSetParams);
+        require(lookAheadPeriod <= allocationManager.DEALLOCATION_DELAY(), LookAheadPeriodTooLong());
+        stakeRegistry.initializeSlashableStakeQuorum(quorumNumber, minimumStake, lookAheadPeriod, strategyParams);
+        _createOperatorSet(quorumNumber, strategyParams, slasher);
+    }
+
+    /// @notice Close registration into M2 quorums for good (leaving them stays open).
+    function disableM2QuorumRegistration() external onlyOwner {
+        require(!isM2QuorumRegistrationDisabled, M2QuorumRegistrationIsDisabled());
+        isM2QuorumRegistrationDisabled = true;
+        emit M2QuorumRegistrationDisabled();
+    }
+
+    function _newQuorum(OperatorSetParam memory operatorSetParams) internal returns (uint8 quorumNumber) {
+        quorumNumber = quorumCount;
         require(quorumNumber < MAX_QUORUM_COUNT, "RegistryCoordinator.createQuorum: max quorums reached");
         quorumCount = quorumNumber + 1;
         _quorumParams[quorumNumber] = operatorSetParams;
         emit OperatorSetParamsUpdated(quorumNumber, operatorSetParams);
-        stakeRegistry.initializeQuorum(quorumNumber, minimumStake, strategyParams);
         indexRegistry.initializeQuorum(quorumNumber);
         blsApkRegistry.initializeQuorum(quorumNumber);
     }
 
-    /// @notice Register the caller into `quorumNumbers`, registering its BLS key first if needed.
+    /// @dev The first operator-set quorum freezes every existing quorum as M2.
+    function _newOperatorSetQuorum(OperatorSetParam memory operatorSetParams) internal returns (uint8) {
+        require(address(allocationManager) != address(0), OperatorSetsNotEnabled());
+        if (!operatorSetsEnabled) {
+            _m2QuorumBitmap = _allQuorums();
+            operatorSetsEnabled = true;
+            emit OperatorSetsEnabled();
+        }
+        return _newQuorum(operatorSetParams);
+    }
+
+    function _createOperatorSet(uint8 quorumNumber, StrategyParams[] memory strategyParams, address slasher)
+        internal
+    {
+        IStrategy[] memory strategies = new IStrategy[](strategyParams.length);
+        for (uint256 i = 0; i < strategyParams.length; i++) {
+            strategies[i] = strategyParams[i].strategy;
+        }
+        CreateSetParamsV2[] memory params = new CreateSetParamsV2[](1);
+        params[0] = CreateSetParamsV2(quorumNumber, strategies, slasher);
+        allocationManager.createOperatorSets(avs, params);
+    }
+
+    /// @notice Register the caller into M2 `quorumNumbers`, registering its BLS key first if
+    /// needed, and with the AVS directory the first time.
     function registerOperator(
         bytes calldata quorumNumbers,
         string calldata socket,
         PubkeyRegistrationParams calldata params,
         SignatureWithSaltAndExpiry memory operatorSignature
     ) external {
-        bytes32 operatorId = blsApkRegistry.getOperatorId(msg.sender);
+        require(!isM2QuorumRegistrationDisabled, M2QuorumRegistrationIsDisabled());
+        _requireM2(quorumNumbers);
+        bytes32 operatorId = _getOrCreateOperatorId(msg.sender, params);
+        bool registeredBefore = _operatorInfo[msg.sender].status == OperatorStatus.REGISTERED;
+        if (!registeredBefore) {
+            serviceManager.registerOperatorToAVS(msg.sender, operatorSignature);
+        }
+        _registerOperator(msg.sender, operatorId, quorumNumbers, socket);
+    }
+
+    /// @notice Remove the caller from M2 `quorumNumbers` (operator-set quorums are left through
+    /// the AllocationManager); leaving every quorum leaves the AVS.
+    function deregisterOperator(bytes calldata quorumNumbers) external {
+        _requireM2(quorumNumbers);
+        _deregisterOperator(msg.sender, quorumNumbers);
+    }
+
+    /// @notice The AllocationManager's callback when `operator` joins operator sets of `avs_`:
+    /// `data` is abi.encode(RegistrationType.NORMAL, socket, PubkeyRegistrationParams).
+    function registerOperator(
+        address operator,
+        address avs_,
+        uint32[] calldata operatorSetIds,
+        bytes calldata data
+    ) external onlyAllocationManager {
+        require(supportsAVS(avs_), InvalidAVS());
+        (RegistrationType kind, string memory socket, PubkeyRegistrationParams memory params) =
+            abi.decode(data, (RegistrationType, string, PubkeyRegistrationParams));
+        require(kind == RegistrationType.NORMAL, InvalidRegistrationType());
+        bytes32 operatorId = _getOrCreateOperatorId(operator, params);
+        _registerOperator(operator, operatorId, _quorumNumbers(operatorSetIds), socket);
+    }
+
+    /// @notice The AllocationManager's callback when `operator` leaves operator sets of `avs_`.
+    function deregisterOperator(address operator, address avs_, uint32[] calldata operatorSetIds)
+        external
+        onlyAllocationManager
+    {
+        require(supportsAVS(avs_), InvalidAVS());
+        _deregisterOperator(operator, _quorumNumbers(operatorSetIds));
+    }
+
+    /// @notice Whether this contract is the registrar of `avs_`.
+    function supportsAVS(address avs_) public view returns (bool) {
+        return avs_ == avs;
+    }
+
+    /// @notice Re-read each registered operator's stake in every quorum it is in; one now below a
+    /// quorum's minimum is removed from that quorum (from an operator-set quorum through the
+    /// AllocationManager). Anyone may call it (stakes follow deposits and allocations only when
+    /// someone does, as on EigenLayer).
+    function updateOperators(address[] calldata operators) external {
+        for (uint256 i = 0; i < operators.length; i++) {
+            OperatorInfo memory info = _operatorInfo[operators[i]];
+            if (info.status != OperatorStatus.REGISTERED) {
+                continue;
+            }
+            bytes memory quorums = QuorumBitmaps.toBytes(getCurrentQuorumBitmap(info.operatorId));
+            uint192 toRemove = stakeRegistry.updateOperatorStake(operators[i], info.operatorId, quorums);
+            uint192 m2Removed = toRemove & uint192(m2QuorumBitmap());
+            if (m2Removed != 0) {
+                _deregisterOperator(operators[i], QuorumBitmaps.toBytes(m2Removed));
+            }
+            uint192 setsRemoved = toRemove & ~uint192(m2QuorumBitmap());
+            if (setsRemoved != 0) {
+                bytes memory numbers = QuorumBitmaps.toBytes(setsRemoved);
+                uint32[] memory ids = new uint32[](numbers.length);
+                for (uint256 j = 0; j < numbers.length; j++) {
+                    ids[j] = uint8(numbers[j]);
+                }
+                allocationManager.deregisterFromOperatorSets(DeregisterParams(operators[i], avs, ids));
+            }
+        }
+    }
+
+    function _getOrCreateOperatorId(address operator, PubkeyRegistrationParams memory params)
+        internal
+        returns (bytes32 operatorId)
+    {
+        operatorId = blsApkRegistry.getOperatorId(operator);
         if (operatorId == bytes32(0)) {
             operatorId = blsApkRegistry.registerBLSPublicKey(
-                msg.sender, params, pubkeyRegistrationMessageHash(msg.sender)
+                operator, params, pubkeyRegistrationMessageHash(operator)
             );
         }
+    }
+
+    function _registerOperator(
+        address operator,
+        bytes32 operatorId,
+        bytes memory quorumNumbers,
+        string memory socket
+    ) internal {
         uint192 toAdd = QuorumBitmaps.fromBytes(quorumNumbers, quorumCount);
         uint192 current = getCurrentQuorumBitmap(operatorId);
         require(
@@ -120,15 +316,13 @@ contract RegistryCoordinator {
             "RegistryCoordinator._registerOperator: operator already registered for some quorums being registered for"
         );
         _recordBitmap(operatorId, current | toAdd);
-        OperatorInfo storage info = _operatorInfo[msg.sender];
-        if (info.status != OperatorStatus.REGISTERED) {
-            serviceManager.registerOperatorToAVS(msg.sender, operatorSignature);
-            _operatorInfo[msg.sender] = OperatorInfo(operatorId, OperatorStatus.REGISTERED);
-            emit OperatorRegistered(msg.sender, operatorId);
+        if (_operatorInfo[operator].status != OperatorStatus.REGISTERED) {
+            _operatorInfo[operator] = OperatorInfo(operatorId, OperatorStatus.REGISTERED);
+            emit OperatorRegistered(operator, operatorId);
         }
         _setSocket(operatorId, socket);
-        blsApkRegistry.registerOperator(msg.sender, quorumNumbers);
-        stakeRegistry.registerOperator(msg.sender, operatorId, quorumNumbers);
+        blsApkRegistry.registerOperator(operator, quorumNumbers);
+        stakeRegistry.registerOperator(operator, operatorId, quorumNumbers);
         uint32[] memory counts = indexRegistry.registerOperator(operatorId, quorumNumbers);
         for (uint256 i = 0; i < quorumNumbers.length; i++) {
             require(
@@ -138,28 +332,8 @@ contract RegistryCoordinator {
         }
     }
 
-    /// @notice Remove the caller from `quorumNumbers`; leaving every quorum leaves the AVS.
-    function deregisterOperator(bytes calldata quorumNumbers) external {
-        _deregisterOperator(msg.sender, quorumNumbers);
-    }
-
-    /// @notice Re-read each registered operator's stake from its delegated shares in every quorum
-    /// it is in; one now below a quorum's minimum stake is removed from that quorum. Anyone may
-    /// call it (stakes follow deposits only when someone does, as on EigenLayer).
-    function updateOperators(address[] calldata operators) external {
-        for (uint256 i = 0; i < operators.length; i++) {
-            OperatorInfo memory info = _operatorInfo[operators[i]];
-            if (info.status != OperatorStatus.REGISTERED) {
-                continue;
-            }
-            bytes memory quorums = QuorumBitmaps.toBytes(getCurrentQuorumBitmap(info.operatorId));
-            uint192 toRemove = stakeRegistry.updateOperatorStake(operators[i], info.operatorId, quorums);
-            if (toRemove != 0) {
-                _deregisterOperator(operators[i], QuorumBitmaps.toBytes(toRemove));
-            }
-        }
-    }
-
+    /// @dev As EigenLayer's: when the operator is left in no M2 quorum, the service manager
+    /// deregisters it from the AVS directory — also when it only ever joined operator-set quorums.
     function _deregisterOperator(address operator, bytes memory quorumNumbers) internal {
         OperatorInfo memory info = _operatorInfo[operator];
         require(
@@ -176,12 +350,42 @@ contract RegistryCoordinator {
         _recordBitmap(info.operatorId, remaining);
         if (remaining == 0) {
             _operatorInfo[operator].status = OperatorStatus.DEREGISTERED;
-            serviceManager.deregisterOperatorFromAVS(operator);
             emit OperatorDeregistered(operator, info.operatorId);
         }
         blsApkRegistry.deregisterOperator(operator, quorumNumbers);
         stakeRegistry.deregisterOperator(info.operatorId, quorumNumbers);
         indexRegistry.deregisterOperator(info.operatorId, quorumNumbers);
+        uint256 setQuorums = _allQuorums() & ~m2QuorumBitmap();
+        if (uint256(remaining) & ~setQuorums == 0) {
+            serviceManager.deregisterOperatorFromAVS(operator);
+        }
+    }
+
+    function _requireM2(bytes calldata quorumNumbers) internal view {
+        uint256 bitmap = QuorumBitmaps.fromBytes(quorumNumbers, quorumCount);
+        require(bitmap & ~m2QuorumBitmap() == 0, OnlyM2QuorumsAllowed());
+    }
+
+    /// @dev Operator set ids as quorum numbers (uint8, as EigenLayer's middleware truncates them).
+    function _quorumNumbers(uint32[] calldata operatorSetIds) internal pure returns (bytes memory numbers) {
+        numbers = new bytes(operatorSetIds.length);
+        for (uint256 i = 0; i < operatorSetIds.length; i++) {
+            numbers[i] = bytes1(uint8(operatorSetIds[i]));
+        }
+    }
+
+    function _allQuorums() internal view returns (uint256) {
+        return (uint256(1) << quorumCount) - 1;
+    }
+
+    /// @notice The quorums that are M2 quorums: all of them until operator sets are enabled.
+    function m2QuorumBitmap() public view returns (uint256) {
+        return operatorSetsEnabled ? _m2QuorumBitmap : _allQuorums();
+    }
+
+    /// @notice Whether `quorumNumber` is an M2 quorum (else an operator set of `avs`).
+    function isM2Quorum(uint8 quorumNumber) public view returns (bool) {
+        return (m2QuorumBitmap() >> quorumNumber) & 1 == 1;
     }
 
     /// @notice Change the caller's socket.

@@ -3,8 +3,11 @@ pragma solidity 0.8.28;
 
 import {BN254} from "./BN254.sol";
 import {
+    IAllocationManager,
     IAVSDirectory,
+    IAVSRegistrar,
     IBLSApkRegistry,
+    IPermissionController,
     IRegistryCoordinator,
     IStakeRegistry,
     QuorumBitmaps,
@@ -18,6 +21,12 @@ import {
 /// checked with one aggregate BLS signature as EigenLayer's BLSSignatureChecker does, index
 /// hints included: each hint must point at the history entry in force at the reference block
 /// (get them from OperatorStateRetriever.getCheckSignaturesIndices).
+/// @notice The AllocationManager's AVS set-up calls.
+interface IAllocationManagerSetup {
+    function updateAVSMetadataURI(address avs, string calldata metadataURI) external;
+    function setAVSRegistrar(address avs, IAVSRegistrar registrar) external;
+}
+
 abstract contract ServiceManagerCore {
     using BN254 for BN254.G1Point;
 
@@ -59,6 +68,10 @@ abstract contract ServiceManagerCore {
     IStakeRegistry public immutable stakeRegistry;
     IBLSApkRegistry public immutable blsApkRegistry;
 
+    /// @notice Set by `setUpOperatorSets`; zero on a deployment without operator sets.
+    IAllocationManager public allocationManager;
+    IPermissionController public permissionController;
+
     uint32 public batchId;
     mapping(uint32 batchId => bytes32) public batchIdToBatchMetadataHash;
 
@@ -84,6 +97,46 @@ abstract contract ServiceManagerCore {
         registryCoordinator = coordinator;
         stakeRegistry = stakes;
         blsApkRegistry = keys;
+    }
+
+    modifier onlyOwner() {
+        require(msg.sender == owner, "ServiceManager: caller is not the owner");
+        _;
+    }
+
+    /// @notice Make this AVS an operator-set AVS once (the owner): announce its metadata to the
+    /// AllocationManager, name the registry coordinator its registrar, and appoint the coordinator
+    /// to create operator sets (both overloads) and remove operators from them — the set-up
+    /// EigenLayer's middleware needs, without which quorum creation and kicks revert.
+    function setUpOperatorSets(
+        IAllocationManager allocations,
+        IPermissionController permissions,
+        string calldata metadataURI
+    ) external onlyOwner {
+        require(
+            address(allocationManager) == address(0),
+            "ServiceManager.setUpOperatorSets: already set up"
+        );
+        allocationManager = allocations;
+        permissionController = permissions;
+        address coordinator = address(registryCoordinator);
+        _appoint(coordinator, bytes4(keccak256("createOperatorSets(address,(uint32,address[],address)[])")));
+        _appoint(coordinator, bytes4(keccak256("createOperatorSets(address,(uint32,address[])[])")));
+        _appoint(coordinator, bytes4(keccak256("deregisterFromOperatorSets((address,address,uint32[]))")));
+        IAllocationManagerSetup(address(allocations)).updateAVSMetadataURI(address(this), metadataURI);
+        IAllocationManagerSetup(address(allocations)).setAVSRegistrar(
+            address(this), IAVSRegistrar(coordinator)
+        );
+    }
+
+    /// @notice Let `appointee` call `selector` on `target` for this AVS (the owner), as
+    /// EigenLayer's ServiceManagerBase.setAppointee.
+    function setAppointee(address appointee, address target, bytes4 selector) external onlyOwner {
+        permissionController.setAppointee(address(this), appointee, target, selector);
+    }
+
+    function _appoint(address appointee, bytes4 selector) internal {
+        permissionController.setAppointee(address(this), appointee, address(allocationManager), selector);
     }
 
     /// @dev Revert unless `caller` may confirm batches.

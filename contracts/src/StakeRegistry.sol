@@ -1,16 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {IDelegationManager, IRegistryCoordinator, StrategyParams} from "./Interfaces.sol";
+import {
+    IAllocationManager,
+    IDelegationManager,
+    IRegistryCoordinator,
+    IStrategy,
+    OperatorSet,
+    StrategyParams
+} from "./Interfaces.sol";
 
 /// @title Each operator's stake per quorum, and each quorum's total, with history by block.
 /// @notice As EigenLayer's: an operator's weight in a quorum is the sum, over the quorum's
 /// strategies, of the shares delegated to it times the strategy's multiplier / 1e18. It is read
 /// from the DelegationManager at registration and whenever `updateOperators` is called; an
 /// operator below the quorum's minimum cannot register and, on update, is removed from it.
+/// A quorum that is an operator set (created by the coordinator with operator sets enabled) has a
+/// stake type: TOTAL_DELEGATED counts delegated shares as above; TOTAL_SLASHABLE counts only the
+/// shares the AllocationManager says the set can slash over the quorum's look-ahead window.
 /// Reads at a past block take an index into the history, which is checked to be the entry in
 /// force at that block (find it with the `...Index...AtBlockNumber` functions).
 contract StakeRegistry {
+    enum StakeType {
+        TOTAL_DELEGATED,
+        TOTAL_SLASHABLE
+    }
+
     struct StakeUpdate {
         uint32 updateBlockNumber;
         uint32 nextUpdateBlockNumber;
@@ -22,18 +37,24 @@ contract StakeRegistry {
 
     IRegistryCoordinator public immutable registryCoordinator;
     IDelegationManager public immutable delegation;
+    /// @notice Zero where the core has no AllocationManager (M2): then no quorum is slashable.
+    IAllocationManager public immutable allocationManager;
 
     mapping(uint8 quorumNumber => uint96) public minimumStakeForQuorum;
     mapping(uint8 quorumNumber => StrategyParams[]) public strategyParams;
     mapping(bytes32 operatorId => mapping(uint8 quorumNumber => StakeUpdate[])) internal
         _operatorStakeHistory;
     mapping(uint8 quorumNumber => StakeUpdate[]) internal _totalStakeHistory;
+    mapping(uint8 quorumNumber => StakeType) public stakeTypePerQuorum;
+    mapping(uint8 quorumNumber => uint32) public slashableStakeLookAheadPerQuorum;
 
     event OperatorStakeUpdate(bytes32 indexed operatorId, uint8 quorumNumber, uint96 stake);
     event MinimumStakeForQuorumUpdated(uint8 indexed quorumNumber, uint96 minimumStake);
     event QuorumCreated(uint8 indexed quorumNumber);
     event StrategyAddedToQuorum(uint8 indexed quorumNumber, address strategy);
     event StrategyMultiplierUpdated(uint8 indexed quorumNumber, address strategy, uint256 multiplier);
+    event StakeTypeSet(StakeType newStakeType);
+    event LookAheadPeriodChanged(uint32 oldLookAheadBlocks, uint32 newLookAheadBlocks);
 
     modifier onlyRegistryCoordinator() {
         require(
@@ -48,15 +69,75 @@ contract StakeRegistry {
         _;
     }
 
-    constructor(IRegistryCoordinator coordinator, IDelegationManager delegationManager) {
-        registryCoordinator = coordinator;
-        delegation = delegationManager;
+    modifier onlyCoordinatorOwner() {
+        require(
+            msg.sender == registryCoordinator.owner(),
+            "StakeRegistry.onlyCoordinatorOwner: caller is not the owner of the registryCoordinator"
+        );
+        _;
     }
 
-    /// @notice Start a quorum with a minimum stake and its strategies.
+    constructor(
+        IRegistryCoordinator coordinator,
+        IDelegationManager delegationManager,
+        IAllocationManager allocations
+    ) {
+        registryCoordinator = coordinator;
+        delegation = delegationManager;
+        allocationManager = allocations;
+    }
+
+    /// @notice Start an M2 quorum with a minimum stake and its strategies.
     function initializeQuorum(uint8 quorumNumber, uint96 minimumStake, StrategyParams[] memory params)
         external
         onlyRegistryCoordinator
+    {
+        _initializeQuorum(quorumNumber, minimumStake, params);
+    }
+
+    /// @notice Start an operator-set quorum weighing delegated shares.
+    function initializeDelegatedStakeQuorum(
+        uint8 quorumNumber,
+        uint96 minimumStake,
+        StrategyParams[] memory params
+    ) external onlyRegistryCoordinator {
+        _initializeQuorum(quorumNumber, minimumStake, params);
+        _setStakeType(quorumNumber, StakeType.TOTAL_DELEGATED);
+    }
+
+    /// @notice Start an operator-set quorum weighing slashable stake over `lookAheadPeriod` blocks.
+    function initializeSlashableStakeQuorum(
+        uint8 quorumNumber,
+        uint96 minimumStake,
+        uint32 lookAheadPeriod,
+        StrategyParams[] memory params
+    ) external onlyRegistryCoordinator {
+        _initializeQuorum(quorumNumber, minimumStake, params);
+        _setStakeType(quorumNumber, StakeType.TOTAL_SLASHABLE);
+        _setLookAhead(quorumNumber, lookAheadPeriod);
+    }
+
+    /// @notice Change a slashable quorum's look-ahead window (the coordinator's owner).
+    function setSlashableStakeLookahead(uint8 quorumNumber, uint32 lookAheadPeriod)
+        external
+        onlyCoordinatorOwner
+        quorumExists(quorumNumber)
+    {
+        _setLookAhead(quorumNumber, lookAheadPeriod);
+    }
+
+    function _setStakeType(uint8 quorumNumber, StakeType stakeType) internal {
+        stakeTypePerQuorum[quorumNumber] = stakeType;
+        emit StakeTypeSet(stakeType);
+    }
+
+    function _setLookAhead(uint8 quorumNumber, uint32 lookAheadPeriod) internal {
+        emit LookAheadPeriodChanged(slashableStakeLookAheadPerQuorum[quorumNumber], lookAheadPeriod);
+        slashableStakeLookAheadPerQuorum[quorumNumber] = lookAheadPeriod;
+    }
+
+    function _initializeQuorum(uint8 quorumNumber, uint96 minimumStake, StrategyParams[] memory params)
+        internal
     {
         require(_totalStakeHistory[quorumNumber].length == 0, "StakeRegistry.initializeQuorum: quorum already exists");
         require(params.length > 0, "StakeRegistry._addStrategyParams: no strategies provided");
@@ -85,12 +166,9 @@ contract StakeRegistry {
     /// operator at its next registration or `updateOperators`.
     function setMinimumStakeForQuorum(uint8 quorumNumber, uint96 minimumStake)
         external
+        onlyCoordinatorOwner
         quorumExists(quorumNumber)
     {
-        require(
-            msg.sender == registryCoordinator.owner(),
-            "StakeRegistry.onlyCoordinatorOwner: caller is not the owner of the registryCoordinator"
-        );
         _setMinimumStake(quorumNumber, minimumStake);
     }
 
@@ -159,13 +237,43 @@ contract StakeRegistry {
         returns (uint96 weight, bool meetsMinimum)
     {
         StrategyParams[] storage params = strategyParams[q];
+        uint256[] memory shares = stakeTypePerQuorum[q] == StakeType.TOTAL_SLASHABLE
+            ? _slashableShares(q, operator, params)
+            : _delegatedShares(operator, params);
         uint256 sum = 0;
         for (uint256 i = 0; i < params.length; i++) {
-            uint256 shares = delegation.operatorShares(operator, params[i].strategy);
-            sum += shares * params[i].multiplier / WEIGHTING_DIVISOR;
+            sum += shares[i] * params[i].multiplier / WEIGHTING_DIVISOR;
         }
         weight = uint96(sum);
         meetsMinimum = weight >= minimumStakeForQuorum[q];
+    }
+
+    function _delegatedShares(address operator, StrategyParams[] storage params)
+        internal
+        view
+        returns (uint256[] memory shares)
+    {
+        shares = new uint256[](params.length);
+        for (uint256 i = 0; i < params.length; i++) {
+            shares[i] = delegation.operatorShares(operator, params[i].strategy);
+        }
+    }
+
+    /// @dev The shares the quorum's operator set can slash from now to the end of the window.
+    function _slashableShares(uint8 q, address operator, StrategyParams[] storage params)
+        internal
+        view
+        returns (uint256[] memory)
+    {
+        IStrategy[] memory strategies = new IStrategy[](params.length);
+        for (uint256 i = 0; i < params.length; i++) {
+            strategies[i] = params[i].strategy;
+        }
+        address[] memory operators = new address[](1);
+        operators[0] = operator;
+        uint32 until = uint32(block.number) + slashableStakeLookAheadPerQuorum[q];
+        OperatorSet memory operatorSet = OperatorSet(registryCoordinator.avs(), q);
+        return allocationManager.getMinimumSlashableStake(operatorSet, operators, strategies, until)[0];
     }
 
     function _setStake(bytes32 operatorId, uint8 q, uint96 stake) internal {

@@ -15,12 +15,14 @@ from typing import Any
 from operator_node.chain.errors import ChainError
 
 CONTRACT_NAMES = (
+    "AllocationManager",
     "AVSDirectory",
     "BLSApkRegistry",
     "DelegationManager",
     "DelegationManagerM2",
     "IndexRegistry",
     "OperatorStateRetriever",
+    "PermissionController",
     "RegistryCoordinator",
     "ServiceManager",
     "ServiceManagerM2",

@@ -11,6 +11,9 @@ Optional parts are probed, never assumed (what each release has: docs/eigenlayer
   (or as configured);
 - a socket registry: ``socketRegistry()`` exists only in later middleware; without it (M2, the
   release EigenDA runs) sockets are read from ``OperatorSocketUpdate`` events;
+- operator sets: ``allocationManager()`` on the registry coordinator exists only in middleware for
+  EigenLayer's current core; where it answers with an address, the AllocationManager is bound and
+  ``avs()`` names the AVS whose operator sets the operator-set quorums are;
 - an on-chain disperser allow-list: ``isDisperser(address)`` on the service manager is this AVS's
   own function, which EigenLayer's ServiceManagerBase does not have.
 """
@@ -51,6 +54,8 @@ class AvsContracts:
     delegation: AsyncContract
     core: str
     has_disperser_check: bool
+    allocation_manager: AsyncContract | None = None
+    avs: str = ZERO_ADDRESS
 
     def describe(self) -> dict[str, str]:
         """What was found, for the one log line (or status output) that says so."""
@@ -60,6 +65,11 @@ class AvsContracts:
                 f"SocketRegistry {self.socket_registry.address}"
                 if self.socket_registry is not None
                 else "OperatorSocketUpdate events (no socket registry)"
+            ),
+            "registration": (
+                f"M2 and operator sets (AllocationManager {self.allocation_manager.address})"
+                if self.allocation_manager is not None
+                else "M2 only (no AllocationManager)"
             ),
             "disperser_check": (
                 "ServiceManager.isDisperser"
@@ -94,6 +104,16 @@ async def probe_socket_registry(w3: AsyncWeb3[Any], coordinator: AsyncContract) 
     if not answered or int(str(address), 16) == 0:
         return None
     return str(address)
+
+
+async def probe_allocation_manager(coordinator: AsyncContract) -> tuple[str, str] | None:
+    """(AllocationManager, avs) where the coordinator answers ``allocationManager()`` with an
+    address, else None."""
+    answered, address = await probe_view(coordinator.functions.allocationManager())
+    if not answered or int(str(address), 16) == 0:
+        return None
+    avs = await call_view("RegistryCoordinator", coordinator.functions.avs())
+    return str(address), str(avs)
 
 
 async def probe_disperser_check(service_manager: AsyncContract) -> bool:
@@ -137,6 +157,7 @@ async def discover(
         core = await detect_core(w3, delegation_address)
     socket_registry = await probe_socket_registry(w3, coordinator)
     directory = await call_view("ServiceManager", service_manager.functions.avsDirectory())
+    operator_sets = await probe_allocation_manager(coordinator)
     return AvsContracts(
         registry_coordinator=coordinator,
         operator_state_retriever=bind(w3, "OperatorStateRetriever", operator_state_retriever),
@@ -155,4 +176,8 @@ async def discover(
         delegation=bind(w3, _DELEGATION_ABI[core], delegation_address),
         core=core,
         has_disperser_check=await probe_disperser_check(service_manager),
+        allocation_manager=(
+            None if operator_sets is None else bind(w3, "AllocationManager", operator_sets[0])
+        ),
+        avs=ZERO_ADDRESS if operator_sets is None else operator_sets[1],
     )

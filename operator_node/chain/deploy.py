@@ -6,10 +6,17 @@ quorum weighing that strategy at multiplier 1e18 (one unit of stake per token un
 gets stake by depositing tokens (:func:`deposit`) and registering as an operator, which delegates
 it to itself; its stake in the AVS is read at registration and by ``updateOperators``.
 
-Two shapes, as EigenLayer's releases: "slashing" (current core, a SocketRegistry, a service
-manager with the ``isDisperser`` allow-list) and "m2" (the M2 core form, no socket registry —
-sockets only as events — and EigenDA's M2-shaped service manager with batch confirmers and no
-``isDisperser``). A node needs only ``registry_coordinator`` and ``operator_state_retriever``.
+Two shapes, as EigenLayer's releases: "slashing" (current core with its AllocationManager and
+PermissionController, a SocketRegistry, a service manager with the ``isDisperser`` allow-list,
+set up as an operator-set AVS) and "m2" (the M2 core form, no socket registry — sockets only as
+events — and EigenDA's M2-shaped service manager with batch confirmers and no ``isDisperser``).
+A node needs only ``registry_coordinator`` and ``operator_state_retriever``.
+
+Quorums are of three kinds (:class:`QuorumSpec`): "m2" quorums, which operators join at the
+registry coordinator, and two kinds of operator-set quorum, which operators join through the
+AllocationManager: "delegated" (stake = delegated shares) and "slashable" (stake = the shares
+allocated to the set and slashable over the look-ahead window). As on EigenLayer, creating the
+first operator-set quorum freezes the quorums before it as M2, so M2 quorums come first.
 """
 
 from __future__ import annotations
@@ -27,20 +34,29 @@ from operator_node.chain.errors import ChainConfigError
 from operator_node.chain.txmanager import TxManager, TxPolicy
 
 STRATEGY_MULTIPLIER = 10**18  # EigenLayer's WEIGHTING_DIVISOR: one unit of stake per share
+QUORUM_KINDS = ("m2", "delegated", "slashable")
+# EigenLayer's testnet values (blocks); mainnet has 100800 and 126000.
+DEALLOCATION_DELAY = 50
+ALLOCATION_CONFIGURATION_DELAY = 75
+AVS_METADATA_URI = "https://example.invalid/avs-metadata.json"
 _DEPLOY_POLICY = TxPolicy(timeout=60.0, confirmations=1)
 
 
 @dataclass(frozen=True)
 class QuorumSpec:
-    """One quorum to create: operator cap and minimum stake (token units)."""
+    """One quorum to create: operator cap, minimum stake (token units), and its kind: "m2",
+    "delegated" or "slashable" (with a look-ahead window in blocks)."""
 
     max_operator_count: int = 64
     minimum_stake: int = 0
+    kind: str = "m2"
+    look_ahead: int = 0
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """Addresses of a deployed contract set (``socket_registry`` is zero in the "m2" shape)."""
+    """Addresses of a deployed contract set (``socket_registry``, ``allocation_manager`` and
+    ``permission_controller`` are zero in the "m2" shape)."""
 
     core: str
     delegation_manager: str
@@ -55,6 +71,8 @@ class Deployment:
     socket_registry: str
     service_manager: str
     operator_state_retriever: str
+    allocation_manager: str = ZERO_ADDRESS
+    permission_controller: str = ZERO_ADDRESS
 
     def to_dict(self) -> dict[str, str]:
         """The addresses by name (for a devnet's config or a JSON file)."""
@@ -75,15 +93,19 @@ async def deploy_contracts(
     core: str = "slashing",
     quorums: Sequence[QuorumSpec] = (QuorumSpec(),),
     dispersers: Iterable[str] = (),
+    deallocation_delay: int = DEALLOCATION_DELAY,
+    allocation_configuration_delay: int = ALLOCATION_CONFIGURATION_DELAY,
 ) -> Deployment:
     """Deploy and configure everything from ``deployer`` (the owner, and the token's minter).
 
     ``dispersers`` are allowed to disperse ("slashing": ``setDisperser``) or to confirm batches
-    ("m2": ``setBatchConfirmer``). Raises :class:`ChainConfigError` for an unknown ``core``, or
-    the transaction manager's errors.
+    ("m2": ``setBatchConfirmer``). Raises :class:`ChainConfigError` for an unknown ``core`` or
+    quorum kind, an operator-set quorum on the "m2" core, an M2 quorum after an operator-set one,
+    or the transaction manager's errors.
     """
     if core not in CORE_FORMS:
         raise ChainConfigError(f"core must be one of {CORE_FORMS}, not {core!r}")
+    _check_quorum_order(core, quorums)
     tx = TxManager(w3, deployer, _DEPLOY_POLICY)
     owner = deployer.address
     m2 = core == "m2"
@@ -101,20 +123,43 @@ async def deploy_contracts(
         ),
         "StrategyManager.addStrategiesToDepositWhitelist",
     )
+    permissions = allocations = ZERO_ADDRESS
+    if not m2:
+        permissions = await _deploy(tx, w3, "PermissionController")
+        allocations = await _deploy(
+            tx, w3, "AllocationManager", delegation, permissions,
+            deallocation_delay, allocation_configuration_delay,
+        )  # fmt: skip
+        await tx.send(
+            bind(w3, "DelegationManager", delegation).functions.initializeAllocationManager(
+                allocations
+            ),
+            "DelegationManager.initializeAllocationManager",
+        )
     directory = await _deploy(tx, w3, "AVSDirectory", delegation)
     coordinator = await _deploy(tx, w3, "RegistryCoordinator", owner)
     bls = await _deploy(tx, w3, "BLSApkRegistry", coordinator)
-    stakes = await _deploy(tx, w3, "StakeRegistry", coordinator, delegation)
+    stakes = await _deploy(tx, w3, "StakeRegistry", coordinator, delegation, allocations)
     index = await _deploy(tx, w3, "IndexRegistry", coordinator)
     sockets = ZERO_ADDRESS if m2 else await _deploy(tx, w3, "SocketRegistry", coordinator)
     manager_name = "ServiceManagerM2" if m2 else "ServiceManager"
     manager = await _deploy(tx, w3, manager_name, owner, directory, coordinator, stakes, bls)
     retriever = await _deploy(tx, w3, "OperatorStateRetriever")
     rc = bind(w3, "RegistryCoordinator", coordinator)
-    await tx.send(rc.functions.initialize(manager, bls, stakes, index, sockets), "initialize")
+    await tx.send(
+        rc.functions.initialize(manager, bls, stakes, index, sockets, allocations), "initialize"
+    )
+    if not m2:
+        await tx.send(
+            bind(w3, "ServiceManager", manager).functions.setUpOperatorSets(
+                allocations, permissions, AVS_METADATA_URI
+            ),
+            "ServiceManager.setUpOperatorSets",
+        )
     deployment = Deployment(
         core, delegation, directory, strategies, token, strategy,
         coordinator, bls, stakes, index, sockets, manager, retriever,
+        allocations, permissions,
     )  # fmt: skip
     for spec in quorums:
         await create_quorum(w3, deployer, deployment, spec, tx=tx)
@@ -131,12 +176,38 @@ async def create_quorum(
     *,
     tx: TxManager | None = None,
 ) -> None:
-    """Create one more quorum (numbered in creation order) weighing the deployment's strategy."""
+    """Create one more quorum (numbered in creation order) weighing the deployment's strategy:
+    ``createQuorum`` (M2), ``createTotalDelegatedStakeQuorum`` or ``createSlashableStakeQuorum``
+    (whose slasher is the owner)."""
     tx = tx or TxManager(w3, owner, _DEPLOY_POLICY)
     rc = bind(w3, "RegistryCoordinator", deployment.registry_coordinator)
     params = (spec.max_operator_count, 0, 0)
     strategies = [(deployment.strategy, STRATEGY_MULTIPLIER)]
-    await tx.send(rc.functions.createQuorum(params, spec.minimum_stake, strategies), "createQuorum")
+    if spec.kind == "m2":
+        call = rc.functions.createQuorum(params, spec.minimum_stake, strategies)
+    elif spec.kind == "delegated":
+        call = rc.functions.createTotalDelegatedStakeQuorum(params, spec.minimum_stake, strategies)
+    elif spec.kind == "slashable":
+        call = rc.functions.createSlashableStakeQuorum(
+            params, spec.minimum_stake, strategies, spec.look_ahead, owner.address
+        )
+    else:
+        raise ChainConfigError(f"quorum kind must be one of {QUORUM_KINDS}, not {spec.kind!r}")
+    await tx.send(call, f"create {spec.kind} quorum")
+
+
+def _check_quorum_order(core: str, quorums: Sequence[QuorumSpec]) -> None:
+    kinds = [spec.kind for spec in quorums]
+    unknown = sorted(set(kinds) - set(QUORUM_KINDS))
+    if unknown:
+        raise ChainConfigError(f"quorum kind must be one of {QUORUM_KINDS}, not {unknown[0]!r}")
+    if core == "m2" and any(kind != "m2" for kind in kinds):
+        raise ChainConfigError("the m2 core has no AllocationManager: every quorum must be m2")
+    if any(kinds[i] != "m2" and kinds[i + 1] == "m2" for i in range(len(kinds) - 1)):
+        raise ChainConfigError(
+            "M2 quorums must come before operator-set quorums (the first operator-set quorum "
+            "freezes the quorums before it as M2)"
+        )
 
 
 async def deposit(

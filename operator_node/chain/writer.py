@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_typing import Hash32
+from web3.contract import AsyncContract
 from web3.types import TxReceipt
 
 from operator_node.chain.confirm import ChainBatchHeader, SignatureWitness
@@ -19,8 +20,26 @@ from operator_node.chain.txmanager import TxManager
 from operator_node.crypto.bls import BlsKeyPair
 
 ZERO_ADDRESS = "0x" + "00" * 20
+
 # How long the operator's consent signature stays valid; registration happens right after.
 SIGNATURE_LIFETIME = 3600
+
+
+def m2_entry_points(coordinator: AsyncContract) -> AsyncContract:
+    """The registry coordinator bound without the AllocationManager's registrar callbacks
+    (``registerOperator(address,address,uint32[],bytes)``, ``deregisterOperator(address,address,
+    uint32[])``): web3 cannot tell those overloads from the M2 entry points by their arguments."""
+    abi = [entry for entry in coordinator.abi if not _is_registrar_callback(entry)]
+    return coordinator.w3.eth.contract(address=coordinator.address, abi=abi)
+
+
+def _is_registrar_callback(entry: Any) -> bool:
+    inputs = entry.get("inputs") or []
+    return (
+        entry.get("name") in ("registerOperator", "deregisterOperator")
+        and len(inputs) >= 3
+        and inputs[0]["type"] == "address"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,15 +64,20 @@ class ChainWriter:
         """The sending account."""
         return self.tx.address
 
-    async def register_as_operator(self, metadata_uri: str = "") -> TxReceipt:
+    async def register_as_operator(
+        self, metadata_uri: str = "", allocation_delay: int = 0
+    ) -> TxReceipt:
         """``DelegationManager.registerAsOperator`` in the deployed core's form: the slashing
-        release's ``(address, uint32, string)`` or M2's ``((address,address,uint32), string)``."""
+        release's ``(address, uint32 allocationDelay, string)`` — the delay holds at once for a
+        new operator — or M2's ``((address,address,uint32), string)``."""
         delegation = self._contracts.delegation
         if self._contracts.core == "m2":
             details = (self.address, ZERO_ADDRESS, 0)
             call = delegation.functions.registerAsOperator(details, metadata_uri)
         else:
-            call = delegation.functions.registerAsOperator(ZERO_ADDRESS, 0, metadata_uri)
+            call = delegation.functions.registerAsOperator(
+                ZERO_ADDRESS, allocation_delay, metadata_uri
+            )
         return await self.tx.send(call, "DelegationManager.registerAsOperator")
 
     async def register_operator(
@@ -66,7 +90,8 @@ class ChainWriter:
         message = await self.reader.get_pubkey_registration_message(self.address)
         params = keypair.registration_params(message)  # raises if the local check fails
         signature = await self._avs_consent()
-        call = self._contracts.registry_coordinator.functions.registerOperator(
+        coordinator = m2_entry_points(self._contracts.registry_coordinator)
+        call = coordinator.functions.registerOperator(
             bytes(sorted(quorums)), socket, params.to_abi(), signature
         )
         return await self.tx.send(call, "RegistryCoordinator.registerOperator")
@@ -83,9 +108,8 @@ class ChainWriter:
 
     async def deregister_operator(self, quorums: Sequence[int]) -> TxReceipt:
         """``RegistryCoordinator.deregisterOperator`` for ``quorums``."""
-        call = self._contracts.registry_coordinator.functions.deregisterOperator(
-            bytes(sorted(quorums))
-        )
+        coordinator = m2_entry_points(self._contracts.registry_coordinator)
+        call = coordinator.functions.deregisterOperator(bytes(sorted(quorums)))
         return await self.tx.send(call, "RegistryCoordinator.deregisterOperator")
 
     async def update_socket(self, socket: str) -> TxReceipt:

@@ -31,6 +31,36 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _common(register)
     register.add_argument("--metadata-uri", default="", help="operator metadata URI")
+    register.add_argument(
+        "--mode",
+        choices=("auto", "m2", "operator_sets"),
+        help="how to join the quorums (default: [chain] registration)",
+    )
+    register.add_argument(
+        "--allocation-delay",
+        type=_non_negative_int,
+        help="allocation delay in blocks for a new operator (default: [chain] allocation_delay)",
+    )
+    register.add_argument(
+        "--magnitude",
+        action="append",
+        type=_parse_magnitude,
+        metavar="QUORUM=MAGNITUDE",
+        help="magnitude (out of 1e18) to allocate to a slashable quorum's operator set; "
+        "repeat per quorum (default: [chain] allocation_magnitudes)",
+    )
+    register.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="wait up to this long for allocations to take effect, then register "
+        "(default: say at which block they do, and stop)",
+    )
+    register.add_argument(
+        "--allow-zero-stake",
+        action="store_true",
+        help="register in an operator-set quorum even with zero stake there",
+    )
     register.set_defaults(handler=LazyHandler(_IMPL, "register"))
     leave = subparsers.add_parser(
         "deregister",
@@ -62,6 +92,29 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=_parse_quorums,
         help="comma-separated quorum numbers (default: [chain] quorums; deregister: all)",
     )
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be 0..4294967295, got {text!r}")
+    return value
+
+
+def _parse_magnitude(text: str) -> tuple[int, int]:
+    quorum, _, magnitude = text.partition("=")
+    try:
+        q, m = int(quorum), int(float(magnitude)) if "e" in magnitude else int(magnitude)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected QUORUM=MAGNITUDE, got {text!r}") from None
+    if not 0 <= q < 192 or not 0 <= m <= 10**18:
+        raise argparse.ArgumentTypeError(
+            f"quorum is 0..191 and magnitude 0..1000000000000000000, got {text!r}"
+        )
+    return q, m
 
 
 def _parse_quorums(text: str) -> tuple[int, ...]:

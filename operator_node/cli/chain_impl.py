@@ -17,13 +17,15 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from operator_node.chain.reader import ZERO_ID, Registration
+from operator_node.chain.operator_sets import OperatorSets, SetStanding
+from operator_node.chain.reader import ZERO_ID, ChainReader, Registration
 from operator_node.chain.registration import (
+    OperatorSetOptions,
     RegistrationResult,
     ensure_registered,
     ensure_socket,
+    leave_quorums,
     plan_deregistration,
-    tx_hash_of,
 )
 from operator_node.cli.chain_session import open_connection, run_session
 from operator_node.cli.credentials import load_bls_keypair, load_ecdsa_account
@@ -63,12 +65,19 @@ def register(args: argparse.Namespace) -> int:
     config = _chain_config(args)
     account, keypair = _load_account(config), _load_bls(config)
     quorums = args.quorums or config.chain.quorums
+    options = operator_set_options(config, args)
     connection = open_connection(config, account)
 
     async def work() -> int:
         writer = await connection.get_writer()
         result = await ensure_registered(
-            writer, keypair, quorums, config.advertised_socket, metadata_uri=args.metadata_uri
+            writer,
+            keypair,
+            quorums,
+            config.advertised_socket,
+            metadata_uri=args.metadata_uri,
+            mode=args.mode or config.chain.registration,
+            options=options,
         )
         _print_registration_steps(result, quorums)
         _print_registration(result.after, config.advertised_socket)
@@ -77,16 +86,32 @@ def register(args: argparse.Namespace) -> int:
     return run_session(connection, work)
 
 
+def operator_set_options(config: Config, args: argparse.Namespace) -> OperatorSetOptions:
+    """The operator-set choices of ``register``: flags over ``[chain]``."""
+    chain = config.chain
+    magnitudes = dict(zip(chain.quorums, chain.allocation_magnitudes, strict=False))
+    magnitudes.update(dict(args.magnitude or ()))
+    delay = chain.allocation_delay if args.allocation_delay is None else args.allocation_delay
+    return OperatorSetOptions(
+        allocation_delay=delay,
+        magnitudes=magnitudes,
+        wait=args.wait,
+        allow_zero_stake=args.allow_zero_stake,
+    )
+
+
 def _print_registration_steps(result: RegistrationResult, quorums: tuple[int, ...]) -> None:
     """One line per transaction ``register`` sent, with its hash; or that it sent none."""
     if result.already_registered:
         print(f"already registered in quorums {list(quorums)}; no transaction sent")
         return
-    hashes = iter(result.tx_hashes)
-    if result.registered_core:
-        print(f"registered as an EigenLayer operator (tx {next(hashes)})")
-    if result.registered_quorums:
-        print(f"registered in quorums {list(result.registered_quorums)} (tx {next(hashes)})")
+    for step in result.steps:
+        print(f"{step.what} (tx {step.tx_hash})")
+    if result.waiting_for_block is not None:
+        print(
+            f"operator-set registration waits for block {result.waiting_for_block}; run "
+            "register again from then (or with --wait SECONDS)"
+        )
 
 
 def deregister(args: argparse.Namespace) -> int:
@@ -111,8 +136,8 @@ def deregister(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm_deregistration(before, leaving):
             print("not confirmed; no transaction sent", file=sys.stderr)
             return 1
-        receipt = await writer.deregister_operator(leaving)
-        print(f"deregistered from quorums {list(leaving)} (tx {tx_hash_of(receipt)})")
+        for step in await leave_quorums(writer, leaving):
+            print(f"{step.what} (tx {step.tx_hash})")
         after = await writer.reader.get_registration(writer.address)
         _print_registration(after, config.advertised_socket)
         return 0
@@ -170,13 +195,85 @@ def status(args: argparse.Namespace) -> int:
     async def work() -> int:
         reader = await connection.get_reader()
         reg = await reader.get_registration(address)
+        sets = await read_operator_sets(reader, address, config.chain.quorums, reg.quorums)
         if wants_json(args):
-            print_json(registration_document(reg, config.advertised_socket))
+            document = registration_document(reg, config.advertised_socket)
+            document["operator_sets"] = sets
+            print_json(document)
         else:
             _print_registration(reg, config.advertised_socket)
+            _print_operator_sets(sets)
         return 0
 
     return run_session(connection, work)
+
+
+async def read_operator_sets(
+    reader: ChainReader, address: str, configured: tuple[int, ...], registered: tuple[int, ...]
+) -> dict[str, Any] | None:
+    """The operator-set side of ``status``: the allocation delay and, per configured or joined
+    quorum, its kind and (operator sets) membership, allocations and live weight; None where
+    the deployment has no AllocationManager. Magnitudes and stakes are decimal strings."""
+    sets = OperatorSets(reader)
+    if not sets.available:
+        return None
+    address = reader.w3.to_checksum_address(address)
+    is_set, delay = await sets.allocation_delay(address)
+    kinds = await sets.quorum_kinds(sorted(set(configured) | set(registered)))
+    quorums: dict[str, Any] = {}
+    for q, kind in kinds.items():
+        entry: dict[str, Any] = {"kind": kind.kind}
+        if kind.operator_set:
+            entry.update(_standing_document(await sets.standing(address, kind)))
+        quorums[str(q)] = entry
+    return {
+        "allocation_manager": sets.manager.address,
+        "allocation_delay": delay if is_set else None,
+        "m2_registration_disabled": await sets.m2_registration_disabled(),
+        "quorums": quorums,
+    }
+
+
+def _standing_document(standing: SetStanding) -> dict[str, Any]:
+    return {
+        "look_ahead": standing.kind.look_ahead,
+        "member": standing.member,
+        "slashable": standing.slashable,
+        "live_weight": str(standing.live_weight),
+        "minimum_stake": str(standing.minimum_stake),
+        "allocations": [
+            {
+                "strategy": a.strategy,
+                "current": str(a.current),
+                "pending": str(a.pending),
+                "effect_block": a.effect_block if a.pending else None,
+            }
+            for a in standing.allocations
+        ],
+    }
+
+
+def _print_operator_sets(sets: dict[str, Any] | None) -> None:
+    if sets is None:
+        return
+    delay = sets["allocation_delay"]
+    print(f"{'allocation delay:':<20} {'not set' if delay is None else f'{delay} blocks'}")
+    for q, entry in sets["quorums"].items():
+        if entry["kind"] == "m2":
+            print(f"{f'quorum {q}:':<20} M2 quorum")
+            continue
+        member = "member" if entry["member"] else "not a member"
+        if not entry["member"] and entry["slashable"]:
+            member += " (still slashable)"
+        print(
+            f"{f'quorum {q}:':<20} operator set, {entry['kind']} stake, {member}, "
+            f"live weight {entry['live_weight']} (minimum {entry['minimum_stake']})"
+        )
+        for a in entry["allocations"]:
+            pending = ""
+            if a["effect_block"] is not None:
+                pending = f", {a['pending']} pending until block {a['effect_block']}"
+            print(f"{'':<20}   strategy {a['strategy']}: magnitude {a['current']}{pending}")
 
 
 def registration_document(reg: Registration, configured_socket: str) -> dict[str, Any]:

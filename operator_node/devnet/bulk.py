@@ -47,6 +47,7 @@ from web3.types import RPCEndpoint
 from operator_node.chain.calls import call_views, encode_call
 from operator_node.chain.contracts import ZERO_ADDRESS, bind
 from operator_node.chain.deploy import Deployment
+from operator_node.chain.writer import m2_entry_points
 from operator_node.crypto.bls import BlsKeyPair, PubkeyRegistrationParams
 from operator_node.crypto.bn254 import CURVE_ORDER, G1Point
 from operator_node.errors import OperatorNodeError
@@ -349,7 +350,7 @@ def _sign_registrations(
                 deployment.strategy, deployment.token, amount
             ),
             "registerAsOperator": delegation.functions.registerAsOperator(*core_args),
-            "registerOperator": coordinator.functions.registerOperator(
+            "registerOperator": m2_entry_points(coordinator).functions.registerOperator(
                 bytes(sorted(quorums)), op.socket, plan.params.to_abi(), plan.consent
             ),
         }

@@ -56,7 +56,7 @@ def test_cli_register_twice_status_deregister(
     config = str(_write_config(tmp_path, devnet))
     assert main(["register", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert "registered as an EigenLayer operator" in out and "registered in quorums [0, 1]" in out
+    assert "registered as an EigenLayer operator" in out and "registered in M2 quorums [0, 1]" in out
     assert main(["register", "--config", config]) == 0
     assert "already registered" in capsys.readouterr().out
 
@@ -67,7 +67,7 @@ def test_cli_register_twice_status_deregister(
     assert "203.0.113.7:32004;32005 (matches config)" in out
 
     assert main(["deregister", "--config", config, "--quorums", "1", "--yes"]) == 0
-    assert "deregistered from quorums [1]" in capsys.readouterr().out
+    assert "deregistered from M2 quorums [1]" in capsys.readouterr().out
     assert main(["deregister", "--config", config, "--quorums", "1", "--yes"]) == 1
     assert "not registered in quorum(s) [1]" in capsys.readouterr().err
 

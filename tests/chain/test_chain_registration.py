@@ -11,7 +11,7 @@ from eth_typing import Hash32
 from operator_node.chain.errors import ContractRevertError, NotRegisteredError
 from operator_node.chain.reader import OperatorStatus
 from operator_node.chain.registration import deregister, ensure_registered, ensure_socket
-from operator_node.chain.writer import ChainWriter
+from operator_node.chain.writer import ChainWriter, m2_entry_points
 from operator_node.crypto.bn254 import G1Point, g1_multiply
 
 
@@ -57,7 +57,8 @@ async def test_registration_twice_sends_nothing(devnet: Devnet) -> None:
 
 async def _register_call(writer: ChainWriter, params: object, signature: object) -> None:
     coordinator = writer.reader.contracts.registry_coordinator
-    call = coordinator.functions.registerOperator(bytes(QUORUMS), SOCKET, params, signature)
+    register = m2_entry_points(coordinator).functions.registerOperator
+    call = register(bytes(QUORUMS), SOCKET, params, signature)
     await writer.tx.send(call, "registerOperator")
 
 
@@ -117,12 +118,12 @@ async def test_registration_socket_update_and_deregistration(devnet: Devnet) -> 
         assert moved.updated
         assert (await writer.reader.get_registration(writer.address)).socket == "10.0.0.1:4000"
 
-        assert await deregister(writer, [1]) == (1,)
+        assert (await deregister(writer, [1]))[0] == (1,)
         reg = await writer.reader.get_registration(writer.address)
         assert reg.quorums == (0,) and reg.status is OperatorStatus.REGISTERED
         with pytest.raises(NotRegisteredError, match=r"quorum\(s\) \[1\]"):
             await deregister(writer, [1])
-        assert await deregister(writer) == (0,)
+        assert (await deregister(writer))[0] == (0,)
         reg = await writer.reader.get_registration(writer.address)
         assert reg.status is OperatorStatus.DEREGISTERED and reg.quorums == ()
         with pytest.raises(NotRegisteredError):

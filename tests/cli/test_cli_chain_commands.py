@@ -81,8 +81,8 @@ def test_cli_register_prints_each_mined_tx_then_sends_nothing(
     assert main(["register", "--config", config]) == 0
     out = capsys.readouterr().out
     core, avs = TX_RE.findall(out)
-    assert f"registered as an EigenLayer operator (tx {core})" in out
-    assert f"registered in quorums [0, 1] (tx {avs})" in out
+    assert f"registered as an EigenLayer operator, allocation delay 0 blocks (tx {core})" in out
+    assert f"registered in M2 quorums [0, 1] (tx {avs})" in out
     assert _mined(chain, core)["to"] == chain.deployment.delegation_manager.lower()
     assert _mined(chain, avs)["to"] == chain.deployment.registry_coordinator.lower()
 
@@ -107,9 +107,16 @@ def test_cli_status_json_has_the_documented_keys(
         "socket_on_chain": "",
         "socket_configured": SOCKET,
         "socket_matches": False,
+        "operator_sets": {
+            "allocation_manager": chain.deployment.allocation_manager,
+            "allocation_delay": None,
+            "m2_registration_disabled": False,
+            "quorums": {"0": {"kind": "m2"}, "1": {"kind": "m2"}},
+        },
     }
     asyncio.run(chain.register(INDEX))
     document = _status(config, capsys)
+    assert document["operator_sets"]["allocation_delay"] == 0
     assert document["status"] == "registered" and document["quorums"] == [0, 1]
     assert document["operator_id"] == "0x" + BLS_KEYS[INDEX].operator_id.hex()
     assert document["stakes"] == {"0": str(WEIGHTS[INDEX]), "1": str(WEIGHTS[INDEX])}
@@ -144,7 +151,7 @@ def test_cli_deregister_with_yes_prints_the_mined_tx(
     assert main(["deregister", "--config", str(config), "--quorums", "1", "--yes"]) == 0
     out = capsys.readouterr().out
     (tx_hash,) = TX_RE.findall(out)
-    assert f"deregistered from quorums [1] (tx {tx_hash})" in out
+    assert f"deregistered from M2 quorums [1] (tx {tx_hash})" in out
     assert _mined(chain, tx_hash)["to"] == chain.deployment.registry_coordinator.lower()
     assert _status(config, capsys)["quorums"] == [0]
 
@@ -167,7 +174,7 @@ def test_cli_deregister_on_a_terminal_shows_operator_and_quorums_and_asks(
     code, shown = run_on_terminal(["deregister", "--config", config], [(prompt, "yes")])
     assert code == 0, shown
     (tx_hash,) = TX_RE.findall(shown)
-    assert f"deregistered from quorums [0, 1] (tx {tx_hash})" in shown
+    assert f"deregistered from M2 quorums [0, 1] (tx {tx_hash})" in shown
     assert _mined(chain, tx_hash)["to"] == chain.deployment.registry_coordinator.lower()
 
 
