@@ -125,6 +125,7 @@ interface IPermissionController {
 interface IAVSDirectory {
     function registerOperatorToAVS(address operator, SignatureWithSaltAndExpiry memory sig) external;
     function deregisterOperatorFromAVS(address operator) external;
+    function avsOperatorStatus(address avs, address operator) external view returns (uint8);
 }
 
 interface IServiceManager {

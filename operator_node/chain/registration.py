@@ -32,6 +32,7 @@ from web3.types import TxReceipt
 
 from operator_node.chain.errors import (
     ChainError,
+    ContractRevertError,
     NotRegisteredError,
     RegistrationConflictError,
 )
@@ -354,11 +355,18 @@ async def leave_quorums(writer: ChainWriter, leaving: Sequence[int]) -> tuple[St
     m2 = [q for q in leaving if not kinds[q].operator_set]
     operator_set = [q for q in leaving if kinds[q].operator_set]
     steps = []
-    if m2:
-        receipt = await writer.deregister_operator(m2)
-        steps.append(_step(f"deregistered from M2 quorums {m2}", receipt))
     if operator_set:
-        receipt = await deregister_from_operator_sets(writer, operator_set)
+        try:
+            receipt = await deregister_from_operator_sets(writer, operator_set)
+        except ContractRevertError as exc:
+            if "OperatorNotRegisteredToAVS" not in exc.reason:
+                raise
+            raise RegistrationRefusedError(
+                f"{exc}: this AVS's registry coordinator deregisters an operator left in no M2 "
+                "quorum from the AVSDirectory, where an operator that only joined operator sets "
+                "never registered; it cannot leave its last quorum until the AVS's service "
+                "manager skips that step (nothing changed on chain)"
+            ) from exc
         deallocation_delay, _ = await sets.delays()
         until = int(receipt["blockNumber"]) + deallocation_delay
         steps.append(
@@ -368,6 +376,9 @@ async def leave_quorums(writer: ChainWriter, leaving: Sequence[int]) -> tuple[St
                 receipt,
             )
         )
+    if m2:  # last: leaving M2 quorums first would deregister from the AVS directory too soon
+        receipt = await writer.deregister_operator(m2)
+        steps.append(_step(f"deregistered from M2 quorums {m2}", receipt))
     return tuple(steps)
 
 

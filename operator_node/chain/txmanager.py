@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -21,6 +22,7 @@ from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt, Wei
 
+from operator_node.chain.artifacts import CONTRACT_NAMES, load_abi
 from operator_node.chain.errors import (
     ContractRevertError,
     FeeCapError,
@@ -58,12 +60,40 @@ class TxPolicy:
 
 
 def revert_reason(exc: ContractLogicError) -> str:
-    """The revert string of a web3 contract error, minus the node's "execution reverted" prefix."""
+    """The revert string of a web3 contract error, minus the node's "execution reverted" prefix;
+    a custom error (EigenLayer's current contracts use them) by its name where known."""
     message = str(exc.message or exc)
     for prefix in ("execution reverted: ", "execution reverted"):
         if message.startswith(prefix):
-            return message[len(prefix) :].strip()
-    return message
+            message = message[len(prefix) :].strip()
+            break
+    name = custom_error_names().get(message[:10].lower())
+    return f"{name} ({message})" if name else message
+
+
+# Errors of EigenLayer's contracts the node can meet that ours do not declare.
+_EIGENLAYER_ERRORS = (
+    "OperatorNotRegisteredToAVS()",
+    "BelowMinimumStakeRequirement()",
+    "CurrentlyPaused()",
+    "BytesArrayNotOrdered()",
+    "MaxOperatorCountReached()",
+    "AlreadyRegisteredForQuorums()",
+    "NotRegisteredForQuorum()",
+)
+
+
+@cache
+def custom_error_names() -> dict[str, str]:
+    """Custom error selectors (0x + 8 hex) to their signatures: those in our contracts' ABIs
+    (the same as EigenLayer's where ours model them) and a few more of EigenLayer's."""
+    signatures = set(_EIGENLAYER_ERRORS)
+    for name in CONTRACT_NAMES:
+        for entry in load_abi(name):
+            if entry.get("type") == "error":
+                types = ",".join(i["type"] for i in entry.get("inputs", []))
+                signatures.add(f"{entry['name']}({types})")
+    return {"0x" + keccak(sig.encode())[:4].hex(): sig for sig in sorted(signatures)}
 
 
 class TxManager:

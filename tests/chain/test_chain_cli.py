@@ -56,7 +56,9 @@ def test_cli_register_twice_status_deregister(
     config = str(_write_config(tmp_path, devnet))
     assert main(["register", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert "registered as an EigenLayer operator" in out and "registered in M2 quorums [0, 1]" in out
+    assert (
+        "registered as an EigenLayer operator" in out and "registered in M2 quorums [0, 1]" in out
+    )
     assert main(["register", "--config", config]) == 0
     assert "already registered" in capsys.readouterr().out
 

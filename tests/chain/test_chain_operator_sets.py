@@ -1,0 +1,303 @@
+"""Operator sets on a real anvil: our AllocationManager, registry coordinator and stake registry
+behave as EigenLayer's current contracts do, and ``register`` / ``deregister`` join and leave each
+kind of quorum its own way.
+
+Each test deploys a contract set whose quorums are M2 (0), delegated-stake operator set (1) and
+slashable-stake operator set (2), in that order (the first operator-set quorum freezes quorum 0
+as M2), with operator i's deposit of ``WEIGHTS[i]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import pytest
+from chain.chain_support import BLS_KEYS, DEPLOYER, OPERATORS, SOCKET, WEIGHTS, Devnet
+from eth_account.signers.local import LocalAccount
+
+from operator_node.chain.deploy import (
+    DEALLOCATION_DELAY,
+    Deployment,
+    QuorumSpec,
+    deploy_contracts,
+    deposit,
+    set_minimum_stake,
+    update_operators,
+)
+from operator_node.chain.errors import ContractRevertError
+from operator_node.chain.operator_sets import (
+    WAD,
+    OperatorSets,
+    modify_allocations,
+    register_for_operator_sets,
+    registration_data,
+)
+from operator_node.chain.reader import OperatorStatus
+from operator_node.chain.registration import (
+    OperatorSetOptions,
+    RegistrationRefusedError,
+    deregister,
+    ensure_registered,
+)
+from operator_node.chain.writer import ChainWriter
+
+KINDS = ("m2", "delegated", "slashable")
+ALL = (0, 1, 2)
+SETS = (1, 2)
+
+
+async def _deploy(devnet: Devnet, kinds: Sequence[str] = KINDS) -> Deployment:
+    setup = devnet.connection(DEPLOYER)
+    try:
+        deployment = await deploy_contracts(
+            setup.w3, DEPLOYER, quorums=[QuorumSpec(kind=k) for k in kinds]
+        )
+        for operator, weight in zip(OPERATORS, WEIGHTS, strict=True):
+            await deposit(setup.w3, DEPLOYER, deployment, operator, weight)
+        return deployment
+    finally:
+        await setup.close()
+
+
+@asynccontextmanager
+async def _writer(
+    devnet: Devnet, deployment: Deployment, account: LocalAccount
+) -> AsyncIterator[ChainWriter]:
+    connection = devnet.connection_to(deployment, account)
+    try:
+        yield await connection.get_writer()
+    finally:
+        await connection.close()
+
+
+async def _mine(writer: ChainWriter, blocks: int) -> None:
+    await writer.reader.w3.provider.make_request("anvil_mine", [hex(blocks)])
+
+
+async def _stakes(writer: ChainWriter, quorums: Sequence[int]) -> dict[int, dict[str, int]]:
+    reader = writer.reader
+    state = await reader.get_operator_state(quorums, await reader.get_current_block())
+    return {q: {op.address: op.stake for op in ops} for q, ops in state.items()}
+
+
+async def test_operator_joins_each_kind_its_own_way_and_leaves(devnet: Devnet) -> None:
+    deployment = await _deploy(devnet)
+    operator = OPERATORS[0]
+    async with _writer(devnet, deployment, operator) as writer:
+        sets = OperatorSets(writer.reader)
+        kinds = await sets.quorum_kinds(ALL)
+        assert [kinds[q].kind for q in ALL] == list(KINDS)
+        options = OperatorSetOptions(magnitudes={2: WAD // 2})
+        result = await ensure_registered(writer, BLS_KEYS[0], ALL, SOCKET, options=options)
+        whats = [step.what for step in result.steps]
+        assert whats[0] == "registered as an EigenLayer operator, allocation delay 0 blocks"
+        assert whats[1] == "registered in M2 quorums [0]"
+        assert whats[2].startswith(f"allocated {WAD // 2} to operator set 2, effective at block")
+        assert whats[3] == "registered in operator-set quorums [1, 2]"
+        assert result.registered_quorums == ALL and result.waiting_for_block is None
+        assert result.after.quorums == ALL
+        # The state the node assigns chunks from: delegated stake in 0 and 1, half of it
+        # (the magnitude allocated) in the slashable quorum.
+        stakes = await _stakes(writer, ALL)
+        assert [stakes[q][operator.address] for q in ALL] == [
+            WEIGHTS[0],
+            WEIGHTS[0],
+            WEIGHTS[0] // 2,
+        ]
+        standing = await sets.standing(operator.address, kinds[2])
+        assert standing.member and standing.slashable
+        assert [a.current for a in standing.allocations] == [WAD // 2]
+
+        again = await ensure_registered(writer, BLS_KEYS[0], ALL, SOCKET, options=options)
+        assert again.already_registered
+
+        leaving, steps = await deregister(writer)
+        assert leaving == ALL
+        assert steps[0].what.startswith("left operator-set quorums [1, 2]; slashable by them")
+        assert steps[1].what == "deregistered from M2 quorums [0]"
+        after = await writer.reader.get_registration(operator.address)
+        assert after.status is OperatorStatus.DEREGISTERED and after.quorums == ()
+        standing = await sets.standing(operator.address, kinds[2])
+        assert not standing.member and standing.slashable  # for DEALLOCATION_DELAY blocks
+        # Rejoining inside the window is refused by the AllocationManager, as EigenLayer's is.
+        with pytest.raises(ContractRevertError, match="AlreadyMemberOfSet"):
+            await ensure_registered(writer, BLS_KEYS[0], (2,), SOCKET, options=options)
+        await _mine(writer, DEALLOCATION_DELAY + 1)
+        assert not (await sets.standing(operator.address, kinds[2])).slashable
+        rejoined = await ensure_registered(writer, BLS_KEYS[0], (2,), SOCKET, options=options)
+        assert rejoined.registered_quorums == (2,)
+
+
+async def test_operator_set_only_operator_can_leave_its_last_quorum(devnet: Devnet) -> None:
+    # EigenLayer's combined coordinator then asks the service manager to deregister it from the
+    # AVS directory, where it never registered; ours skips that (the AVS's choice).
+    deployment = await _deploy(devnet)
+    async with _writer(devnet, deployment, OPERATORS[1]) as writer:
+        await ensure_registered(writer, BLS_KEYS[1], (1,), SOCKET, mode="operator_sets")
+        leaving, _ = await deregister(writer)
+        assert leaving == (1,)
+        reg = await writer.reader.get_registration(OPERATORS[1].address)
+        assert reg.status is OperatorStatus.DEREGISTERED
+
+
+async def test_pending_allocation_counts_nothing_until_its_block(devnet: Devnet) -> None:
+    deployment = await _deploy(devnet)
+    delay = 5
+    async with _writer(devnet, deployment, OPERATORS[2]) as writer:
+        options = OperatorSetOptions(allocation_delay=delay, magnitudes={2: WAD})
+        first = await ensure_registered(writer, BLS_KEYS[2], (2,), SOCKET, options=options)
+        # Allocated, not yet in effect: register stops and names the block, sending no more.
+        assert first.waiting_for_block is not None and first.registered_quorums == ()
+        assert first.steps[-1].what.endswith(f"effective at block {first.waiting_for_block}")
+        sets = OperatorSets(writer.reader)
+        (allocation,) = await sets.allocations(OPERATORS[2].address, 2)
+        assert (allocation.current, allocation.pending) == (0, WAD)
+        assert allocation.effect_block == first.waiting_for_block
+
+        # Registered anyway while pending (EigenLayer lets it, minimum 0): weight 0, and the
+        # state at that block gives it no stake in the slashable quorum.
+        zero = OperatorSetOptions(magnitudes={2: WAD}, allow_zero_stake=True)
+        joined = await ensure_registered(writer, BLS_KEYS[2], (2,), SOCKET, options=zero)
+        assert joined.registered_quorums == ()  # still waiting: nothing sent
+        data = registration_data(
+            SOCKET,
+            BLS_KEYS[2]
+            .registration_params(
+                await writer.reader.get_pubkey_registration_message(OPERATORS[2].address)
+            )
+            .to_abi(),
+        )
+        assert data[:32] == bytes(32)  # RegistrationType.NORMAL
+        await register_for_operator_sets(
+            writer, (2,), SOCKET,
+            BLS_KEYS[2].registration_params(
+                await writer.reader.get_pubkey_registration_message(OPERATORS[2].address)
+            ).to_abi(),
+        )  # fmt: skip
+        reference = await writer.reader.get_current_block()
+        assert reference < allocation.effect_block
+        assert (await _stakes(writer, (2,)))[2][OPERATORS[2].address] == 0
+
+        # Once in effect, updateOperators records it.
+        await _mine(writer, delay)
+        assert (
+            await sets.standing(OPERATORS[2].address, (await sets.quorum_kinds((2,)))[2])
+        ).live_weight == WEIGHTS[2]
+        await update_operators(writer.reader.w3, OPERATORS[2], deployment, [OPERATORS[2].address])
+        assert (await _stakes(writer, (2,)))[2][OPERATORS[2].address] == WEIGHTS[2]
+
+
+async def test_register_refuses_zero_stake_and_unconfigured_magnitude(devnet: Devnet) -> None:
+    deployment = await _deploy(devnet)
+    async with _writer(devnet, deployment, OPERATORS[3]) as writer:
+        with pytest.raises(RegistrationRefusedError, match="no magnitude is configured"):
+            await ensure_registered(writer, BLS_KEYS[3], (2,), SOCKET)
+        with pytest.raises(
+            RegistrationRefusedError, match="quorum\\(s\\) \\[1\\] are operator sets"
+        ):
+            await ensure_registered(writer, BLS_KEYS[3], (0, 1), SOCKET, mode="m2")
+        with pytest.raises(RegistrationRefusedError, match="quorum\\(s\\) \\[0\\] are M2 quorums"):
+            await ensure_registered(writer, BLS_KEYS[3], (0, 1), SOCKET, mode="operator_sets")
+        with pytest.raises(RegistrationRefusedError, match="needs 1000000000000000001 more"):
+            await ensure_registered(
+                writer,
+                BLS_KEYS[3],
+                (2,),
+                SOCKET,
+                options=OperatorSetOptions(magnitudes={2: WAD + 1}),
+            )
+        # A magnitude of 0 allocates nothing: zero stake, refused before registering.
+        with pytest.raises(RegistrationRefusedError, match="would register with zero stake"):
+            await ensure_registered(
+                writer, BLS_KEYS[3], (2,), SOCKET, options=OperatorSetOptions(magnitudes={2: 0})
+            )
+        reg = await writer.reader.get_registration(OPERATORS[3].address)
+        assert reg.quorums == ()
+
+
+async def test_contracts_refuse_what_eigenlayers_refuse(devnet: Devnet) -> None:
+    deployment = await _deploy(devnet)
+    async with _writer(devnet, deployment, OPERATORS[0]) as writer:
+        await ensure_registered(writer, BLS_KEYS[0], (0,), SOCKET)
+        sets = OperatorSets(writer.reader)
+        strategies = await sets.strategies(2)
+        # Ids must ascend (the registrar turns them into quorum numbers).
+        with pytest.raises(ContractRevertError, match="not strictly ascending"):
+            await _register_raw(writer, [2, 1])
+        # M2 registration into an operator-set quorum.
+        with pytest.raises(ContractRevertError, match="OnlyM2QuorumsAllowed"):
+            await writer.register_operator((1,), SOCKET, BLS_KEYS[0])
+        await modify_allocations(writer, [(2, strategies, WAD)])
+        with pytest.raises(ContractRevertError, match="SameMagnitude"):
+            await modify_allocations(writer, [(2, strategies, WAD)])
+        # A minimum stake above the operator's weight: the registrar's revert is the call's.
+        await set_minimum_stake(writer.reader.w3, DEPLOYER, deployment, 2, WEIGHTS[0] + 1)
+        with pytest.raises(ContractRevertError, match="does not meet minimum stake"):
+            await _register_raw(writer, [2])
+        await set_minimum_stake(writer.reader.w3, DEPLOYER, deployment, 2, 0)
+        await _register_raw(writer, [2])
+        # Lowering the magnitude while slashable is delayed by DEALLOCATION_DELAY + 1 blocks.
+        receipt = await modify_allocations(writer, [(2, strategies, 0)])
+        (allocation,) = await sets.allocations(OPERATORS[0].address, 2)
+        assert allocation.pending == -WAD
+        assert allocation.effect_block == int(receipt["blockNumber"]) + DEALLOCATION_DELAY + 1
+        with pytest.raises(ContractRevertError, match="ModificationAlreadyPending"):
+            await modify_allocations(writer, [(2, strategies, WAD // 2)])
+
+    async with _writer(devnet, deployment, DEPLOYER) as owner:
+        rc = owner.reader.contracts.registry_coordinator
+        # No M2 quorum after the first operator-set quorum; closing M2 registration is one-way.
+        with pytest.raises(ContractRevertError, match="OperatorSetQuorum"):
+            await owner.tx.send(
+                rc.functions.createQuorum((10, 0, 0), 0, [(strategies[0], WAD)]), "createQuorum"
+            )
+        await owner.tx.send(rc.functions.disableM2QuorumRegistration(), "disable")
+    async with _writer(devnet, deployment, OPERATORS[1]) as writer:
+        with pytest.raises(RegistrationRefusedError, match="closed M2 registration"):
+            await ensure_registered(writer, BLS_KEYS[1], (0,), SOCKET)
+
+
+async def test_removal_by_the_avs_and_below_minimum_kick_go_through_the_allocation_manager(
+    devnet: Devnet,
+) -> None:
+    deployment = await _deploy(devnet)
+    for index in (0, 1):
+        async with _writer(devnet, deployment, OPERATORS[index]) as writer:
+            await ensure_registered(writer, BLS_KEYS[index], (1,), SOCKET)
+    async with _writer(devnet, deployment, DEPLOYER) as owner:
+        # An ejection: the AVS appoints its owner to remove operators, then does so.
+        manager = owner.reader.contracts.service_manager
+        selector = bytes.fromhex(
+            "6e3492b5"
+        )  # deregisterFromOperatorSets((address,address,uint32[]))
+        await owner.tx.send(
+            manager.functions.setAppointee(
+                DEPLOYER.address, deployment.allocation_manager, selector
+            ),
+            "setAppointee",
+        )
+        am = owner.reader.contracts.allocation_manager
+        assert am is not None
+        params = (OPERATORS[0].address, deployment.service_manager, [1])
+        await owner.tx.send(am.functions.deregisterFromOperatorSets(params), "eject")
+        # Below the minimum at the next update: kicked through the AllocationManager.
+        await set_minimum_stake(owner.reader.w3, DEPLOYER, deployment, 1, WEIGHTS[1] + 1)
+        await update_operators(owner.reader.w3, DEPLOYER, deployment, [OPERATORS[1].address])
+        sets = OperatorSets(owner.reader)
+        kind = (await sets.quorum_kinds((1,)))[1]
+        for index in (0, 1):
+            address = OPERATORS[index].address
+            assert not (await sets.standing(address, kind)).member
+            assert (await owner.reader.get_registration(address)).quorums == ()
+
+
+async def _register_raw(writer: ChainWriter, ids: list[int]) -> None:
+    """registerForOperatorSets with ``ids`` in the order given (the node always sorts them)."""
+    message = await writer.reader.get_pubkey_registration_message(writer.address)
+    params = BLS_KEYS[0].registration_params(message).to_abi()
+    manager = OperatorSets(writer.reader).manager
+    call = manager.functions.registerForOperatorSets(
+        writer.address, (writer.reader.contracts.avs, ids, registration_data(SOCKET, params))
+    )
+    await writer.tx.send(call, "registerForOperatorSets")
