@@ -110,6 +110,15 @@ class Metrics:
             ["avs_name", "quorum_number", "quorum_name"],
             registry=registry,
         )
+        self._quorum_registered = Gauge(
+            "operator_node_quorum_registered",
+            "1 while this operator is registered in <quorum> (of the configured quorums and "
+            "those it joined), 0 once it is not (deregistered, ejected, or kicked below the "
+            "minimum stake); <kind> is how the quorum is joined: m2, or an operator set counting "
+            "delegated or slashable stake",
+            ["quorum", "kind"],
+            registry=registry,
+        )
         self._rpc_duration = Histogram(
             "eigen_rpc_request_duration_seconds",
             "Duration of json-rpc <method> in seconds",
@@ -325,6 +334,10 @@ class Metrics:
     def set_registered_stake(self, quorum_number: int, quorum_name: str, stake: float) -> None:
         """Set ``eigen_registered_stakes`` for one quorum."""
         self._registered_stakes.labels(self._avs_name, str(quorum_number), quorum_name).set(stake)
+
+    def set_quorum_registered(self, quorum: int, kind: str, registered: bool) -> None:
+        """Set ``operator_node_quorum_registered`` for one quorum."""
+        self._quorum_registered.labels(str(quorum), kind).set(1 if registered else 0)
 
     def observe_rpc(self, method: str, seconds: float, client_version: str) -> None:
         """Count and time one JSON-RPC request (``eigen_rpc_request_*``)."""

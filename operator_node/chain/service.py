@@ -30,6 +30,7 @@ from web3.exceptions import Web3Exception
 
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.errors import ChainConfigError, ChainError
+from operator_node.chain.operator_sets import OperatorSets
 from operator_node.chain.reader import ChainReader, Registration
 from operator_node.dispersal.readiness import DispersalReadiness, Reason
 from operator_node.health import Health, ServiceStatus
@@ -75,6 +76,8 @@ class ChainService:
         self._unregistered_interval = unregistered_interval
         self._needs_disperser_check = needs_disperser_check
         self._told_no_disperser_check = False
+        self._kinds: dict[int, str] = {}  # how each quorum is joined: "m2", "delegated", ...
+        self._in_quorums: set[int] = set()  # the quorums the operator was in at the last pass
         health.register(
             SERVICE_ID, "chain", "JSON-RPC endpoint and on-chain registration", critical=False
         )
@@ -114,6 +117,7 @@ class ChainService:
         if not self._socket_checked:
             await self._check_socket(reg)
             self._socket_checked = True
+        await self._follow_quorums(reader, reg)
         for quorum in sorted(set(self._quorums) | set(reg.quorums)):
             self._metrics.set_registered_stake(quorum, str(quorum), reg.stakes.get(quorum, 0))
         missing = sorted(set(self._quorums) - set(reg.quorums))
@@ -123,6 +127,26 @@ class ChainService:
         self._set_dispersal(dispersal_blocked)
         self._report_status_once(reg)
         return reg
+
+    async def _follow_quorums(self, reader: ChainReader, reg: Registration) -> None:
+        """Export, per quorum, whether the operator is in it (with how the quorum is joined),
+        and log each quorum it has left since the last pass — deregistered by itself, ejected
+        by the AVS, or kicked below the minimum stake."""
+        quorums = sorted(set(self._quorums) | set(reg.quorums) | self._in_quorums)
+        unknown = [q for q in quorums if q not in self._kinds]
+        if unknown:
+            kinds = await OperatorSets(reader).quorum_kinds(unknown)
+            self._kinds.update({q: kind.kind for q, kind in kinds.items()})
+        for quorum in quorums:
+            self._metrics.set_quorum_registered(quorum, self._kinds[quorum], quorum in reg.quorums)
+        for quorum in sorted(self._in_quorums - set(reg.quorums)):
+            self._log.warning(
+                "chain_removed_from_quorum",
+                quorum=quorum,
+                kind=self._kinds[quorum],
+                quorums=list(reg.quorums),
+            )
+        self._in_quorums = set(reg.quorums)
 
     async def _read_registration(self, reader: ChainReader) -> Registration | None:
         """The operator's registration (None while its id is not registered): read whole until

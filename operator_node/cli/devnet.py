@@ -47,6 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         help="whole tokens of the largest operator's stake in that profile (default 100000)",
     )
+    parser.add_argument(
+        "--registration",
+        choices=("m2", "operator_sets"),
+        default="m2",
+        help="how operators join the quorum: m2 (at the registry coordinator, as EigenDA) or "
+        "operator_sets (allocate half their stake to an operator set counting slashable stake, "
+        "then register through EigenLayer's AllocationManager); default m2",
+    )
     parser.add_argument("--once", action="store_true", help="exit after the demonstration")
     parser.add_argument("--dir", type=Path, help="where to keep keys, configs, data and logs")
     parser.add_argument("--blob-size", type=int, default=1 << 20, help="sample blob bytes")

@@ -57,8 +57,14 @@ def _build_devnet(args: argparse.Namespace) -> Devnet:
     size = max(DEFAULT_MAX_BLOB_SIZE, args.blob_size)  # the devnet AVS's largest blob
     if profile is None:
         return Devnet(
-            root, stakes=[10 * (i + 1) for i in range(operators)], log=_log, max_blob_size=size
+            root,
+            stakes=[10 * (i + 1) for i in range(operators)],
+            log=_log,
+            max_blob_size=size,
+            registration=args.registration,
         )
+    if args.registration != "m2":
+        raise DevnetError("--registration operator_sets needs every operator to run a node")
     return Devnet.scale(
         root, operators=operators, nodes=nodes, profile=profile, log=_log, max_blob_size=size
     )

@@ -18,7 +18,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
+
+from web3 import AsyncWeb3
+from web3.types import RPCEndpoint
 
 from operator_node.devnet.ports import free_port
 from operator_node.errors import OperatorNodeError
@@ -169,3 +172,9 @@ class Anvil:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+async def mine(w3: AsyncWeb3[Any], blocks: int) -> None:
+    """Mine ``blocks`` empty blocks at once (``anvil_mine``); nothing for 0 or fewer."""
+    if blocks > 0:
+        await w3.provider.make_request(RPCEndpoint("anvil_mine"), [hex(blocks)])

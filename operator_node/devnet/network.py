@@ -36,12 +36,12 @@ from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.deploy import Deployment, QuorumSpec, deploy_contracts, deposit
-from operator_node.chain.registration import ensure_registered
+from operator_node.chain.registration import OperatorSetOptions, ensure_registered
 from operator_node.chain.rpc import connect
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import keystore_path, save_bls_keystore
-from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError
+from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil, AnvilError, mine
 from operator_node.devnet.bulk import (
     DEFAULT_SEED,
     IdleOperator,
@@ -64,6 +64,11 @@ from operator_node.protocol.limits import (
 DEVNET_SCRYPT_N = 1 << 12
 TomlValue = str | int | float | bool | list[int] | list[str]
 QUORUM = 0
+REGISTRATIONS = ("m2", "operator_sets")
+# Operator-set devnets: quorum 0 counts slashable stake; each operator allocates half of its
+# shares to it, with an allocation delay of a few blocks (mined by the devnet while it waits).
+DEVNET_MAGNITUDE = 10**18 // 2
+DEVNET_ALLOCATION_DELAY = 5
 TOKEN = 10**18  # one whole token of stake (the devnet's ERC20 has 18 decimals)
 MAX_NODES = len(DEV_PRIVATE_KEYS) - 2  # anvil's funded keys less the deployer and the disperser
 _QUORUM_CAP = 64  # the quorum's operator cap, raised to the operator count above it
@@ -136,6 +141,10 @@ class Devnet:
 
     ``stakes`` are the running nodes' (whole tokens, one node each), ``idle_stakes`` those of
     the operators registered without a node (their keys derived from ``idle_seed``).
+    ``registration`` "m2" makes quorum 0 an M2 quorum, joined at the registry coordinator;
+    "operator_sets" makes it an operator set counting slashable stake, joined through the
+    AllocationManager after allocating :data:`DEVNET_MAGNITUDE` (so each operator's stake in it
+    is half its deposit).
     """
 
     root: Path
@@ -144,6 +153,7 @@ class Devnet:
     idle_seed: bytes = DEFAULT_SEED
     store_max_size: int = 1 << 30
     max_blob_size: int = DEFAULT_MAX_BLOB_SIZE
+    registration: str = "m2"
     log: Callable[[str], None] = lambda message: None
     anvil: Anvil = field(default_factory=lambda: Anvil(port=free_port()))
     operators: list[DevnetOperator] = field(default_factory=list)
@@ -204,6 +214,12 @@ class Devnet:
         and start the nodes. Seconds per phase go to :attr:`timings`."""
         if not 1 <= len(self.stakes) <= MAX_NODES:
             raise DevnetError(f"between 1 and {MAX_NODES} running nodes, not {len(self.stakes)}")
+        if self.registration not in REGISTRATIONS:
+            raise DevnetError(
+                f"registration must be one of {REGISTRATIONS}, not {self.registration!r}"
+            )
+        if self.registration != "m2" and self.idle_stakes:
+            raise DevnetError("operators without a node register the M2 way only")
         self.root.mkdir(parents=True, exist_ok=True)
         self.log(f"starting anvil on {self.anvil.host}:{self.anvil.port}")
         try:
@@ -324,6 +340,7 @@ class Devnet:
         assert self.deployment is not None
         return {
             "rpc_url": self.anvil.rpc_url,
+            "registration": self.registration,
             "contracts": self.deployment.to_dict(),
             "disperser": self.disperser.address,
             "operators": [
@@ -372,10 +389,11 @@ class Devnet:
         try:
             deployer: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
             cap = max(_QUORUM_CAP, self.operator_count)
+            kind = "m2" if self.registration == "m2" else "slashable"
             self.deployment = await deploy_contracts(
                 w3,
                 deployer,
-                quorums=[QuorumSpec(max_operator_count=cap, minimum_stake=TOKEN)],
+                quorums=[QuorumSpec(max_operator_count=cap, minimum_stake=TOKEN, kind=kind)],
                 dispersers=[self.disperser.address],
             )
             for op in self.operators:
@@ -385,13 +403,27 @@ class Devnet:
         self.log(f"deployed contracts; registry coordinator {self.deployment.registry_coordinator}")
 
     async def _register(self, operator: DevnetOperator) -> None:
+        """Register as an operator would, running ``register`` again once its allocation has
+        taken effect (the devnet mines the blocks in between)."""
         connection = self.connect(operator.account)
+        options = OperatorSetOptions(
+            allocation_delay=DEVNET_ALLOCATION_DELAY, magnitudes={QUORUM: DEVNET_MAGNITUDE}
+        )
         try:
             writer = await connection.get_writer()
-            await ensure_registered(writer, operator.keypair, (QUORUM,), operator.socket)
+            for _ in range(2):
+                result = await ensure_registered(
+                    writer, operator.keypair, (QUORUM,), operator.socket,
+                    mode=self.registration, options=options,
+                )  # fmt: skip
+                if result.waiting_for_block is None:
+                    break
+                head = await writer.reader.get_current_block()
+                await mine(writer.reader.w3, result.waiting_for_block - head)
         finally:
             await connection.close()
-        self.log(f"registered {operator.name} (stake {operator.stake}) at {operator.socket}")
+        how = "M2" if self.registration == "m2" else "operator set, half its stake allocated"
+        self.log(f"registered {operator.name} (stake {operator.stake}, {how}) at {operator.socket}")
 
     async def _register_idle(self) -> None:
         assert self.deployment is not None and self._silent_ports is not None
