@@ -278,10 +278,14 @@ class Metrics:
         )
         self._head_age = Gauge(
             "operator_node_chain_head_age_seconds",
-            "Seconds between the node's clock and the timestamp of the latest block its RPC "
-            "served, when it last read it (how far behind the RPC's view of the chain is)",
+            "Seconds between the node's clock now (at the scrape) and the timestamp of the "
+            "latest block its RPC served: how far behind the node's view of the chain is. It "
+            "keeps growing while no newer block is read, RPC down included",
             registry=None,
         )
+        self._head_age.set_function(self._current_head_age)
+        self._head_timestamp = 0.0
+        self._clock_offset = 0.0  # the watcher's clock minus time.time(), at the last head read
         self._head_seen = False
         # Registered only once the watcher knows the service manager confirms batches: on a
         # deployment that does not, a 0 or a rate of 1 would say something untrue.
@@ -435,13 +439,18 @@ class Metrics:
     # -- chain ----------------------------------------------------------------------------------
 
     def set_chain_head(self, block_number: int, block_timestamp: float, now: float) -> None:
-        """Report the latest block the RPC served and how old it was when read."""
+        """Report the latest block the RPC served (read at ``now``); its age is computed at each
+        scrape from then on, so it grows while no newer head is read."""
         self._head_block.set(block_number)
-        self._head_age.set(max(0.0, now - block_timestamp))
+        self._head_timestamp = block_timestamp
+        self._clock_offset = now - time.time()
         if not self._head_seen:
             self._head_seen = True
             self.registry.register(self._head_block)
             self.registry.register(self._head_age)
+
+    def _current_head_age(self) -> float:
+        return max(0.0, time.time() + self._clock_offset - self._head_timestamp)
 
     def start_batch_tracking(self) -> None:
         """Export the watcher's batch series (called once the service manager is known to

@@ -6,17 +6,21 @@ service manager that does not confirm batches leaves no batch series at all.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
+import pytest
 import structlog
 from chain.batches import confirm_batch
 from chain.chain_support import BLS_KEYS, QUORUMS, Devnet
+from chain.rpc_proxy import RpcProxy
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.contracts import bind
+from operator_node.chain.errors import ChainError
 from operator_node.chain.watcher import BatchWatcher
 from operator_node.metrics import Metrics
 
@@ -139,3 +143,25 @@ async def test_watcher_without_batch_confirmation_exports_no_batch_series(devnet
         assert _sample(metrics, "eigen_performance_score", {"avs_name": "test"}) == 100.0
     finally:
         await connection.close()
+
+
+async def test_head_age_keeps_growing_while_the_rpc_cannot_be_read(devnet: Devnet) -> None:
+    # A node whose RPC dies right after a good read must not look current: the age is
+    # computed at each scrape from the last head it saw.
+    await devnet.register(0)
+    metrics = _metrics()
+    async with RpcProxy(devnet.rpc_url) as proxy:
+        connection = devnet.connection(rpc_url=proxy.url())
+        try:
+            watcher = _watcher(connection, metrics)
+            await watcher.poll_once()
+            first = _sample(metrics, "operator_node_chain_head_age_seconds")
+            assert first is not None
+            proxy.fail_status = 503
+            with pytest.raises(ChainError):
+                await watcher.poll_once()
+            await asyncio.sleep(1.5)
+            later = _sample(metrics, "operator_node_chain_head_age_seconds")
+            assert later is not None and later >= first + 1.4
+        finally:
+            await connection.close()
