@@ -150,16 +150,9 @@ abstract contract ServiceManagerCore {
         avsDirectory.registerOperatorToAVS(operator, sig);
     }
 
-    /// @notice Forward an operator's deregistration to the AVS directory, where it registered.
-    /// @dev The registry coordinator calls this whenever an operator is left in no M2 quorum,
-    /// also when it only ever joined operator-set quorums (and so never registered in the AVS
-    /// directory). EigenLayer's ServiceManagerBase forwards it regardless, and the directory
-    /// reverts (OperatorNotRegisteredToAVS): on EigenLayer's combined coordinator such an
-    /// operator cannot leave its last quorum unless the AVS's service manager does as this one.
+    /// @notice Forward an operator's deregistration to the AVS directory.
     function deregisterOperatorFromAVS(address operator) external onlyRegistryCoordinator {
-        if (avsDirectory.avsOperatorStatus(address(this), operator) == 1) {
-            avsDirectory.deregisterOperatorFromAVS(operator);
-        }
+        avsDirectory.deregisterOperatorFromAVS(operator);
     }
 
     /// @notice Confirm a batch signed by enough stake of every quorum it names.

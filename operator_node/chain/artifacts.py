@@ -26,6 +26,7 @@ CONTRACT_NAMES = (
     "RegistryCoordinator",
     "ServiceManager",
     "ServiceManagerM2",
+    "SlashingRegistryCoordinator",
     "SocketRegistry",
     "StakeRegistry",
     "StakeToken",

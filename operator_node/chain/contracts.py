@@ -116,6 +116,20 @@ async def probe_allocation_manager(coordinator: AsyncContract) -> tuple[str, str
     return str(address), str(avs)
 
 
+async def _service_manager(
+    coordinator: AsyncContract, operator_sets: tuple[str, str] | None
+) -> str:
+    """``serviceManager()``, which every coordinator with M2 quorums has; a
+    SlashingRegistryCoordinator (operator sets only) has none, and its ``avs()`` is the AVS's
+    service manager."""
+    answered, address = await probe_view(coordinator.functions.serviceManager())
+    if answered:
+        return str(address)
+    if operator_sets is not None:
+        return operator_sets[1]
+    return str(await call_view("RegistryCoordinator", coordinator.functions.serviceManager()))
+
+
 async def probe_disperser_check(service_manager: AsyncContract) -> bool:
     """Whether the service manager answers ``isDisperser(address)``."""
     answered, _ = await probe_view(service_manager.functions.isDisperser(ZERO_ADDRESS))
@@ -148,16 +162,14 @@ async def discover(
     async def from_coordinator(name: str, call: Any) -> AsyncContract:
         return bind(w3, name, await call_view("RegistryCoordinator", call))
 
-    service_manager = await from_coordinator(
-        "ServiceManager", coordinator.functions.serviceManager()
-    )
+    operator_sets = await probe_allocation_manager(coordinator)
+    service_manager = bind(w3, "ServiceManager", await _service_manager(coordinator, operator_sets))
     stake_registry = await from_coordinator("StakeRegistry", coordinator.functions.stakeRegistry())
     delegation_address = await call_view("StakeRegistry", stake_registry.functions.delegation())
     if core == "auto":
         core = await detect_core(w3, delegation_address)
     socket_registry = await probe_socket_registry(w3, coordinator)
     directory = await call_view("ServiceManager", service_manager.functions.avsDirectory())
-    operator_sets = await probe_allocation_manager(coordinator)
     return AvsContracts(
         registry_coordinator=coordinator,
         operator_state_retriever=bind(w3, "OperatorStateRetriever", operator_state_retriever),

@@ -35,6 +35,9 @@ from operator_node.chain.txmanager import TxManager, TxPolicy
 
 STRATEGY_MULTIPLIER = 10**18  # EigenLayer's WEIGHTING_DIVISOR: one unit of stake per share
 QUORUM_KINDS = ("m2", "delegated", "slashable")
+# EigenLayer's middleware has both: the coordinator of an AVS with M2 quorums (and operator sets
+# added since), and the one of an AVS with operator sets only.
+COORDINATORS = ("RegistryCoordinator", "SlashingRegistryCoordinator")
 # EigenLayer's testnet values (blocks); mainnet has 100800 and 126000.
 DEALLOCATION_DELAY = 50
 ALLOCATION_CONFIGURATION_DELAY = 75
@@ -95,17 +98,28 @@ async def deploy_contracts(
     dispersers: Iterable[str] = (),
     deallocation_delay: int = DEALLOCATION_DELAY,
     allocation_configuration_delay: int = ALLOCATION_CONFIGURATION_DELAY,
+    coordinator_form: str = "RegistryCoordinator",
 ) -> Deployment:
     """Deploy and configure everything from ``deployer`` (the owner, and the token's minter).
 
     ``dispersers`` are allowed to disperse ("slashing": ``setDisperser``) or to confirm batches
-    ("m2": ``setBatchConfirmer``). Raises :class:`ChainConfigError` for an unknown ``core`` or
-    quorum kind, an operator-set quorum on the "m2" core, an M2 quorum after an operator-set one,
-    or the transaction manager's errors.
+    ("m2": ``setBatchConfirmer``). ``coordinator_form`` "SlashingRegistryCoordinator" deploys
+    the coordinator of an operator-set-only AVS (no M2 functions). Raises
+    :class:`ChainConfigError` for an unknown ``core``, form or quorum kind, an operator-set quorum
+    on the "m2" core, an M2 quorum after an operator-set one or on the operator-set-only form, or
+    the transaction manager's errors.
     """
     if core not in CORE_FORMS:
         raise ChainConfigError(f"core must be one of {CORE_FORMS}, not {core!r}")
     _check_quorum_order(core, quorums)
+    if coordinator_form not in COORDINATORS:
+        raise ChainConfigError(f"coordinator_form must be one of {COORDINATORS}")
+    if coordinator_form != "RegistryCoordinator" and (
+        core == "m2" or any(spec.kind == "m2" for spec in quorums)
+    ):
+        raise ChainConfigError(
+            f"a {coordinator_form} has operator-set quorums only, on the current core"
+        )
     tx = TxManager(w3, deployer, _DEPLOY_POLICY)
     owner = deployer.address
     m2 = core == "m2"
@@ -137,7 +151,7 @@ async def deploy_contracts(
             "DelegationManager.initializeAllocationManager",
         )
     directory = await _deploy(tx, w3, "AVSDirectory", delegation)
-    coordinator = await _deploy(tx, w3, "RegistryCoordinator", owner)
+    coordinator = await _deploy(tx, w3, coordinator_form, owner)
     bls = await _deploy(tx, w3, "BLSApkRegistry", coordinator)
     stakes = await _deploy(tx, w3, "StakeRegistry", coordinator, delegation, allocations)
     index = await _deploy(tx, w3, "IndexRegistry", coordinator)
@@ -145,9 +159,9 @@ async def deploy_contracts(
     manager_name = "ServiceManagerM2" if m2 else "ServiceManager"
     manager = await _deploy(tx, w3, manager_name, owner, directory, coordinator, stakes, bls)
     retriever = await _deploy(tx, w3, "OperatorStateRetriever")
-    rc = bind(w3, "RegistryCoordinator", coordinator)
+    rc = bind(w3, coordinator_form, coordinator)
     await tx.send(
-        rc.functions.initialize(manager, bls, stakes, index, sockets, allocations), "initialize"
+        rc.functions.initialize(bls, stakes, index, sockets, allocations, manager), "initialize"
     )
     if not m2:
         await tx.send(

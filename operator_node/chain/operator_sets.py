@@ -27,7 +27,7 @@ from eth_abi.abi import encode as abi_encode
 from web3.contract import AsyncContract
 from web3.types import TxReceipt
 
-from operator_node.chain.calls import call_view
+from operator_node.chain.calls import call_view, probe_view
 from operator_node.chain.errors import ChainConfigError
 from operator_node.chain.reader import ChainReader
 from operator_node.chain.writer import ChainWriter
@@ -130,7 +130,9 @@ class OperatorSets:
         rc, stakes = self._contracts.registry_coordinator, self._contracts.stake_registry
         kinds = {}
         for q in quorums:
-            if await call_view("RegistryCoordinator", rc.functions.isM2Quorum(q)):
+            # A SlashingRegistryCoordinator (operator sets only) has no isM2Quorum.
+            answered, m2 = await probe_view(rc.functions.isM2Quorum(q))
+            if answered and m2:
                 kinds[q] = QuorumKind(q, "m2")
                 continue
             stake_type = int(
@@ -144,13 +146,13 @@ class OperatorSets:
         return kinds
 
     async def m2_registration_disabled(self) -> bool:
-        """``isM2QuorumRegistrationDisabled`` (False where the coordinator predates it)."""
+        """``isM2QuorumRegistrationDisabled``: False where the coordinator predates operator
+        sets, True where it has no M2 registration at all (a SlashingRegistryCoordinator)."""
         if not self.available:
             return False
         rc = self._contracts.registry_coordinator
-        return bool(
-            await call_view("RegistryCoordinator", rc.functions.isM2QuorumRegistrationDisabled())
-        )
+        answered, disabled = await probe_view(rc.functions.isM2QuorumRegistrationDisabled())
+        return bool(disabled) if answered else True
 
     async def delays(self) -> tuple[int, int]:
         """(DEALLOCATION_DELAY, ALLOCATION_CONFIGURATION_DELAY), read once."""

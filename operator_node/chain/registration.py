@@ -49,6 +49,12 @@ from operator_node.chain.reader import ZERO_ID, ChainReader, Registration
 from operator_node.chain.writer import ChainWriter
 from operator_node.crypto.bls import BlsKeyPair
 
+# The AVSDirectory's refusal to deregister an operator that never registered there: the current
+# core's custom error, and the M2 core's revert string.
+_NOT_IN_AVS_DIRECTORY = (
+    "OperatorNotRegisteredToAVS",
+    "AVSDirectory.deregisterOperatorFromAVS: operator not registered",
+)
 # How often to look at the head while waiting for an allocation to take effect.
 _WAIT_POLL = 1.0
 
@@ -359,13 +365,15 @@ async def leave_quorums(writer: ChainWriter, leaving: Sequence[int]) -> tuple[St
         try:
             receipt = await deregister_from_operator_sets(writer, operator_set)
         except ContractRevertError as exc:
-            if "OperatorNotRegisteredToAVS" not in exc.reason:
+            if not any(reason in exc.reason for reason in _NOT_IN_AVS_DIRECTORY):
                 raise
             raise RegistrationRefusedError(
-                f"{exc}: this AVS's registry coordinator deregisters an operator left in no M2 "
-                "quorum from the AVSDirectory, where an operator that only joined operator sets "
-                "never registered; it cannot leave its last quorum until the AVS's service "
-                "manager skips that step (nothing changed on chain)"
+                f"{exc}: this AVS's registry coordinator (EigenLayer's RegistryCoordinator, "
+                "for M2 and operator-set quorums) deregisters an operator in no M2 quorum from "
+                "the AVSDirectory, where an operator that only joined operator sets never "
+                "registered, so an operator in no M2 quorum cannot leave operator sets this "
+                "way; nothing changed on chain. Ask the AVS (its coordinator or service "
+                "manager must skip that step), or join an M2 quorum first"
             ) from exc
         deallocation_delay, _ = await sets.delays()
         until = int(receipt["blockNumber"]) + deallocation_delay

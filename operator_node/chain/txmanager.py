@@ -71,15 +71,15 @@ def revert_reason(exc: ContractLogicError) -> str:
     return f"{name} ({message})" if name else message
 
 
-# Errors of EigenLayer's contracts the node can meet that ours do not declare.
+# Errors (without arguments) of EigenLayer's contracts the node can meet that ours do not declare.
 _EIGENLAYER_ERRORS = (
-    "OperatorNotRegisteredToAVS()",
-    "BelowMinimumStakeRequirement()",
-    "CurrentlyPaused()",
-    "BytesArrayNotOrdered()",
-    "MaxOperatorCountReached()",
-    "AlreadyRegisteredForQuorums()",
-    "NotRegisteredForQuorum()",
+    "OperatorNotRegisteredToAVS",
+    "BelowMinimumStakeRequirement",
+    "CurrentlyPaused",
+    "BytesArrayNotOrdered",
+    "MaxOperatorCountReached",
+    "AlreadyRegisteredForQuorums",
+    "NotRegisteredForQuorum",
 )
 
 
@@ -87,7 +87,7 @@ _EIGENLAYER_ERRORS = (
 def custom_error_names() -> dict[str, str]:
     """Custom error selectors (0x + 8 hex) to their signatures: those in our contracts' ABIs
     (the same as EigenLayer's where ours model them) and a few more of EigenLayer's."""
-    signatures = set(_EIGENLAYER_ERRORS)
+    signatures = {f"{name}()" for name in _EIGENLAYER_ERRORS}
     for name in CONTRACT_NAMES:
         for entry in load_abi(name):
             if entry.get("type") == "error":

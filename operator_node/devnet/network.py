@@ -142,9 +142,10 @@ class Devnet:
     ``stakes`` are the running nodes' (whole tokens, one node each), ``idle_stakes`` those of
     the operators registered without a node (their keys derived from ``idle_seed``).
     ``registration`` "m2" makes quorum 0 an M2 quorum, joined at the registry coordinator;
-    "operator_sets" makes it an operator set counting slashable stake, joined through the
-    AllocationManager after allocating :data:`DEVNET_MAGNITUDE` (so each operator's stake in it
-    is half its deposit).
+    "operator_sets" deploys the coordinator of an operator-set-only AVS
+    (SlashingRegistryCoordinator) and makes quorum 0 an operator set counting slashable stake,
+    joined through the AllocationManager after allocating :data:`DEVNET_MAGNITUDE` (so each
+    operator's stake in it is half its deposit).
     """
 
     root: Path
@@ -394,6 +395,9 @@ class Devnet:
                 w3,
                 deployer,
                 quorums=[QuorumSpec(max_operator_count=cap, minimum_stake=TOKEN, kind=kind)],
+                coordinator_form=(
+                    "RegistryCoordinator" if kind == "m2" else "SlashingRegistryCoordinator"
+                ),
                 dispersers=[self.disperser.address],
             )
             for op in self.operators:

@@ -47,11 +47,13 @@ ALL = (0, 1, 2)
 SETS = (1, 2)
 
 
-async def _deploy(devnet: Devnet, kinds: Sequence[str] = KINDS) -> Deployment:
+async def _deploy(
+    devnet: Devnet, kinds: Sequence[str] = KINDS, form: str = "RegistryCoordinator"
+) -> Deployment:
     setup = devnet.connection(DEPLOYER)
     try:
         deployment = await deploy_contracts(
-            setup.w3, DEPLOYER, quorums=[QuorumSpec(kind=k) for k in kinds]
+            setup.w3, DEPLOYER, quorums=[QuorumSpec(kind=k) for k in kinds], coordinator_form=form
         )
         for operator, weight in zip(OPERATORS, WEIGHTS, strict=True):
             await deposit(setup.w3, DEPLOYER, deployment, operator, weight)
@@ -129,15 +131,42 @@ async def test_operator_joins_each_kind_its_own_way_and_leaves(devnet: Devnet) -
         assert rejoined.registered_quorums == (2,)
 
 
-async def test_operator_set_only_operator_can_leave_its_last_quorum(devnet: Devnet) -> None:
-    # EigenLayer's combined coordinator then asks the service manager to deregister it from the
-    # AVS directory, where it never registered; ours skips that (the AVS's choice).
-    deployment = await _deploy(devnet)
-    async with _writer(devnet, deployment, OPERATORS[1]) as writer:
-        await ensure_registered(writer, BLS_KEYS[1], (1,), SOCKET, mode="operator_sets")
-        leaving, _ = await deregister(writer)
-        assert leaving == (1,)
+async def test_operator_set_only_operator_can_leave_only_without_m2(
+    devnet: Devnet,
+) -> None:
+    # On the combined coordinator, leaving an operator set while in no M2 quorum makes the
+    # service manager deregister the operator from the AVS directory, where it never registered:
+    # refused, as on EigenLayer (OperatorNotRegisteredToAVS), and said plainly. An
+    # operator-set-only AVS's coordinator (SlashingRegistryCoordinator) has no such step.
+    combined = await _deploy(devnet)
+    async with _writer(devnet, combined, OPERATORS[1]) as writer:
+        await ensure_registered(
+            writer,
+            BLS_KEYS[1],
+            (1, 2),
+            SOCKET,
+            mode="operator_sets",
+            options=OperatorSetOptions(magnitudes={2: WAD}),
+        )
+        for quorums in ([2], None):
+            with pytest.raises(RegistrationRefusedError, match="in no M2 quorum cannot leave"):
+                await deregister(writer, quorums)
         reg = await writer.reader.get_registration(OPERATORS[1].address)
+        assert reg.status is OperatorStatus.REGISTERED and reg.quorums == (1, 2)
+
+    sets_only = await _deploy(devnet, ("delegated", "slashable"), "SlashingRegistryCoordinator")
+    async with _writer(devnet, sets_only, OPERATORS[2]) as writer:
+        sets = OperatorSets(writer.reader)
+        assert [k.kind for k in (await sets.quorum_kinds((0, 1))).values()] == [
+            "delegated",
+            "slashable",
+        ]
+        assert await sets.m2_registration_disabled()  # it has no M2 registration at all
+        options = OperatorSetOptions(magnitudes={1: WAD})
+        await ensure_registered(writer, BLS_KEYS[2], (0, 1), SOCKET, options=options)
+        leaving, _ = await deregister(writer)
+        assert leaving == (0, 1)
+        reg = await writer.reader.get_registration(OPERATORS[2].address)
         assert reg.status is OperatorStatus.DEREGISTERED
 
 
@@ -261,10 +290,12 @@ async def test_contracts_refuse_what_eigenlayers_refuse(devnet: Devnet) -> None:
 async def test_removal_by_the_avs_and_below_minimum_kick_go_through_the_allocation_manager(
     devnet: Devnet,
 ) -> None:
-    deployment = await _deploy(devnet)
+    # On an operator-set-only AVS (on the combined coordinator these revert for an operator in
+    # no M2 quorum, as EigenLayer's do).
+    deployment = await _deploy(devnet, ("delegated",), "SlashingRegistryCoordinator")
     for index in (0, 1):
         async with _writer(devnet, deployment, OPERATORS[index]) as writer:
-            await ensure_registered(writer, BLS_KEYS[index], (1,), SOCKET)
+            await ensure_registered(writer, BLS_KEYS[index], (0,), SOCKET)
     async with _writer(devnet, deployment, DEPLOYER) as owner:
         # An ejection: the AVS appoints its owner to remove operators, then does so.
         manager = owner.reader.contracts.service_manager
@@ -279,13 +310,13 @@ async def test_removal_by_the_avs_and_below_minimum_kick_go_through_the_allocati
         )
         am = owner.reader.contracts.allocation_manager
         assert am is not None
-        params = (OPERATORS[0].address, deployment.service_manager, [1])
+        params = (OPERATORS[0].address, deployment.service_manager, [0])
         await owner.tx.send(am.functions.deregisterFromOperatorSets(params), "eject")
         # Below the minimum at the next update: kicked through the AllocationManager.
-        await set_minimum_stake(owner.reader.w3, DEPLOYER, deployment, 1, WEIGHTS[1] + 1)
+        await set_minimum_stake(owner.reader.w3, DEPLOYER, deployment, 0, WEIGHTS[1] + 1)
         await update_operators(owner.reader.w3, DEPLOYER, deployment, [OPERATORS[1].address])
         sets = OperatorSets(owner.reader)
-        kind = (await sets.quorum_kinds((1,)))[1]
+        kind = (await sets.quorum_kinds((0,)))[0]
         for index in (0, 1):
             address = OPERATORS[index].address
             assert not (await sets.standing(address, kind)).member

@@ -131,6 +131,13 @@ async def test_operator_leaving_its_operator_set_is_refused_logged_and_shown(
     devnet.configure_node(leaver, {"chain": {"refresh_interval": 1.0}})
     devnet.start_node(leaver)
     devnet.wait_ready(leaver)
+    metrics_url = f"http://127.0.0.1:{leaver.metrics_port}/metrics"
+    member = f'operator_node_quorum_registered{{kind="slashable",quorum="{QUORUM}"}} 1.0'
+    deadline = time.monotonic() + 30
+    while member not in http_get(metrics_url)[1].decode():  # it has seen itself in the set
+        if time.monotonic() > deadline:
+            pytest.fail(f"{leaver.name} never exported that it is in quorum {QUORUM}")
+        await asyncio.sleep(0.2)
     connection = devnet.connect(leaver.account)
     try:
         leaving, steps = await deregister(await connection.get_writer())
@@ -139,18 +146,15 @@ async def test_operator_leaving_its_operator_set_is_refused_logged_and_shown(
     assert leaving == (QUORUM,)
     assert steps[0].what.startswith(f"left operator-set quorums [{QUORUM}]")
 
-    # The node notices at its next refresh: health, metrics, log.
+    # The node notices at its next refresh: metrics, health, log.
+    gone = member.replace("} 1.0", "} 0.0")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        body = http_get(f"{leaver.api_url}/eigen/node/services")[1]
-        services = json.loads(body)
-        if any(s.get("status") == "Down" for s in services.get("services", [])):
-            break
+    while gone not in http_get(metrics_url)[1].decode():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{leaver.name} never exported that it left quorum {QUORUM}")
         await asyncio.sleep(0.5)
-    else:
-        pytest.fail(f"{leaver.name} never showed the chain service Down: {body!r}")
-    metrics = http_get(f"http://127.0.0.1:{leaver.metrics_port}/metrics")[1].decode()
-    assert f'operator_node_quorum_registered{{kind="slashable",quorum="{QUORUM}"}} 0.0' in metrics
+    services = json.loads(http_get(f"{leaver.api_url}/eigen/node/services")[1])["services"]
+    assert {s["id"]: s["status"] for s in services}["chain"] == "Down"
     log = leaver.log_path.read_text()
     assert '"event": "chain_removed_from_quorum"' in log and '"kind": "slashable"' in log
 
