@@ -56,6 +56,9 @@ class AvsContracts:
     has_disperser_check: bool
     allocation_manager: AsyncContract | None = None
     avs: str = ZERO_ADDRESS
+    has_m2: bool = True
+    """Whether the coordinator has M2 registration (``serviceManager()``); a
+    SlashingRegistryCoordinator has operator sets only."""
 
     def describe(self) -> dict[str, str]:
         """What was found, for the one log line (or status output) that says so."""
@@ -67,9 +70,10 @@ class AvsContracts:
                 else "OperatorSocketUpdate events (no socket registry)"
             ),
             "registration": (
-                f"M2 and operator sets (AllocationManager {self.allocation_manager.address})"
-                if self.allocation_manager is not None
-                else "M2 only (no AllocationManager)"
+                "M2 only (no AllocationManager)"
+                if self.allocation_manager is None
+                else f"{'M2 and operator sets' if self.has_m2 else 'operator sets only'} "
+                f"(AllocationManager {self.allocation_manager.address})"
             ),
             "disperser_check": (
                 "ServiceManager.isDisperser"
@@ -118,16 +122,17 @@ async def probe_allocation_manager(coordinator: AsyncContract) -> tuple[str, str
 
 async def _service_manager(
     coordinator: AsyncContract, operator_sets: tuple[str, str] | None
-) -> str:
-    """``serviceManager()``, which every coordinator with M2 quorums has; a
-    SlashingRegistryCoordinator (operator sets only) has none, and its ``avs()`` is the AVS's
-    service manager."""
+) -> tuple[str, bool]:
+    """(the service manager, whether the coordinator has M2 registration): ``serviceManager()``,
+    which every coordinator with M2 quorums has; a SlashingRegistryCoordinator (operator sets
+    only) has none, and its ``avs()`` is the AVS's service manager."""
     answered, address = await probe_view(coordinator.functions.serviceManager())
     if answered:
-        return str(address)
+        return str(address), True
     if operator_sets is not None:
-        return operator_sets[1]
-    return str(await call_view("RegistryCoordinator", coordinator.functions.serviceManager()))
+        return operator_sets[1], False
+    fn = coordinator.functions.serviceManager()
+    return str(await call_view("RegistryCoordinator", fn)), True
 
 
 async def probe_disperser_check(service_manager: AsyncContract) -> bool:
@@ -163,7 +168,8 @@ async def discover(
         return bind(w3, name, await call_view("RegistryCoordinator", call))
 
     operator_sets = await probe_allocation_manager(coordinator)
-    service_manager = bind(w3, "ServiceManager", await _service_manager(coordinator, operator_sets))
+    manager_address, has_m2 = await _service_manager(coordinator, operator_sets)
+    service_manager = bind(w3, "ServiceManager", manager_address)
     stake_registry = await from_coordinator("StakeRegistry", coordinator.functions.stakeRegistry())
     delegation_address = await call_view("StakeRegistry", stake_registry.functions.delegation())
     if core == "auto":
@@ -192,4 +198,5 @@ async def discover(
             None if operator_sets is None else bind(w3, "AllocationManager", operator_sets[0])
         ),
         avs=ZERO_ADDRESS if operator_sets is None else operator_sets[1],
+        has_m2=has_m2,
     )

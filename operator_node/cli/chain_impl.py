@@ -269,6 +269,8 @@ def _print_operator_sets(sets: dict[str, Any] | None) -> None:
             f"{f'quorum {q}:':<20} operator set, {entry['kind']} stake, {member}, "
             f"live weight {entry['live_weight']} (minimum {entry['minimum_stake']})"
         )
+        if entry["kind"] != "slashable":
+            continue  # allocations count only where the quorum weighs slashable stake
         for a in entry["allocations"]:
             pending = ""
             if a["effect_block"] is not None:
