@@ -15,6 +15,7 @@ imported only when that command runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -81,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("operator-node: error: ", str(exc), EXIT_FAILURE, json_output)
     except KeyboardInterrupt:
         return _fail("operator-node: ", "interrupted", 130, json_output)
+    except BrokenPipeError:
+        # The reader went away (`operator-node config show | head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process killed by SIGPIPE
     return code
 
 

@@ -9,6 +9,8 @@ configuration as TOML that parses back (or JSON), RPC credentials redacted.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from operator_node.cli.redact import redact_url
 from operator_node.config import load_config
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.toml"
 
 LIGHT = {"scrypt_n": 1 << 10, "scrypt_p": 1}  # test keystores only; real ones use 2^18
 BLS_PASSWORD = "bls-password-3c9e"
@@ -214,3 +218,17 @@ def test_cli_config_redact_url_hides_credentials_and_keeps_the_endpoint(
     url: str, shown: str
 ) -> None:
     assert redact_url(url) == shown
+
+
+def test_config_show_into_a_closed_pipe_stops_quietly() -> None:
+    # `operator-node config show | head -1`: the reader is gone before the output is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "operator_node", "config", "show", "--config", str(EXAMPLE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the only reader: every write now fails with EPIPE
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert stderr == ""
