@@ -184,26 +184,15 @@ async def test_pending_allocation_counts_nothing_until_its_block(devnet: Devnet)
         assert (allocation.current, allocation.pending) == (0, WAD)
         assert allocation.effect_block == first.waiting_for_block
 
-        # Registered anyway while pending (EigenLayer lets it, minimum 0): weight 0, and the
-        # state at that block gives it no stake in the slashable quorum.
+        # register does nothing more while it waits, even allowed zero stake; registered
+        # directly (EigenLayer lets it, minimum 0), the operator has weight 0, and the state at
+        # that block gives it no stake in the slashable quorum.
         zero = OperatorSetOptions(magnitudes={2: WAD}, allow_zero_stake=True)
-        joined = await ensure_registered(writer, BLS_KEYS[2], (2,), SOCKET, options=zero)
-        assert joined.registered_quorums == ()  # still waiting: nothing sent
-        data = registration_data(
-            SOCKET,
-            BLS_KEYS[2]
-            .registration_params(
-                await writer.reader.get_pubkey_registration_message(OPERATORS[2].address)
-            )
-            .to_abi(),
-        )
-        assert data[:32] == bytes(32)  # RegistrationType.NORMAL
-        await register_for_operator_sets(
-            writer, (2,), SOCKET,
-            BLS_KEYS[2].registration_params(
-                await writer.reader.get_pubkey_registration_message(OPERATORS[2].address)
-            ).to_abi(),
-        )  # fmt: skip
+        again = await ensure_registered(writer, BLS_KEYS[2], (2,), SOCKET, options=zero)
+        assert again.waiting_for_block == first.waiting_for_block and not again.steps
+        message = await writer.reader.get_pubkey_registration_message(OPERATORS[2].address)
+        params = BLS_KEYS[2].registration_params(message).to_abi()
+        await register_for_operator_sets(writer, (2,), SOCKET, params)
         reference = await writer.reader.get_current_block()
         assert reference < allocation.effect_block
         assert (await _stakes(writer, (2,)))[2][OPERATORS[2].address] == 0
@@ -332,3 +321,32 @@ async def _register_raw(writer: ChainWriter, ids: list[int]) -> None:
         writer.address, (writer.reader.contracts.avs, ids, registration_data(SOCKET, params))
     )
     await writer.tx.send(call, "registerForOperatorSets")
+
+
+def test_registration_data_has_the_middlewares_layout() -> None:
+    # The values of eigensdk-go's vector ("unused" socket); the layout EigenLayer's registrar
+    # decodes: abi.encode(uint8 NORMAL, string, PubkeyRegistrationParams) — the enum, the
+    # string's offset, the params inline, then the string.
+    sig = (
+        756874975973566196338995715738218418291193261429375530560923897690728869289,
+        444340189040315797681399101731743234568891767085799644128199800550863908703,
+    )
+    g1 = (
+        10371454967541283327403832945957227913391851874635485454053224012738342927470,
+        5591557118325006940652332791312874698324071372762903093203759620236776485604,
+    )
+    g2 = (
+        [
+            1357671944470767405259541876666418155809079857448568479000932998534484593852,
+            5283708918582394678225755661661470830476341241033602812294790796852421312310,
+        ],
+        [
+            17411007011468414688052176335308121672943440336543041782092111920184779631952,
+            6486088401181402728530570019430319265466049090881984123818353102069786218525,
+        ],
+    )
+    data = registration_data("unused", (sig, g1, g2))
+    words = [int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data), 32)]
+    assert words[:10] == [0, 0x140, *sig, *g1, *g2[0], *g2[1]]
+    assert words[10] == len("unused") and data[11 * 32 : 11 * 32 + 6] == b"unused"
+    assert len(data) == 12 * 32
