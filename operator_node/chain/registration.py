@@ -334,6 +334,65 @@ class _SetJoiner:
             )
 
 
+async def plan_allocation(writer: ChainWriter, quorum: int, magnitude: int) -> str | None:
+    """What setting the operator's magnitude in ``quorum``'s operator set to ``magnitude``
+    would do, in words (None when every strategy has it already), checked before anything is
+    sent.
+
+    Raises :class:`RegistrationRefusedError` for an M2 quorum, a change still pending, or too
+    little unallocated magnitude.
+    """
+    sets = OperatorSets(writer.reader)
+    kind = (await sets.quorum_kinds([quorum]))[quorum]
+    if not kind.operator_set:
+        raise RegistrationRefusedError(f"quorum {quorum} is an M2 quorum: it has no allocations")
+    standing = await sets.standing(writer.address, kind)
+    todo = [a for a in standing.allocations if a.target != magnitude]
+    if not todo:
+        return None
+    lines = [f"operator {writer.address}, operator set {quorum} ({kind.kind} stake):"]
+    for a in todo:
+        if a.pending:
+            raise RegistrationRefusedError(
+                f"operator set {quorum}: strategy {a.strategy} has a change pending until block "
+                f"{a.effect_block}; try again after it (nothing sent)"
+            )
+        if magnitude > a.current:
+            free = await sets.allocatable(writer.address, a.strategy)
+            if magnitude - a.current > free:
+                raise RegistrationRefusedError(
+                    f"operator set {quorum}: strategy {a.strategy} needs {magnitude - a.current} "
+                    f"more magnitude and only {free} of 1e18 is unallocated (nothing sent)"
+                )
+        lines.append(f"  strategy {a.strategy}: {a.current} -> {magnitude}")
+    if magnitude > min(a.current for a in todo):
+        _, delay = await sets.allocation_delay(writer.address)
+        lines.append(f"more takes effect after the allocation delay ({delay} blocks)")
+    if magnitude < max(a.current for a in todo):
+        deallocation_delay, _ = await sets.delays()
+        lines.append(
+            f"less takes effect after {deallocation_delay + 1} blocks (the set can still slash "
+            "it until then)"
+            if standing.slashable
+            else "less takes effect at once (the set cannot slash this operator)"
+        )
+    return "\n".join(lines)
+
+
+async def apply_allocation(writer: ChainWriter, quorum: int, magnitude: int) -> Step:
+    """Set the operator's magnitude in every strategy of ``quorum``'s operator set (as
+    :func:`plan_allocation` checked it)."""
+    sets = OperatorSets(writer.reader)
+    allocations = await sets.allocations(writer.address, quorum)
+    strategies = [a.strategy for a in allocations if a.target != magnitude]
+    receipt = await modify_allocations(writer, [(quorum, strategies, magnitude)])
+    after = await sets.allocations(writer.address, quorum)
+    effect = max((a.effect_block for a in after if a.pending), default=int(receipt["blockNumber"]))
+    return _step(
+        f"allocated {magnitude} to operator set {quorum}, effective at block {effect}", receipt
+    )
+
+
 def tx_hash_of(receipt: TxReceipt) -> str:
     """The receipt's transaction hash as 0x-prefixed hex."""
     return "0x" + bytes(receipt["transactionHash"]).hex()

@@ -1,5 +1,5 @@
-"""``operator-node register``, ``deregister``, ``update-socket`` and ``status``: the operator's
-on-chain registration.
+"""``operator-node register``, ``deregister``, ``allocate``, ``update-socket`` and ``status``: the
+operator's on-chain registration and allocations.
 
 Keys come from ``[keys]``: the ECDSA keystore signs transactions and the AVS consent, the BLS
 keystore proves possession of the BLS key. Their passwords come from ``keys.*_password_file`` or
@@ -25,7 +25,8 @@ _IMPL = "operator_node.cli.chain_impl"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the ``register``, ``deregister``, ``update-socket`` and ``status`` subcommands."""
+    """Register the ``register``, ``deregister``, ``allocate``, ``update-socket`` and ``status``
+    subcommands."""
     register = subparsers.add_parser(
         "register", help="register the operator with EigenLayer and the AVS (idempotent)"
     )
@@ -72,6 +73,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _common(leave)
     leave.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     leave.set_defaults(handler=LazyHandler(_IMPL, "deregister"))
+    allocate = subparsers.add_parser(
+        "allocate",
+        help="set the magnitude allocated to a quorum's operator set (asks for confirmation)",
+        description="Set this operator's magnitude (out of 1e18) in every strategy of quorum "
+        "--quorum's operator set. More takes effect after the operator's allocation delay; "
+        "less takes effect DEALLOCATION_DELAY + 1 blocks later while the operator is slashable "
+        "by the set (registered, or left less than DEALLOCATION_DELAY blocks ago), at once "
+        "otherwise. Shows before and after and asks; --yes skips the question.",
+    )
+    allocate.add_argument("--config", type=Path, required=True, help="configuration file (TOML)")
+    allocate.add_argument("--quorum", type=_quorum, required=True, help="quorum number")
+    allocate.add_argument(
+        "--magnitude", type=_magnitude, required=True, help="out of 1e18 (e.g. 5e17); 0 frees it"
+    )
+    allocate.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    allocate.set_defaults(handler=LazyHandler(_IMPL, "allocate"))
     socket = subparsers.add_parser(
         "update-socket",
         help="set the on-chain socket to the configured one (sends nothing if it matches)",
@@ -106,15 +123,36 @@ def _non_negative_int(text: str) -> int:
 
 def _parse_magnitude(text: str) -> tuple[int, int]:
     quorum, _, magnitude = text.partition("=")
+    return _quorum(quorum), _magnitude(magnitude)
+
+
+def _quorum(text: str) -> int:
     try:
-        q, m = int(quorum), int(float(magnitude)) if "e" in magnitude else int(magnitude)
+        quorum = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected QUORUM=MAGNITUDE, got {text!r}") from None
-    if not 0 <= q < 192 or not 0 <= m <= 10**18:
+        raise argparse.ArgumentTypeError(f"not a quorum number: {text!r}") from None
+    if not 0 <= quorum < 192:
+        raise argparse.ArgumentTypeError(f"quorum numbers are 0..191, got {text!r}")
+    return quorum
+
+
+def _magnitude(text: str) -> int:
+    """A magnitude out of 1e18, written whole (500000000000000000) or as 5e17."""
+    try:
+        mantissa, _, exponent = text.lower().partition("e")
+        if exponent:
+            whole, _, fraction = mantissa.partition(".")
+            digits = int(exponent) - len(fraction)
+            value = int(whole + fraction) * 10**digits if digits >= 0 else -1
+        else:
+            value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a magnitude: {text!r}") from None
+    if not 0 <= value <= 10**18:
         raise argparse.ArgumentTypeError(
-            f"quorum is 0..191 and magnitude 0..1000000000000000000, got {text!r}"
+            f"a magnitude is a whole number 0..1000000000000000000 (1e18), got {text!r}"
         )
-    return q, m
+    return value
 
 
 def _parse_quorums(text: str) -> tuple[int, ...]:

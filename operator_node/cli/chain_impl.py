@@ -22,9 +22,11 @@ from operator_node.chain.reader import ZERO_ID, ChainReader, Registration
 from operator_node.chain.registration import (
     OperatorSetOptions,
     RegistrationResult,
+    apply_allocation,
     ensure_registered,
     ensure_socket,
     leave_quorums,
+    plan_allocation,
     plan_deregistration,
 )
 from operator_node.cli.chain_session import open_connection, run_session
@@ -157,6 +159,43 @@ def _confirm_deregistration(reg: Registration, leaving: tuple[int, ...]) -> bool
     )
     print("Send the deregistration transaction? [y/N] ", end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def allocate(args: argparse.Namespace) -> int:
+    """Set the operator's magnitude in a quorum's operator set after confirmation; returns the
+    exit code (1 when the question is answered no).
+
+    Raises :class:`UsageError` (exit 2) for an M2 quorum or a deployment without operator sets,
+    and without a terminal to ask on when ``--yes`` was not given.
+    """
+    config = _chain_config(args)
+    if not args.yes and not sys.stdin.isatty():
+        raise UsageError(
+            "allocate asks for confirmation, and there is no terminal to ask on: pass --yes "
+            "(nothing was sent)"
+        )
+    connection = open_connection(config, _load_account(config))
+
+    async def work() -> int:
+        writer = await connection.get_writer()
+        plan = await plan_allocation(writer, args.quorum, args.magnitude)
+        if plan is None:
+            print(
+                f"operator set {args.quorum} already has magnitude {args.magnitude}; no "
+                "transaction sent"
+            )
+            return 0
+        if not args.yes:
+            print(plan, file=sys.stderr)
+            print("Send the allocation transaction? [y/N] ", end="", file=sys.stderr, flush=True)
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                print("not confirmed; no transaction sent", file=sys.stderr)
+                return 1
+        step = await apply_allocation(writer, args.quorum, args.magnitude)
+        print(f"{step.what} (tx {step.tx_hash})")
+        return 0
+
+    return run_session(connection, work)
 
 
 def update_socket(args: argparse.Namespace) -> int:

@@ -9,8 +9,11 @@ as M2), with operator i's deposit of ``WEIGHTS[i]``.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from chain.chain_support import BLS_KEYS, DEPLOYER, OPERATORS, SOCKET, WEIGHTS, Devnet
@@ -41,6 +44,8 @@ from operator_node.chain.registration import (
     ensure_registered,
 )
 from operator_node.chain.writer import ChainWriter
+from operator_node.cli import main
+from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
 
 KINDS = ("m2", "delegated", "slashable")
 ALL = (0, 1, 2)
@@ -350,3 +355,76 @@ def test_registration_data_has_the_middlewares_layout() -> None:
     assert words[:10] == [0, 0x140, *sig, *g1, *g2[0], *g2[1]]
     assert words[10] == len("unused") and data[11 * 32 : 11 * 32 + 6] == b"unused"
     assert len(data) == 12 * 32
+
+
+def test_cli_allocate_raises_lowers_and_says_when(
+    devnet: Devnet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployment = asyncio.run(_deploy(devnet))
+    config = _cli_config(tmp_path, devnet, deployment)
+    assert main(["register", "--config", config, "--quorums", "2", "--magnitude", "2=5e17"]) == 0
+    assert "registered in operator-set quorums [2]" in capsys.readouterr().out
+
+    # More: effective after the allocation delay (0 here: at once); then the same again.
+    assert _allocate(config, "1e18") == 0
+    assert f"allocated {WAD} to operator set 2, effective at block" in capsys.readouterr().out
+    assert _allocate(config, "1e18") == 0
+    assert "already has magnitude" in capsys.readouterr().out
+    # Less while registered: delayed DEALLOCATION_DELAY + 1 blocks; a second change waits.
+    assert _allocate(config, "0") == 0
+    out = capsys.readouterr().out
+    block = int(out.split("effective at block ")[1].split(" ")[0])
+    assert main(["status", "--config", config, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    (allocation,) = status["operator_sets"]["quorums"]["2"]["allocations"]
+    assert allocation == {
+        "strategy": allocation["strategy"],
+        "current": str(WAD),
+        "pending": str(-WAD),
+        "effect_block": block,
+    }
+    assert _allocate(config, "1") == 1
+    assert f"pending until block {block}" in capsys.readouterr().err
+    # An M2 quorum has nothing to allocate; without --yes and no terminal to ask on: refused.
+    assert _allocate(config, "1", quorum=0) == 1
+    assert "is an M2 quorum" in capsys.readouterr().err
+    asked = ["allocate", "--config", config, "--quorum", "2", "--magnitude", "1"]
+    assert main(asked) == 2
+    assert "pass --yes" in capsys.readouterr().err
+
+
+def _allocate(config: str, magnitude: str, quorum: int = 2) -> int:
+    return main(
+        ["allocate", "--config", config, "--quorum", str(quorum), "--magnitude", magnitude, "--yes"]
+    )
+
+
+def _cli_config(tmp_path: Path, devnet: Devnet, deployment: Deployment) -> str:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    (keys / "pw").write_text("correct horse")
+    (keys / "pw").chmod(0o600)
+    key = EcdsaKey.from_secret(bytes(OPERATORS[3].key))
+    save_ecdsa_keystore(keys / "ecdsa.json", key, "correct horse", scrypt_n=1 << 10)
+    save_bls_keystore(keys / "bls.json", BLS_KEYS[3], "correct horse", scrypt_n=1 << 10)
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f"""
+[api]
+socket = "127.0.0.1:32004;32005"
+[chain]
+rpc_url = "{devnet.rpc_url}"
+chain_id = {devnet.anvil.chain_id}
+registry_coordinator = "{deployment.registry_coordinator}"
+operator_state_retriever = "{deployment.operator_state_retriever}"
+quorums = [2]
+tx_timeout = 30.0
+rpc_timeout = 5.0
+[keys]
+ecdsa_keystore = "{keys / "ecdsa.json"}"
+ecdsa_password_file = "{keys / "pw"}"
+bls_keystore = "{keys / "bls.json"}"
+bls_password_file = "{keys / "pw"}"
+"""
+    )
+    return str(config)
