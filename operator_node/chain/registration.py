@@ -38,6 +38,7 @@ from operator_node.chain.errors import (
 )
 from operator_node.chain.operator_sets import (
     REGISTRATION_MODES,
+    Allocation,
     OperatorSets,
     QuorumKind,
     deregister_from_operator_sets,
@@ -276,21 +277,7 @@ class _SetJoiner:
         want = self._magnitude(quorum)
         allocations = await self.sets.allocations(self.address, quorum)
         pending_until = max((a.effect_block for a in allocations if a.pending), default=0)
-        todo = [a for a in allocations if a.target != want]
-        if any(a.pending for a in todo):
-            raise RegistrationRefusedError(
-                f"quorum {quorum}: a change of this operator's allocation is pending until block "
-                f"{pending_until}; run register again after it (nothing sent)"
-            )
-        for a in todo:
-            if want > a.current:
-                free = await self.sets.allocatable(self.address, a.strategy)
-                if want - a.current > free:
-                    raise RegistrationRefusedError(
-                        f"quorum {quorum}: allocating {want} in strategy {a.strategy} needs "
-                        f"{want - a.current} more magnitude, and only {free} of 1e18 is "
-                        "unallocated (nothing sent)"
-                    )
+        todo = await _changes(self.sets, self.address, quorum, allocations, want)
         return [a.strategy for a in todo], pending_until
 
     async def _settle(self, effect_block: int) -> int | None:
@@ -334,6 +321,33 @@ class _SetJoiner:
             )
 
 
+async def _changes(
+    sets: OperatorSets,
+    operator: str,
+    quorum: int,
+    allocations: Sequence[Allocation],
+    magnitude: int,
+) -> list[Allocation]:
+    """The allocations that setting ``magnitude`` would change. Raises
+    :class:`RegistrationRefusedError` where one of them has a change pending (EigenLayer refuses
+    a second) or the operator lacks the unallocated magnitude."""
+    todo = [a for a in allocations if a.target != magnitude]
+    for a in todo:
+        if a.pending:
+            raise RegistrationRefusedError(
+                f"operator set {quorum}: strategy {a.strategy} has a change pending until block "
+                f"{a.effect_block}; try again after it (nothing sent)"
+            )
+        if magnitude > a.current:
+            free = await sets.allocatable(operator, a.strategy)
+            if magnitude - a.current > free:
+                raise RegistrationRefusedError(
+                    f"operator set {quorum}: strategy {a.strategy} needs {magnitude - a.current} "
+                    f"more magnitude and only {free} of 1e18 is unallocated (nothing sent)"
+                )
+    return todo
+
+
 async def plan_allocation(writer: ChainWriter, quorum: int, magnitude: int) -> str | None:
     """What setting the operator's magnitude in ``quorum``'s operator set to ``magnitude``
     would do, in words (None when every strategy has it already), checked before anything is
@@ -347,24 +361,11 @@ async def plan_allocation(writer: ChainWriter, quorum: int, magnitude: int) -> s
     if not kind.operator_set:
         raise RegistrationRefusedError(f"quorum {quorum} is an M2 quorum: it has no allocations")
     standing = await sets.standing(writer.address, kind)
-    todo = [a for a in standing.allocations if a.target != magnitude]
+    todo = await _changes(sets, writer.address, quorum, standing.allocations, magnitude)
     if not todo:
         return None
     lines = [f"operator {writer.address}, operator set {quorum} ({kind.kind} stake):"]
-    for a in todo:
-        if a.pending:
-            raise RegistrationRefusedError(
-                f"operator set {quorum}: strategy {a.strategy} has a change pending until block "
-                f"{a.effect_block}; try again after it (nothing sent)"
-            )
-        if magnitude > a.current:
-            free = await sets.allocatable(writer.address, a.strategy)
-            if magnitude - a.current > free:
-                raise RegistrationRefusedError(
-                    f"operator set {quorum}: strategy {a.strategy} needs {magnitude - a.current} "
-                    f"more magnitude and only {free} of 1e18 is unallocated (nothing sent)"
-                )
-        lines.append(f"  strategy {a.strategy}: {a.current} -> {magnitude}")
+    lines += [f"  strategy {a.strategy}: {a.current} -> {magnitude}" for a in todo]
     if magnitude > min(a.current for a in todo):
         _, delay = await sets.allocation_delay(writer.address)
         lines.append(f"more takes effect after the allocation delay ({delay} blocks)")
