@@ -6,6 +6,7 @@ import json
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -17,6 +18,7 @@ from operator_node.chain.registration import ensure_registered
 from operator_node.chain.rpc import RetryPolicy, connect
 from operator_node.config import ChainSection
 from operator_node.crypto.bls import BlsKeyPair
+from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
 from operator_node.devnet.anvil import DEV_PRIVATE_KEYS, Anvil
 
 DEPLOYER: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
@@ -28,6 +30,7 @@ WEIGHTS = (100, 200, 300, 400)  # operator i's deposit, so its stake in every qu
 QUORUMS = (0, 1)
 SOCKET = "127.0.0.1:32005"
 FAST_RETRY = RetryPolicy(retries=2, backoff=0.01, max_backoff=0.05)
+_FAST_SCRYPT = 1 << 10  # test keystores only; real ones use the standard 2^18
 
 
 @dataclass(frozen=True)
@@ -118,3 +121,49 @@ async def deploy_with_deposits(url: str) -> Deployment:
         return deployment
     finally:
         await w3.provider.disconnect()
+
+
+def write_cli_config(
+    tmp_path: Path,
+    devnet: Devnet,
+    *,
+    rpc_url: str | None = None,
+    deployment: Deployment | None = None,
+    index: int = 2,
+    quorums: tuple[int, ...] = QUORUMS,
+) -> Path:
+    """A node config for the CLI as operator ``index`` (its keystores written beside it, with
+    password files), on ``deployment`` (the devnet's by default)."""
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    for name in ("ecdsa", "bls"):
+        (keys / f"{name}.pw").write_text("correct horse")
+        (keys / f"{name}.pw").chmod(0o600)
+    key = EcdsaKey.from_secret(bytes(OPERATORS[index].key))
+    save_ecdsa_keystore(keys / "op.ecdsa.key.json", key, "correct horse", scrypt_n=_FAST_SCRYPT)
+    bls = BLS_KEYS[index]
+    save_bls_keystore(keys / "op.bls.key.json", bls, "correct horse", scrypt_n=_FAST_SCRYPT)
+    d = deployment or devnet.deployment
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f"""
+[api]
+socket = "203.0.113.7:32004;32005"
+
+[chain]
+rpc_url = "{rpc_url or devnet.rpc_url}"
+chain_id = {devnet.anvil.chain_id}
+registry_coordinator = "{d.registry_coordinator}"
+operator_state_retriever = "{d.operator_state_retriever}"
+quorums = {list(quorums)}
+tx_timeout = 30.0
+rpc_timeout = 2.0
+
+[keys]
+ecdsa_keystore = "{keys / "op.ecdsa.key.json"}"
+ecdsa_password_file = "{keys / "ecdsa.pw"}"
+bls_keystore = "{keys / "op.bls.key.json"}"
+bls_password_file = "{keys / "bls.pw"}"
+"""
+    )
+    return config

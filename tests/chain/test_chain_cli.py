@@ -6,54 +6,16 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from chain.chain_support import BLS_KEYS, DEPLOYER, OPERATORS, WEIGHTS, Devnet
+from chain.chain_support import BLS_KEYS, DEPLOYER, WEIGHTS, Devnet, write_cli_config
 
 from operator_node.chain.deploy import set_minimum_stake
 from operator_node.cli import main
-from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
-
-_FAST_SCRYPT = 1 << 10  # test keystores only; real ones use the standard 2^18
-
-
-def _write_config(tmp_path: Path, devnet: Devnet, *, rpc_url: str | None = None) -> Path:
-    keys = tmp_path / "keys"
-    keys.mkdir(mode=0o700)
-    for name in ("ecdsa", "bls"):
-        (keys / f"{name}.pw").write_text("correct horse")
-        (keys / f"{name}.pw").chmod(0o600)
-    key = EcdsaKey.from_secret(bytes(OPERATORS[2].key))
-    save_ecdsa_keystore(keys / "op.ecdsa.key.json", key, "correct horse", scrypt_n=_FAST_SCRYPT)
-    save_bls_keystore(keys / "op.bls.key.json", BLS_KEYS[2], "correct horse", scrypt_n=_FAST_SCRYPT)
-    d = devnet.deployment
-    config = tmp_path / "node.toml"
-    config.write_text(
-        f"""
-[api]
-socket = "203.0.113.7:32004;32005"
-
-[chain]
-rpc_url = "{rpc_url or devnet.rpc_url}"
-chain_id = {devnet.anvil.chain_id}
-registry_coordinator = "{d.registry_coordinator}"
-operator_state_retriever = "{d.operator_state_retriever}"
-quorums = [0, 1]
-tx_timeout = 30.0
-rpc_timeout = 2.0
-
-[keys]
-ecdsa_keystore = "{keys / "op.ecdsa.key.json"}"
-ecdsa_password_file = "{keys / "ecdsa.pw"}"
-bls_keystore = "{keys / "op.bls.key.json"}"
-bls_password_file = "{keys / "bls.pw"}"
-"""
-    )
-    return config
 
 
 def test_cli_register_twice_status_deregister(
     tmp_path: Path, devnet: Devnet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = str(_write_config(tmp_path, devnet))
+    config = str(write_cli_config(tmp_path, devnet))
     assert main(["register", "--config", config]) == 0
     out = capsys.readouterr().out
     assert (
@@ -77,7 +39,7 @@ def test_cli_register_twice_status_deregister(
 def test_cli_reports_unreachable_rpc_and_wrong_password(
     tmp_path: Path, devnet: Devnet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dead = _write_config(tmp_path, devnet, rpc_url="http://127.0.0.1:9")
+    dead = write_cli_config(tmp_path, devnet, rpc_url="http://127.0.0.1:9")
     assert main(["status", "--config", str(dead)]) == 1
     assert "unreachable after" in capsys.readouterr().err
     (tmp_path / "keys" / "bls.pw").write_text("guess-7f3a")
@@ -95,7 +57,7 @@ def _error_lines(err: str) -> list[str]:
 def test_cli_chain_failures_are_one_line_naming_the_call(
     tmp_path: Path, devnet: Devnet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _write_config(tmp_path, devnet)
+    config = write_cli_config(tmp_path, devnet)
     d = devnet.deployment
     # A registry coordinator address that is no registry coordinator (EigenLayer's M2 has no
     # socketRegistry(); here not even serviceManager() answers).
@@ -121,7 +83,7 @@ def test_cli_register_below_minimum_stake_names_contract_and_reason(
             await owner.close()
 
     asyncio.run(raise_minimum())
-    config = str(_write_config(tmp_path, devnet))
+    config = str(write_cli_config(tmp_path, devnet))
     assert main(["register", "--config", config]) == 1
     captured = capsys.readouterr()
     assert captured.err.startswith("chain: eigenlayer_core: slashing; sockets_from: SocketRegistry")

@@ -16,7 +16,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from chain.chain_support import BLS_KEYS, DEPLOYER, OPERATORS, SOCKET, WEIGHTS, Devnet
+from chain.chain_support import (
+    BLS_KEYS,
+    DEPLOYER,
+    OPERATORS,
+    SOCKET,
+    WEIGHTS,
+    Devnet,
+    write_cli_config,
+)
 from eth_account.signers.local import LocalAccount
 
 from operator_node.chain.deploy import (
@@ -45,7 +53,6 @@ from operator_node.chain.registration import (
 )
 from operator_node.chain.writer import ChainWriter
 from operator_node.cli import main
-from operator_node.crypto.keystore import EcdsaKey, save_bls_keystore, save_ecdsa_keystore
 
 KINDS = ("m2", "delegated", "slashable")
 ALL = (0, 1, 2)
@@ -361,7 +368,7 @@ def test_cli_allocate_raises_lowers_and_says_when(
     devnet: Devnet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     deployment = asyncio.run(_deploy(devnet))
-    config = _cli_config(tmp_path, devnet, deployment)
+    config = str(write_cli_config(tmp_path, devnet, deployment=deployment, index=3, quorums=(2,)))
     assert main(["register", "--config", config, "--quorums", "2", "--magnitude", "2=5e17"]) == 0
     assert "registered in operator-set quorums [2]" in capsys.readouterr().out
 
@@ -397,34 +404,3 @@ def _allocate(config: str, magnitude: str, quorum: int = 2) -> int:
     return main(
         ["allocate", "--config", config, "--quorum", str(quorum), "--magnitude", magnitude, "--yes"]
     )
-
-
-def _cli_config(tmp_path: Path, devnet: Devnet, deployment: Deployment) -> str:
-    keys = tmp_path / "keys"
-    keys.mkdir(mode=0o700)
-    (keys / "pw").write_text("correct horse")
-    (keys / "pw").chmod(0o600)
-    key = EcdsaKey.from_secret(bytes(OPERATORS[3].key))
-    save_ecdsa_keystore(keys / "ecdsa.json", key, "correct horse", scrypt_n=1 << 10)
-    save_bls_keystore(keys / "bls.json", BLS_KEYS[3], "correct horse", scrypt_n=1 << 10)
-    config = tmp_path / "node.toml"
-    config.write_text(
-        f"""
-[api]
-socket = "127.0.0.1:32004;32005"
-[chain]
-rpc_url = "{devnet.rpc_url}"
-chain_id = {devnet.anvil.chain_id}
-registry_coordinator = "{deployment.registry_coordinator}"
-operator_state_retriever = "{deployment.operator_state_retriever}"
-quorums = [2]
-tx_timeout = 30.0
-rpc_timeout = 5.0
-[keys]
-ecdsa_keystore = "{keys / "ecdsa.json"}"
-ecdsa_password_file = "{keys / "pw"}"
-bls_keystore = "{keys / "bls.json"}"
-bls_password_file = "{keys / "pw"}"
-"""
-    )
-    return str(config)
