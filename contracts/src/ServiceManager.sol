@@ -9,8 +9,11 @@ import {IAVSDirectory, IBLSApkRegistry, IRegistryCoordinator, IStakeRegistry} fr
 /// @notice `isDisperser` is this AVS's own function, not EigenLayer's: a node must probe for it.
 contract ServiceManager is ServiceManagerCore {
     mapping(address disperser => bool) public isDisperser;
+    /// @notice Where accounts' reservations and on-demand deposits are (zero: none).
+    address public paymentVault;
 
     event DisperserStatusChanged(address indexed disperser, bool allowed);
+    event PaymentVaultSet(address paymentVault);
 
     constructor(
         address initialOwner,
@@ -25,6 +28,12 @@ contract ServiceManager is ServiceManagerCore {
         require(msg.sender == owner, "ServiceManager.setDisperser: caller is not the owner");
         isDisperser[disperser] = allowed;
         emit DisperserStatusChanged(disperser, allowed);
+    }
+
+    /// @notice Name the AVS's payment vault (the owner).
+    function setPaymentVault(address vault) external onlyOwner {
+        paymentVault = vault;
+        emit PaymentVaultSet(vault);
     }
 
     function _checkConfirmer(address caller) internal view override {

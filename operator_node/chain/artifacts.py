@@ -22,6 +22,7 @@ CONTRACT_NAMES = (
     "DelegationManagerM2",
     "IndexRegistry",
     "OperatorStateRetriever",
+    "PaymentVault",
     "PermissionController",
     "RegistryCoordinator",
     "ServiceManager",

@@ -76,6 +76,7 @@ class Deployment:
     operator_state_retriever: str
     allocation_manager: str = ZERO_ADDRESS
     permission_controller: str = ZERO_ADDRESS
+    payment_vault: str = ZERO_ADDRESS
 
     def to_dict(self) -> dict[str, str]:
         """The addresses by name (for a devnet's config or a JSON file)."""
@@ -163,17 +164,21 @@ async def deploy_contracts(
     await tx.send(
         rc.functions.initialize(bls, stakes, index, sockets, allocations, manager), "initialize"
     )
+    vault = ZERO_ADDRESS
     if not m2:
+        service_manager = bind(w3, "ServiceManager", manager)
         await tx.send(
-            bind(w3, "ServiceManager", manager).functions.setUpOperatorSets(
-                allocations, permissions, AVS_METADATA_URI
-            ),
+            service_manager.functions.setUpOperatorSets(allocations, permissions, AVS_METADATA_URI),
             "ServiceManager.setUpOperatorSets",
+        )
+        vault = await _deploy(tx, w3, "PaymentVault", coordinator)
+        await tx.send(
+            service_manager.functions.setPaymentVault(vault), "ServiceManager.setPaymentVault"
         )
     deployment = Deployment(
         core, delegation, directory, strategies, token, strategy,
         coordinator, bls, stakes, index, sockets, manager, retriever,
-        allocations, permissions,
+        allocations, permissions, vault,
     )  # fmt: skip
     for spec in quorums:
         await create_quorum(w3, deployer, deployment, spec, tx=tx)

@@ -112,8 +112,9 @@ class TxManager:
         """The sending account's checksum address."""
         return str(self.account.address)
 
-    async def send(self, call: Transactable, action: str) -> TxReceipt:
-        """Simulate ``call``, then send it and wait for its receipt and confirmations.
+    async def send(self, call: Transactable, action: str, *, value: int = 0) -> TxReceipt:
+        """Simulate ``call`` (sending ``value`` wei with it), then send it and wait for its
+        receipt and confirmations.
 
         ``action`` names it in errors ("registerOperator"). Raises :class:`ContractRevertError`
         (simulation or receipt), :class:`FeeCapError`, :class:`TransactionRejectedError`,
@@ -122,11 +123,17 @@ class TxManager:
         try:
             # "pending": the transaction runs in the next block, and gas can depend on the block
             # (histories append an entry per block but overwrite within one).
-            gas = await call.estimate_gas({"from": self.account.address}, "pending")
+            simulated: TxParams = {"from": self.account.address}
+            if value:
+                simulated["value"] = Wei(value)
+            gas = await call.estimate_gas(simulated, "pending")
         except ContractLogicError as exc:
             raise ContractRevertError(action, revert_reason(exc)) from exc
         fees = await self._fees()
-        tx_hash = await self._sign_and_send(call, {"gas": int(gas * _GAS_MARGIN), **fees}, action)
+        params: TxParams = {"gas": int(gas * _GAS_MARGIN), **fees}
+        if value:
+            params["value"] = Wei(value)
+        tx_hash = await self._sign_and_send(call, params, action)
         receipt = await self._wait_for_receipt(tx_hash, action)
         if receipt["status"] != 1:
             reason = await self._replay_reason(call, receipt)

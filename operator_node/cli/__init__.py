@@ -21,7 +21,17 @@ import typing
 from collections.abc import Sequence
 
 from operator_node import __version__
-from operator_node.cli import chain, client, config_cmd, devnet, healthcheck, keys, run, version
+from operator_node.cli import (
+    chain,
+    client,
+    config_cmd,
+    devnet,
+    healthcheck,
+    keys,
+    payments,
+    run,
+    version,
+)
 from operator_node.cli.output import UsageError, print_error_json, wants_json
 from operator_node.errors import ConfigError, OperatorNodeError
 
@@ -29,7 +39,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-_COMMAND_MODULES = (run, chain, client, devnet, config_cmd, keys, healthcheck, version)
+_COMMAND_MODULES = (
+    run, chain, client, devnet, config_cmd, keys, payments, healthcheck, version,
+)  # fmt: skip
 
 
 class _ArgumentsRefused(Exception):

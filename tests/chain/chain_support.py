@@ -131,15 +131,17 @@ def write_cli_config(
     deployment: Deployment | None = None,
     index: int = 2,
     quorums: tuple[int, ...] = QUORUMS,
+    account: LocalAccount | None = None,
 ) -> Path:
     """A node config for the CLI as operator ``index`` (its keystores written beside it, with
-    password files), on ``deployment`` (the devnet's by default)."""
+    password files; ``account`` signs instead of the operator's key when given), on
+    ``deployment`` (the devnet's by default)."""
     keys = tmp_path / "keys"
     keys.mkdir(mode=0o700)
     for name in ("ecdsa", "bls"):
         (keys / f"{name}.pw").write_text("correct horse")
         (keys / f"{name}.pw").chmod(0o600)
-    key = EcdsaKey.from_secret(bytes(OPERATORS[index].key))
+    key = EcdsaKey.from_secret(bytes((account or OPERATORS[index]).key))
     save_ecdsa_keystore(keys / "op.ecdsa.key.json", key, "correct horse", scrypt_n=_FAST_SCRYPT)
     bls = BLS_KEYS[index]
     save_bls_keystore(keys / "op.bls.key.json", bls, "correct horse", scrypt_n=_FAST_SCRYPT)

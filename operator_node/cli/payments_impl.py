@@ -1,0 +1,207 @@
+"""What ``operator-node payments ...`` does (arguments in ``cli.payments``)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from operator_node.chain.registration import tx_hash_of
+from operator_node.cli.chain_impl import _chain_config, _load_account
+from operator_node.cli.chain_session import open_connection, run_session
+from operator_node.cli.output import UsageError, print_json, wants_json
+from operator_node.payments.vault import (
+    GlobalParams,
+    Reservation,
+    deposit_on_demand,
+    find_vault,
+    read_deposit,
+    read_global_params,
+    read_reservation,
+    remove_reservation,
+    set_global_params,
+    set_reservation,
+    splits_for,
+)
+
+_RELATIVE = re.compile(r"^\+(\d+)([smhd]?)$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def show(args: argparse.Namespace) -> int:
+    """Print the global parameters and, with ``--account``, its reservation and deposit."""
+    config = _chain_config(args)
+    connection = open_connection(config)
+
+    async def work() -> int:
+        reader = await connection.get_reader()
+        vault = await find_vault(reader.contracts, args.vault)
+        params = await read_global_params(vault)
+        document: dict[str, Any] = {"vault": vault.address, "global": _params_document(params)}
+        if args.account:
+            account = reader.w3.to_checksum_address(args.account)
+            reservation = await read_reservation(vault, account)
+            document["account"] = {
+                "address": account,
+                "reservation": _reservation_document(reservation, time.time()),
+                "on_demand_deposit_wei": str(await read_deposit(vault, account)),
+            }
+        if wants_json(args):
+            print_json(document)
+        else:
+            _print_document(document)
+        return 0
+
+    return run_session(connection, work)
+
+
+def set_reservation_cmd(args: argparse.Namespace) -> int:
+    """``setReservation`` from the configured key; prints the transaction."""
+    config = _chain_config(args)
+    start = _timestamp(args.start, now=int(time.time()))
+    end = _timestamp(args.end, now=start)
+    if len(args.splits or args.quorums) != len(args.quorums):
+        raise UsageError("--splits needs one percentage per quorum of --quorums")
+    reservation = Reservation(
+        args.symbols_per_second, start, end, args.quorums, splits_for(args.quorums, args.splits)
+    )
+    connection = open_connection(config, _load_account(config))
+
+    async def work() -> int:
+        writer = await connection.get_writer()
+        vault = await find_vault(writer.reader.contracts, args.vault)
+        account = writer.reader.w3.to_checksum_address(args.account)
+        receipt = await set_reservation(writer, vault, account, reservation)
+        print(
+            f"reservation of {account}: {reservation.symbols_per_second} symbols/s "
+            f"({reservation.bytes_per_second()} bytes/s) on quorums {list(reservation.quorums)} "
+            f"split {list(reservation.splits)}, {_when(start)} to {_when(end)} "
+            f"(tx {tx_hash_of(receipt)})"
+        )
+        return 0
+
+    return run_session(connection, work)
+
+
+def remove_reservation_cmd(args: argparse.Namespace) -> int:
+    """``removeReservation`` from the configured key; prints the transaction."""
+    config = _chain_config(args)
+    connection = open_connection(config, _load_account(config))
+
+    async def work() -> int:
+        writer = await connection.get_writer()
+        vault = await find_vault(writer.reader.contracts, args.vault)
+        account = writer.reader.w3.to_checksum_address(args.account)
+        receipt = await remove_reservation(writer, vault, account)
+        print(f"reservation of {account} removed (tx {tx_hash_of(receipt)})")
+        return 0
+
+    return run_session(connection, work)
+
+
+def deposit(args: argparse.Namespace) -> int:
+    """``depositOnDemand`` from the configured key; prints the transaction and the total."""
+    config = _chain_config(args)
+    connection = open_connection(config, _load_account(config))
+
+    async def work() -> int:
+        writer = await connection.get_writer()
+        vault = await find_vault(writer.reader.contracts, args.vault)
+        account = writer.reader.w3.to_checksum_address(args.account)
+        receipt = await deposit_on_demand(writer, vault, account, args.amount)
+        total = await read_deposit(vault, account)
+        print(
+            f"deposited {args.amount} wei for {account}; its on-demand deposit is {total} wei "
+            f"(tx {tx_hash_of(receipt)})"
+        )
+        return 0
+
+    return run_session(connection, work)
+
+
+def set_params(args: argparse.Namespace) -> int:
+    """``setGlobalParams`` from the configured key; prints the transaction."""
+    config = _chain_config(args)
+    params = GlobalParams(
+        args.min_symbols,
+        args.price,
+        args.reservation_period,
+        args.on_demand_rate,
+        args.on_demand_burst,
+        tuple(args.on_demand_quorums),
+    )
+    connection = open_connection(config, _load_account(config))
+
+    async def work() -> int:
+        writer = await connection.get_writer()
+        vault = await find_vault(writer.reader.contracts, args.vault)
+        receipt = await set_global_params(writer, vault, params)
+        print(f"global parameters set: {_params_document(params)} (tx {tx_hash_of(receipt)})")
+        return 0
+
+    return run_session(connection, work)
+
+
+def _timestamp(text: str, *, now: int) -> int:
+    """Unix seconds from "now", "+N[s|m|h|d]" (after ``now``) or a number."""
+    if text == "now":
+        return now
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now + int(relative.group(1)) * _SECONDS[relative.group(2)]
+    if text.isdigit():
+        return int(text)
+    raise UsageError(f"a time is now, +N[s|m|h|d] or Unix seconds, not {text!r}")
+
+
+def _when(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _params_document(params: GlobalParams) -> dict[str, Any]:
+    return {
+        "min_symbols_per_blob": params.min_symbols_per_blob,
+        "price_per_symbol_wei": str(params.price_per_symbol),
+        "reservation_period_seconds": params.reservation_period,
+        "on_demand_symbols_per_second": params.on_demand_symbols_per_second,
+        "on_demand_burst_seconds": params.on_demand_burst_seconds,
+        "on_demand_quorums": list(params.on_demand_quorums),
+    }
+
+
+def _reservation_document(reservation: Reservation, now: float) -> dict[str, Any] | None:
+    if not reservation.exists:
+        return None
+    return {
+        "symbols_per_second": reservation.symbols_per_second,
+        "bytes_per_second": reservation.bytes_per_second(),
+        "start": reservation.start,
+        "end": reservation.end,
+        "active": reservation.active(now),
+        "quorums": list(reservation.quorums),
+        "splits": list(reservation.splits),
+    }
+
+
+def _print_document(document: dict[str, Any]) -> None:
+    print(f"{'payment vault:':<26} {document['vault']}")
+    for key, value in document["global"].items():
+        print(f"{key.replace('_', ' ') + ':':<26} {value}")
+    account = document.get("account")
+    if account is None:
+        return
+    print(f"{'account:':<26} {account['address']}")
+    reservation = account["reservation"]
+    if reservation is None:
+        print(f"{'reservation:':<26} none")
+    else:
+        state = "active" if reservation["active"] else "not active now"
+        print(
+            f"{'reservation:':<26} {reservation['symbols_per_second']} symbols/s "
+            f"({reservation['bytes_per_second']} bytes/s), quorums {reservation['quorums']} "
+            f"split {reservation['splits']}, {_when(reservation['start'])} to "
+            f"{_when(reservation['end'])} ({state})"
+        )
+    print(f"{'on-demand deposit:':<26} {account['on_demand_deposit_wei']} wei")

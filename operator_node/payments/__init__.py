@@ -1,0 +1,1 @@
+"""Reserved bandwidth and on-demand payment: the AVS's payment vault on chain (``vault``)."""
