@@ -139,6 +139,16 @@ def _print_endpoints(devnet: Devnet, batch_hash: str | None, lead: str = "") -> 
             f"  and {len(devnet.idle_operators)} operators without a node (stakes "
             f"{devnet.idle_operators[0].stake} down to {devnet.idle_operators[-1].stake})"
         )
+    for account in devnet.paying_accounts:
+        if account.reservation is not None:
+            what = (
+                f"reserves {account.reservation.symbols_per_second} symbols/s "
+                f"({account.reservation.bytes_per_second() // 1024} KiB/s) on quorums "
+                f"{list(account.reservation.quorums)}"
+            )
+        else:
+            what = f"has {account.deposit / 10**18:g} ETH on deposit for on-demand dispersal"
+        print(f"  account   {account.name} {account.address} {what}  keystore {account.keystore}")
     if batch_hash is not None:
         print(
             f"  a chunk   curl -s {devnet.operators[-1].api_url}/v1/chunks/0x{batch_hash}/0 | wc -c"

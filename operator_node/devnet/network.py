@@ -49,6 +49,7 @@ from operator_node.devnet.bulk import (
     derive_idle_operator,
     register_idle_operators,
 )
+from operator_node.devnet.payments import DEVNET_PARAMS, PayingAccount, set_up_payments
 from operator_node.devnet.ports import free_port
 from operator_node.devnet.stakes import StakeProfile
 from operator_node.errors import OperatorNodeError
@@ -159,6 +160,7 @@ class Devnet:
     anvil: Anvil = field(default_factory=lambda: Anvil(port=free_port()))
     operators: list[DevnetOperator] = field(default_factory=list)
     idle_operators: list[IdleOperator] = field(default_factory=list)
+    paying_accounts: list[PayingAccount] = field(default_factory=list)
     deployment: Deployment | None = None
     timings: dict[str, float] = field(default_factory=dict, init=False)
     _silent_ports: SilentPorts | None = field(default=None, init=False, repr=False)
@@ -343,6 +345,18 @@ class Devnet:
             "rpc_url": self.anvil.rpc_url,
             "registration": self.registration,
             "contracts": self.deployment.to_dict(),
+            "payments": {
+                "vault": self.deployment.payment_vault,
+                "global": {
+                    "min_symbols_per_blob": DEVNET_PARAMS.min_symbols_per_blob,
+                    "price_per_symbol_wei": str(DEVNET_PARAMS.price_per_symbol),
+                    "reservation_period_seconds": DEVNET_PARAMS.reservation_period,
+                    "on_demand_symbols_per_second": DEVNET_PARAMS.on_demand_symbols_per_second,
+                    "on_demand_burst_seconds": DEVNET_PARAMS.on_demand_burst_seconds,
+                    "on_demand_quorums": list(DEVNET_PARAMS.on_demand_quorums),
+                },
+                "accounts": [account.describe() for account in self.paying_accounts],
+            },
             "disperser": self.disperser.address,
             "operators": [
                 {
@@ -402,6 +416,8 @@ class Devnet:
             )
             for op in self.operators:
                 await deposit(w3, deployer, self.deployment, op.account, op.stake * TOKEN)
+            accounts = self.root / "accounts"
+            self.paying_accounts = await set_up_payments(w3, deployer, self.deployment, accounts)
         finally:
             await w3.provider.disconnect()
         self.log(f"deployed contracts; registry coordinator {self.deployment.registry_coordinator}")

@@ -5,7 +5,8 @@ A blob is dispersed, signed by every node, confirmed on chain and retrieved; an 
 pending at a batch's reference block counts for nothing there (the nodes and the disperser agree,
 from the chain's recorded stake) and counts once it took effect and stakes were updated; an
 operator leaving its operator set is refused dispersal by its own node (503 not_registered),
-logged, and shown in its metrics and health.
+logged, and shown in its metrics and health. The devnet's paying accounts are in the AVS's
+payment vault.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from support.daemon import http_get
@@ -23,6 +25,7 @@ from operator_node.chain.operator_sets import OperatorSets, modify_allocations
 from operator_node.chain.registration import deregister
 from operator_node.client.disperser import DispersalResult, Disperser
 from operator_node.client.retriever import Retriever
+from operator_node.crypto.keystore import load_ecdsa_keystore
 from operator_node.devnet.anvil import mine
 from operator_node.devnet.network import (
     DEVNET_ALLOCATION_DELAY,
@@ -32,6 +35,7 @@ from operator_node.devnet.network import (
     Devnet,
     DevnetOperator,
 )
+from operator_node.payments.vault import find_vault, read_deposit, read_reservation
 
 pytestmark = pytest.mark.slow
 
@@ -161,3 +165,29 @@ async def test_operator_leaving_its_operator_set_is_refused_logged_and_shown(
     # And the others still disperse without it.
     result = await _disperse(devnet, b"after the leave" * 1000)
     assert all(r.operator_id != leaver.keypair.operator_id for r in result.replies)
+
+
+async def test_devnet_creates_a_reserved_and_an_on_demand_account(devnet: Devnet) -> None:
+    described = json.loads((devnet.root / "devnet.json").read_text())["payments"]
+    assert devnet.deployment is not None
+    assert described["vault"] == devnet.deployment.payment_vault
+    assert described["global"]["on_demand_quorums"] == [QUORUM]
+    reserved, on_demand = described["accounts"]
+    assert (reserved["name"], on_demand["name"]) == ("reserved", "on-demand")
+    connection = devnet.connect()
+    try:
+        reader = await connection.get_reader()
+        vault = await find_vault(reader.contracts)
+        reservation = await read_reservation(vault, reserved["address"])
+        assert reservation.active(time.time()) and reservation.quorums == (QUORUM,)
+        assert reservation.symbols_per_second == reserved["reservation"]["symbols_per_second"]
+        assert await read_deposit(vault, on_demand["address"]) == int(
+            on_demand["on_demand_deposit_wei"]
+        )
+        assert not (await read_reservation(vault, on_demand["address"])).exists
+    finally:
+        await connection.close()
+    for account in (reserved, on_demand):  # each keystore opens with its password file
+        password = Path(account["password_file"]).read_text().strip()
+        key = load_ecdsa_keystore(Path(account["keystore"]), password)
+        assert key.address == account["address"]
