@@ -1,1 +1,2 @@
-"""Reserved bandwidth and on-demand payment: the AVS's payment vault on chain (``vault``)."""
+"""Reserved bandwidth and on-demand payment: the AVS's payment vault on chain (``vault``) and
+the leaky bucket that meters a rate (``bucket``)."""
