@@ -1,9 +1,10 @@
 """A leaky bucket of symbols: what metering a reservation (or the on-demand rate) comes down to.
 
 The bucket holds a level of symbols that leaks at ``rate`` per second and may hold ``capacity``
-(rate times the window). A fill of ``symbols`` is accepted when it fits; with ``overfill_once`` it is
-also accepted whenever the bucket is not yet full, so a small reservation can still send one
-large blob, which then keeps the next ones out until it has leaked away (as EigenDA's buckets).
+(the rate times the window). A fill of ``symbols`` is accepted when it fits; with
+``overfill_once`` it is also accepted whenever the bucket is not yet full, so a small
+reservation can still send one large blob, which then keeps the next ones out until it has
+leaked away (as EigenDA's buckets).
 A refused fill adds nothing and says how long until it would fit. Time is passed in (a
 monotonic clock's seconds), so every decision is reproducible; time never goes backwards here:
 an earlier time than the last one seen counts as no time at all.
