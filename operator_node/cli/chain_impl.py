@@ -41,7 +41,7 @@ from operator_node.crypto.keystore import (
 from operator_node.errors import ConfigError
 
 
-def _load_account(config: Config) -> LocalAccount:
+def load_account(config: Config) -> LocalAccount:
     account = load_ecdsa_account(config)
     if account is None:
         raise ConfigError("keys.ecdsa_keystore is required to send transactions")
@@ -55,7 +55,7 @@ def _load_bls(config: Config) -> BlsKeyPair:
     return keypair
 
 
-def _chain_config(args: argparse.Namespace) -> Config:
+def chain_config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     if not config.chain.rpc_url:
         raise ConfigError(f"{args.config}: chain.rpc_url is empty; nothing to register with")
@@ -64,8 +64,8 @@ def _chain_config(args: argparse.Namespace) -> Config:
 
 def register(args: argparse.Namespace) -> int:
     """Register the operator where it is missing, print the result; returns the exit code."""
-    config = _chain_config(args)
-    account, keypair = _load_account(config), _load_bls(config)
+    config = chain_config(args)
+    account, keypair = load_account(config), _load_bls(config)
     quorums = args.quorums or config.chain.quorums
     options = operator_set_options(config, args)
     connection = open_connection(config, account)
@@ -123,13 +123,13 @@ def deregister(args: argparse.Namespace) -> int:
     Raises :class:`UsageError` (exit 2) before anything else when there is no terminal to ask
     on and ``--yes`` was not given.
     """
-    config = _chain_config(args)
+    config = chain_config(args)
     if not args.yes and not sys.stdin.isatty():
         raise UsageError(
             "deregister asks for confirmation, and there is no terminal to ask on: "
             "pass --yes to deregister without asking (nothing was sent)"
         )
-    connection = open_connection(config, _load_account(config))
+    connection = open_connection(config, load_account(config))
 
     async def work() -> int:
         writer = await connection.get_writer()
@@ -168,13 +168,13 @@ def allocate(args: argparse.Namespace) -> int:
     Raises :class:`UsageError` (exit 2) for an M2 quorum or a deployment without operator sets,
     and without a terminal to ask on when ``--yes`` was not given.
     """
-    config = _chain_config(args)
+    config = chain_config(args)
     if not args.yes and not sys.stdin.isatty():
         raise UsageError(
             "allocate asks for confirmation, and there is no terminal to ask on: pass --yes "
             "(nothing was sent)"
         )
-    connection = open_connection(config, _load_account(config))
+    connection = open_connection(config, load_account(config))
 
     async def work() -> int:
         writer = await connection.get_writer()
@@ -200,8 +200,8 @@ def allocate(args: argparse.Namespace) -> int:
 
 def update_socket(args: argparse.Namespace) -> int:
     """Set the on-chain socket to the configured one if they differ; returns the exit code."""
-    config = _chain_config(args)
-    connection = open_connection(config, _load_account(config))
+    config = chain_config(args)
+    connection = open_connection(config, load_account(config))
 
     async def work() -> int:
         writer = await connection.get_writer()
@@ -221,7 +221,7 @@ def update_socket(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     """Print the on-chain registration of ``--address`` or the keystore's (as JSON with
     ``--json``); returns the exit code."""
-    config = _chain_config(args)
+    config = chain_config(args)
     address = args.address
     if address is None:
         path = config.keys.ecdsa_keystore

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from web3.contract import AsyncContract
+
 from operator_node.chain.registration import tx_hash_of
-from operator_node.cli.chain_impl import _chain_config, _load_account
+from operator_node.chain.writer import ChainWriter
+from operator_node.cli.chain_impl import chain_config, load_account
 from operator_node.cli.chain_session import open_connection, run_session
 from operator_node.cli.output import UsageError, print_json, wants_json
 from operator_node.payments.vault import (
@@ -32,7 +36,7 @@ _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def show(args: argparse.Namespace) -> int:
     """Print the global parameters and, with ``--account``, its reservation and deposit."""
-    config = _chain_config(args)
+    config = chain_config(args)
     connection = open_connection(config)
 
     async def work() -> int:
@@ -59,7 +63,6 @@ def show(args: argparse.Namespace) -> int:
 
 def set_reservation_cmd(args: argparse.Namespace) -> int:
     """``setReservation`` from the configured key; prints the transaction."""
-    config = _chain_config(args)
     start = _timestamp(args.start, now=int(time.time()))
     end = _timestamp(args.end, now=start)
     if len(args.splits or args.quorums) != len(args.quorums):
@@ -67,63 +70,45 @@ def set_reservation_cmd(args: argparse.Namespace) -> int:
     reservation = Reservation(
         args.symbols_per_second, start, end, args.quorums, splits_for(args.quorums, args.splits)
     )
-    connection = open_connection(config, _load_account(config))
 
-    async def work() -> int:
-        writer = await connection.get_writer()
-        vault = await find_vault(writer.reader.contracts, args.vault)
-        account = writer.reader.w3.to_checksum_address(args.account)
+    async def send(writer: ChainWriter, vault: AsyncContract, account: str) -> str:
         receipt = await set_reservation(writer, vault, account, reservation)
-        print(
+        return (
             f"reservation of {account}: {reservation.symbols_per_second} symbols/s "
             f"({reservation.bytes_per_second()} bytes/s) on quorums {list(reservation.quorums)} "
             f"split {list(reservation.splits)}, {_when(start)} to {_when(end)} "
             f"(tx {tx_hash_of(receipt)})"
         )
-        return 0
 
-    return run_session(connection, work)
+    return _send_to_vault(args, send)
 
 
 def remove_reservation_cmd(args: argparse.Namespace) -> int:
     """``removeReservation`` from the configured key; prints the transaction."""
-    config = _chain_config(args)
-    connection = open_connection(config, _load_account(config))
 
-    async def work() -> int:
-        writer = await connection.get_writer()
-        vault = await find_vault(writer.reader.contracts, args.vault)
-        account = writer.reader.w3.to_checksum_address(args.account)
+    async def send(writer: ChainWriter, vault: AsyncContract, account: str) -> str:
         receipt = await remove_reservation(writer, vault, account)
-        print(f"reservation of {account} removed (tx {tx_hash_of(receipt)})")
-        return 0
+        return f"reservation of {account} removed (tx {tx_hash_of(receipt)})"
 
-    return run_session(connection, work)
+    return _send_to_vault(args, send)
 
 
 def deposit(args: argparse.Namespace) -> int:
     """``depositOnDemand`` from the configured key; prints the transaction and the total."""
-    config = _chain_config(args)
-    connection = open_connection(config, _load_account(config))
 
-    async def work() -> int:
-        writer = await connection.get_writer()
-        vault = await find_vault(writer.reader.contracts, args.vault)
-        account = writer.reader.w3.to_checksum_address(args.account)
+    async def send(writer: ChainWriter, vault: AsyncContract, account: str) -> str:
         receipt = await deposit_on_demand(writer, vault, account, args.amount)
         total = await read_deposit(vault, account)
-        print(
+        return (
             f"deposited {args.amount} wei for {account}; its on-demand deposit is {total} wei "
             f"(tx {tx_hash_of(receipt)})"
         )
-        return 0
 
-    return run_session(connection, work)
+    return _send_to_vault(args, send)
 
 
 def set_params(args: argparse.Namespace) -> int:
     """``setGlobalParams`` from the configured key; prints the transaction."""
-    config = _chain_config(args)
     params = GlobalParams(
         args.min_symbols,
         args.price,
@@ -132,13 +117,29 @@ def set_params(args: argparse.Namespace) -> int:
         args.on_demand_burst,
         tuple(args.on_demand_quorums),
     )
-    connection = open_connection(config, _load_account(config))
+
+    async def send(writer: ChainWriter, vault: AsyncContract, account: str) -> str:
+        receipt = await set_global_params(writer, vault, params)
+        return f"global parameters set: {_params_document(params)} (tx {tx_hash_of(receipt)})"
+
+    return _send_to_vault(args, send)
+
+
+def _send_to_vault(
+    args: argparse.Namespace,
+    send: Callable[[ChainWriter, AsyncContract, str], Awaitable[str]],
+) -> int:
+    """Open a session with the configured key, find the vault, run ``send`` (with ``--account``
+    checksummed, where the command has one) and print what it says; returns the exit code."""
+    config = chain_config(args)
+    connection = open_connection(config, load_account(config))
 
     async def work() -> int:
         writer = await connection.get_writer()
         vault = await find_vault(writer.reader.contracts, args.vault)
-        receipt = await set_global_params(writer, vault, params)
-        print(f"global parameters set: {_params_document(params)} (tx {tx_hash_of(receipt)})")
+        account = getattr(args, "account", None)
+        address = writer.reader.w3.to_checksum_address(account) if account else ""
+        print(await send(writer, vault, address))
         return 0
 
     return run_session(connection, work)
