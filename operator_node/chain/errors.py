@@ -52,3 +52,8 @@ class NotRegisteredError(ChainError):
 
 class RegistrationConflictError(ChainError):
     """The operator address is already registered with a different BLS key than the one loaded."""
+
+
+class RegistrationRefusedError(ChainError):
+    """Registration would fail or do what the operator did not ask for; nothing was sent for
+    the step named."""

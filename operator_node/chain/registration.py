@@ -28,17 +28,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from web3.types import TxReceipt
-
+from operator_node.chain.allocations import allocation_changes
 from operator_node.chain.errors import (
-    ChainError,
     ContractRevertError,
     NotRegisteredError,
     RegistrationConflictError,
+    RegistrationRefusedError,
 )
 from operator_node.chain.operator_sets import (
     REGISTRATION_MODES,
-    Allocation,
     OperatorSets,
     QuorumKind,
     deregister_from_operator_sets,
@@ -47,7 +45,7 @@ from operator_node.chain.operator_sets import (
     set_allocation_delay,
 )
 from operator_node.chain.reader import ZERO_ID, ChainReader, Registration
-from operator_node.chain.writer import ChainWriter
+from operator_node.chain.writer import ChainWriter, Step, step_of, tx_hash_of
 from operator_node.crypto.bls import BlsKeyPair
 
 # The AVSDirectory's refusal to deregister an operator that never registered there: the current
@@ -58,20 +56,6 @@ _NOT_IN_AVS_DIRECTORY = (
 )
 # How often to look at the head while waiting for an allocation to take effect.
 _WAIT_POLL = 1.0
-
-
-class RegistrationRefusedError(ChainError):
-    """Registration would fail or do what the operator did not ask for; nothing was sent for
-    the step named."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One transaction sent: what it did, its hash, its gas."""
-
-    what: str
-    tx_hash: str
-    gas_used: int
 
 
 @dataclass(frozen=True)
@@ -130,10 +114,6 @@ class OperatorSetOptions:
     allow_zero_stake: bool = False
 
 
-def _step(what: str, receipt: TxReceipt) -> Step:
-    return Step(what, tx_hash_of(receipt), int(receipt["gasUsed"]))
-
-
 async def ensure_registered(
     writer: ChainWriter,
     keypair: BlsKeyPair,
@@ -179,11 +159,11 @@ async def ensure_registered(
         what = "registered as an EigenLayer operator"
         if writer.reader.contracts.core != "m2":
             what += f", allocation delay {options.allocation_delay} blocks"
-        steps.append(_step(what, receipt))
+        steps.append(step_of(what, receipt))
     registered: tuple[int, ...] = ()
     if m2:
         receipt = await writer.register_operator(m2, socket, keypair)
-        steps.append(_step(f"registered in M2 quorums {list(m2)}", receipt))
+        steps.append(step_of(f"registered in M2 quorums {list(m2)}", receipt))
         registered = m2
     waiting = None
     if operator_set:
@@ -242,7 +222,7 @@ class _SetJoiner:
             _, configuration_delay = await self.sets.delays()
             effect = int(receipt["blockNumber"]) + configuration_delay + 1
             self.steps.append(
-                _step(
+                step_of(
                     f"set the allocation delay to {self.options.allocation_delay} blocks, in force "
                     f"from block {effect} (nothing can be allocated before)",
                     receipt,
@@ -259,7 +239,7 @@ class _SetJoiner:
             receipt = await modify_allocations(self.writer, changes)
             at = int(receipt["blockNumber"]) + delay
             described = ", ".join(f"{m} to operator set {q}" for q, _, m in changes)
-            self.steps.append(_step(f"allocated {described}, effective at block {at}", receipt))
+            self.steps.append(step_of(f"allocated {described}, effective at block {at}", receipt))
             effect = max(effect, at)
         return await self._settle(effect)
 
@@ -277,7 +257,7 @@ class _SetJoiner:
         want = self._magnitude(quorum)
         allocations = await self.sets.allocations(self.address, quorum)
         pending_until = max((a.effect_block for a in allocations if a.pending), default=0)
-        todo = await _changes(self.sets, self.address, quorum, allocations, want)
+        todo = await allocation_changes(self.sets, self.address, quorum, allocations, want)
         return [a.strategy for a in todo], pending_until
 
     async def _settle(self, effect_block: int) -> int | None:
@@ -301,7 +281,7 @@ class _SetJoiner:
         message = await self.reader.get_pubkey_registration_message(self.address)
         params = keypair.registration_params(message)  # raises if the local check fails
         receipt = await register_for_operator_sets(self.writer, quorums, socket, params.to_abi())
-        self.steps.append(_step(f"registered in operator-set quorums {list(quorums)}", receipt))
+        self.steps.append(step_of(f"registered in operator-set quorums {list(quorums)}", receipt))
 
     async def _check_stake(self, quorum: int) -> None:
         if self.options.allow_zero_stake:
@@ -319,84 +299,6 @@ class _SetJoiner:
                 "(no chunks, no signatures counted); allocate or deposit first, or pass "
                 "--allow-zero-stake (nothing sent)"
             )
-
-
-async def _changes(
-    sets: OperatorSets,
-    operator: str,
-    quorum: int,
-    allocations: Sequence[Allocation],
-    magnitude: int,
-) -> list[Allocation]:
-    """The allocations that setting ``magnitude`` would change. Raises
-    :class:`RegistrationRefusedError` where one of them has a change pending (EigenLayer refuses
-    a second) or the operator lacks the unallocated magnitude."""
-    todo = [a for a in allocations if a.target != magnitude]
-    for a in todo:
-        if a.pending:
-            raise RegistrationRefusedError(
-                f"operator set {quorum}: strategy {a.strategy} has a change pending until block "
-                f"{a.effect_block}; try again after it (nothing sent)"
-            )
-        if magnitude > a.current:
-            free = await sets.allocatable(operator, a.strategy)
-            if magnitude - a.current > free:
-                raise RegistrationRefusedError(
-                    f"operator set {quorum}: strategy {a.strategy} needs {magnitude - a.current} "
-                    f"more magnitude and only {free} of 1e18 is unallocated (nothing sent)"
-                )
-    return todo
-
-
-async def plan_allocation(writer: ChainWriter, quorum: int, magnitude: int) -> str | None:
-    """What setting the operator's magnitude in ``quorum``'s operator set to ``magnitude``
-    would do, in words (None when every strategy has it already), checked before anything is
-    sent.
-
-    Raises :class:`RegistrationRefusedError` for an M2 quorum, a change still pending, or too
-    little unallocated magnitude.
-    """
-    sets = OperatorSets(writer.reader)
-    kind = (await sets.quorum_kinds([quorum]))[quorum]
-    if not kind.operator_set:
-        raise RegistrationRefusedError(f"quorum {quorum} is an M2 quorum: it has no allocations")
-    standing = await sets.standing(writer.address, kind)
-    todo = await _changes(sets, writer.address, quorum, standing.allocations, magnitude)
-    if not todo:
-        return None
-    lines = [f"operator {writer.address}, operator set {quorum} ({kind.kind} stake):"]
-    lines += [f"  strategy {a.strategy}: {a.current} -> {magnitude}" for a in todo]
-    if magnitude > min(a.current for a in todo):
-        _, delay = await sets.allocation_delay(writer.address)
-        lines.append(f"more takes effect after the allocation delay ({delay} blocks)")
-    if magnitude < max(a.current for a in todo):
-        deallocation_delay, _ = await sets.delays()
-        lines.append(
-            f"less takes effect after {deallocation_delay + 1} blocks (the set can still slash "
-            "it until then)"
-            if standing.slashable
-            else "less takes effect at once (the set cannot slash this operator)"
-        )
-    return "\n".join(lines)
-
-
-async def apply_allocation(writer: ChainWriter, quorum: int, magnitude: int) -> Step:
-    """Set the operator's magnitude in every strategy of ``quorum``'s operator set (as
-    :func:`plan_allocation` checked it)."""
-    sets = OperatorSets(writer.reader)
-    allocations = await sets.allocations(writer.address, quorum)
-    strategies = [a.strategy for a in allocations if a.target != magnitude]
-    receipt = await modify_allocations(writer, [(quorum, strategies, magnitude)])
-    after = await sets.allocations(writer.address, quorum)
-    effect = max((a.effect_block for a in after if a.pending), default=int(receipt["blockNumber"]))
-    return _step(
-        f"allocated {magnitude} to operator set {quorum}, effective at block {effect}", receipt
-    )
-
-
-def tx_hash_of(receipt: TxReceipt) -> str:
-    """The receipt's transaction hash as 0x-prefixed hex."""
-    return "0x" + bytes(receipt["transactionHash"]).hex()
 
 
 async def deregister(
@@ -438,7 +340,7 @@ async def leave_quorums(writer: ChainWriter, leaving: Sequence[int]) -> tuple[St
         deallocation_delay, _ = await sets.delays()
         until = int(receipt["blockNumber"]) + deallocation_delay
         steps.append(
-            _step(
+            step_of(
                 f"left operator-set quorums {operator_set}; slashable by them, and unable to "
                 f"rejoin, until block {until}; allocations stay until lowered",
                 receipt,
@@ -446,7 +348,7 @@ async def leave_quorums(writer: ChainWriter, leaving: Sequence[int]) -> tuple[St
         )
     if m2:  # last: leaving M2 quorums first would deregister from the AVS directory too soon
         receipt = await writer.deregister_operator(m2)
-        steps.append(_step(f"deregistered from M2 quorums {m2}", receipt))
+        steps.append(step_of(f"deregistered from M2 quorums {m2}", receipt))
     return tuple(steps)
 
 

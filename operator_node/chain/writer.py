@@ -43,6 +43,25 @@ def _is_registrar_callback(entry: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One transaction sent: what it did, its hash, its gas."""
+
+    what: str
+    tx_hash: str
+    gas_used: int
+
+
+def step_of(what: str, receipt: TxReceipt) -> Step:
+    """The :class:`Step` of a mined transaction."""
+    return Step(what, tx_hash_of(receipt), int(receipt["gasUsed"]))
+
+
+def tx_hash_of(receipt: TxReceipt) -> str:
+    """The receipt's transaction hash as 0x-prefixed hex."""
+    return "0x" + bytes(receipt["transactionHash"]).hex()
+
+
+@dataclass(frozen=True)
 class ConfirmedBatch:
     """A confirmed batch: its id, the signed (reduced) header hash, and the receipt."""
 

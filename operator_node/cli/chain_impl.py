@@ -17,16 +17,15 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from operator_node.chain.allocations import apply_allocation, plan_allocation
 from operator_node.chain.operator_sets import OperatorSets, SetStanding
 from operator_node.chain.reader import ZERO_ID, ChainReader, Registration
 from operator_node.chain.registration import (
     OperatorSetOptions,
     RegistrationResult,
-    apply_allocation,
     ensure_registered,
     ensure_socket,
     leave_quorums,
-    plan_allocation,
     plan_deregistration,
 )
 from operator_node.cli.chain_session import open_connection, run_session
@@ -186,12 +185,12 @@ def allocate(args: argparse.Namespace) -> int:
             )
             return 0
         if not args.yes:
-            print(plan, file=sys.stderr)
+            print(plan.description, file=sys.stderr)
             print("Send the allocation transaction? [y/N] ", end="", file=sys.stderr, flush=True)
             if sys.stdin.readline().strip().lower() not in ("y", "yes"):
                 print("not confirmed; no transaction sent", file=sys.stderr)
                 return 1
-        step = await apply_allocation(writer, args.quorum, args.magnitude)
+        step = await apply_allocation(writer, plan)
         print(f"{step.what} (tx {step.tx_hash})")
         return 0
 

@@ -11,8 +11,7 @@ from typing import Any
 
 from web3.contract import AsyncContract
 
-from operator_node.chain.registration import tx_hash_of
-from operator_node.chain.writer import ChainWriter
+from operator_node.chain.writer import ChainWriter, tx_hash_of
 from operator_node.cli.chain_impl import chain_config, load_account
 from operator_node.cli.chain_session import open_connection, run_session
 from operator_node.cli.output import UsageError, print_json, wants_json
@@ -43,7 +42,7 @@ def show(args: argparse.Namespace) -> int:
         reader = await connection.get_reader()
         vault = await find_vault(reader.contracts, args.vault)
         params = await read_global_params(vault)
-        document: dict[str, Any] = {"vault": vault.address, "global": _params_document(params)}
+        document: dict[str, Any] = {"vault": vault.address, "global": params.describe()}
         if args.account:
             account = reader.w3.to_checksum_address(args.account)
             reservation = await read_reservation(vault, account)
@@ -120,7 +119,7 @@ def set_params(args: argparse.Namespace) -> int:
 
     async def send(writer: ChainWriter, vault: AsyncContract, account: str) -> str:
         receipt = await set_global_params(writer, vault, params)
-        return f"global parameters set: {_params_document(params)} (tx {tx_hash_of(receipt)})"
+        return f"global parameters set: {params.describe()} (tx {tx_hash_of(receipt)})"
 
     return _send_to_vault(args, send)
 
@@ -161,29 +160,10 @@ def _when(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _params_document(params: GlobalParams) -> dict[str, Any]:
-    return {
-        "min_symbols_per_blob": params.min_symbols_per_blob,
-        "price_per_symbol_wei": str(params.price_per_symbol),
-        "reservation_period_seconds": params.reservation_period,
-        "on_demand_symbols_per_second": params.on_demand_symbols_per_second,
-        "on_demand_burst_seconds": params.on_demand_burst_seconds,
-        "on_demand_quorums": list(params.on_demand_quorums),
-    }
-
-
 def _reservation_document(reservation: Reservation, now: float) -> dict[str, Any] | None:
     if not reservation.exists:
         return None
-    return {
-        "symbols_per_second": reservation.symbols_per_second,
-        "bytes_per_second": reservation.bytes_per_second(),
-        "start": reservation.start,
-        "end": reservation.end,
-        "active": reservation.active(now),
-        "quorums": list(reservation.quorums),
-        "splits": list(reservation.splits),
-    }
+    return {**reservation.describe(), "active": reservation.active(now)}
 
 
 def _print_document(document: dict[str, Any]) -> None:

@@ -347,14 +347,7 @@ class Devnet:
             "contracts": self.deployment.to_dict(),
             "payments": {
                 "vault": self.deployment.payment_vault,
-                "global": {
-                    "min_symbols_per_blob": DEVNET_PARAMS.min_symbols_per_blob,
-                    "price_per_symbol_wei": str(DEVNET_PARAMS.price_per_symbol),
-                    "reservation_period_seconds": DEVNET_PARAMS.reservation_period,
-                    "on_demand_symbols_per_second": DEVNET_PARAMS.on_demand_symbols_per_second,
-                    "on_demand_burst_seconds": DEVNET_PARAMS.on_demand_burst_seconds,
-                    "on_demand_quorums": list(DEVNET_PARAMS.on_demand_quorums),
-                },
+                "global": DEVNET_PARAMS.describe(),
                 "accounts": [account.describe() for account in self.paying_accounts],
             },
             "disperser": self.disperser.address,

@@ -51,14 +51,7 @@ class PayingAccount:
             "password_file": str(self.password_file),
         }
         if self.reservation is not None:
-            document["reservation"] = {
-                "symbols_per_second": self.reservation.symbols_per_second,
-                "bytes_per_second": self.reservation.bytes_per_second(),
-                "quorums": list(self.reservation.quorums),
-                "splits": list(self.reservation.splits),
-                "start": self.reservation.start,
-                "end": self.reservation.end,
-            }
+            document["reservation"] = self.reservation.describe()
         if self.deposit:
             document["on_demand_deposit_wei"] = str(self.deposit)
         return document

@@ -58,6 +58,17 @@ class Reservation:
         """The rate in bytes per second."""
         return self.symbols_per_second * SYMBOL_BYTES
 
+    def describe(self) -> dict[str, Any]:
+        """As ``payments show --json`` and devnet.json write it."""
+        return {
+            "symbols_per_second": self.symbols_per_second,
+            "bytes_per_second": self.bytes_per_second(),
+            "start": self.start,
+            "end": self.end,
+            "quorums": list(self.quorums),
+            "splits": list(self.splits),
+        }
+
 
 @dataclass(frozen=True)
 class GlobalParams:
@@ -77,6 +88,17 @@ class GlobalParams:
             self.on_demand_symbols_per_second, self.on_demand_burst_seconds,
             bytes(self.on_demand_quorums),
         )  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        """As ``payments show --json`` and devnet.json write it (wei as decimal text)."""
+        return {
+            "min_symbols_per_blob": self.min_symbols_per_blob,
+            "price_per_symbol_wei": str(self.price_per_symbol),
+            "reservation_period_seconds": self.reservation_period,
+            "on_demand_symbols_per_second": self.on_demand_symbols_per_second,
+            "on_demand_burst_seconds": self.on_demand_burst_seconds,
+            "on_demand_quorums": list(self.on_demand_quorums),
+        }
 
 
 async def find_vault(contracts: AvsContracts, address: str | None = None) -> AsyncContract:

@@ -36,7 +36,7 @@ from operator_node.chain.deploy import (
     set_minimum_stake,
     update_operators,
 )
-from operator_node.chain.errors import ContractRevertError
+from operator_node.chain.errors import ContractRevertError, RegistrationRefusedError
 from operator_node.chain.operator_sets import (
     WAD,
     OperatorSets,
@@ -47,7 +47,6 @@ from operator_node.chain.operator_sets import (
 from operator_node.chain.reader import OperatorStatus
 from operator_node.chain.registration import (
     OperatorSetOptions,
-    RegistrationRefusedError,
     deregister,
     ensure_registered,
 )
