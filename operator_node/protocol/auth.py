@@ -43,6 +43,7 @@ from operator_node.protocol.errors import (
     ReplayRejected,
 )
 from operator_node.protocol.hashes import WORD_BYTES, Bytes, keccak256
+from operator_node.protocol.headers import UINT64_MAX
 from operator_node.protocol.wire import WireLimits, store_chunks_head
 
 SIGNATURE_HEADER = "X-Disperser-Signature"
@@ -51,7 +52,6 @@ STORE_CHUNKS_DOMAIN = b"operator-node.StoreChunks.v2"
 # keccak256(STORE_CHUNKS_DOMAIN), written out so that importing does no work (a test checks it).
 STORE_CHUNKS_TAG = bytes.fromhex("2dcaf1aabf2f63bd33bbcaf8648a93895329d40a87d0560083e232e2242d371e")
 SIGNATURE_BYTES = 65
-UINT64_MAX = (1 << 64) - 1
 _MAX_TIMESTAMP_DIGITS = len(str(UINT64_MAX))
 
 
@@ -143,9 +143,21 @@ def recover_disperser(
     allow-list. Raises :class:`BadSignature` if the signature is not 65 bytes with v in {27, 28}
     or does not recover.
     """
+    digest = compute_store_chunks_digest(operator_id, timestamp, request_hash)
+    return recover_signer(signature, digest)
+
+
+def recover_signer(signature: bytes, digest: bytes) -> str:
+    """Return the checksummed address whose key made ``signature`` (r ‖ s ‖ v) over the raw
+    32-byte ``digest``. Raises :class:`BadSignature` if the signature is not 65 bytes with v in
+    {27, 28} or does not recover."""
+    return to_checksum_address(recover_signer_bytes(signature, digest))
+
+
+def recover_signer_bytes(signature: bytes, digest: bytes) -> bytes:
+    """:func:`recover_signer`'s address as its raw 20 bytes."""
     if len(signature) != SIGNATURE_BYTES or signature[64] not in (27, 28):
         raise BadSignature("signature must be 65 bytes r || s || v with v 27 or 28")
-    digest = compute_store_chunks_digest(operator_id, timestamp, request_hash)
     # coincurve directly (libsecp256k1), not through eth_keys: half the time, on the event loop.
     try:
         public_key = PublicKey.from_signature_and_message(
@@ -153,7 +165,7 @@ def recover_disperser(
         )
     except ValueError as error:  # r or s out of range, or no point recovers
         raise BadSignature(f"signature does not recover: {error}") from None
-    return to_checksum_address(keccak256(public_key.format(compressed=False)[1:])[12:])
+    return keccak256(public_key.format(compressed=False)[1:])[12:]
 
 
 class ReplayGuard:

@@ -7,10 +7,13 @@ arguments, i.e. one head/tail tuple, no leading offset word):
 - blob header hash = keccak256(abi.encode(bytes32 commitment, uint32 dataLength, uint16 k,
   uint16 n, uint8 code, uint8 fingerprint, bytes32 fingerprintHash, uint32 chunkLength,
   (uint8 quorumNumber, uint8 adversaryThresholdPercentage, uint8 confirmationThresholdPercentage)[]
-  quorums, address account)), where code names the erasure code: 0 for Reed-Solomon over GF(2^8)
-  (n <= 255), 1 for GF(2^16) (n <= 65,535); fingerprint names the encoding-validity profile: 0
-  for none, 1 for FP-v1 (GF(2^8) only), whose fingerprintHash is keccak256 of the data chunks'
-  fingerprint rows Z (see ``protocol.encoding``); for profile 0 it is 32 zero bytes.
+  quorums, address account)) for a blob without payment metadata, and with it the same tuple
+  followed by (uint8 paymentKind, uint64 paymentTimestamp, uint256 cumulativePayment) (see
+  :class:`Payment`), so the batch root commits to what the account pays and how. code names
+  the erasure code: 0 for Reed-Solomon over GF(2^8) (n <= 255), 1 for GF(2^16) (n <= 65,535);
+  fingerprint names the encoding-validity profile: 0 for none, 1 for FP-v1 (GF(2^8) only), whose
+  fingerprintHash is keccak256 of the data chunks' fingerprint rows Z (see ``protocol.encoding``);
+  for profile 0 it is 32 zero bytes.
 - batch root = Merkle root over leaves keccak256(blob header hash), in blob index order.
 - batch header hash = keccak256(abi.encode(bytes32 batchRoot, uint32 referenceBlockNumber)), the
   "reduced batch header" hash that operators sign and the service manager checks.
@@ -57,7 +60,14 @@ BLOB_HEADER_ABI_TYPES = (
     "(uint8,uint8,uint8)[]",
     "address",
 )
+PAYMENT_ABI_TYPES = ("uint8", "uint64", "uint256")
 BATCH_HEADER_ABI_TYPES = ("bytes32", "uint32")
+# How a blob is paid for: from the account's reservation, or on demand from its deposit.
+PAYMENT_RESERVATION = 1
+PAYMENT_ON_DEMAND = 2
+PAYMENT_KINDS = {PAYMENT_RESERVATION: "reservation", PAYMENT_ON_DEMAND: "on_demand"}
+UINT64_MAX = (1 << 64) - 1
+UINT256_MAX = (1 << 256) - 1
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,45 @@ class QuorumParams:
 
 
 @dataclass(frozen=True)
+class Payment:
+    """How the blob's account pays for it, signed by that account (``protocol.payment``).
+
+    ``kind`` is PAYMENT_RESERVATION or PAYMENT_ON_DEMAND; ``timestamp`` nanoseconds since the
+    epoch when the account signed (it bounds how long the signature is good for, and decides
+    whether a reservation was active); ``cumulative_payment`` the wei the account has paid on
+    demand so far, this blob included (0 for a reservation). Construction raises
+    :class:`InvalidBlob` for an unknown kind, a zero or oversized timestamp, a cumulative
+    payment outside uint256, or one that does not fit the kind (zero iff reservation).
+    """
+
+    kind: int
+    timestamp: int
+    cumulative_payment: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in PAYMENT_KINDS:
+            raise InvalidBlob(f"unknown payment kind {self.kind} (1 reservation, 2 on demand)")
+        if not 0 < self.timestamp <= UINT64_MAX:
+            raise InvalidBlob(f"payment timestamp {self.timestamp} is not a positive uint64")
+        if not 0 <= self.cumulative_payment <= UINT256_MAX:
+            raise InvalidBlob("the cumulative payment is not a uint256")
+        if (self.kind == PAYMENT_RESERVATION) != (self.cumulative_payment == 0):
+            raise InvalidBlob(
+                "a reservation blob carries no cumulative payment and an on-demand blob one "
+                f"above zero, got kind {self.kind} with {self.cumulative_payment}"
+            )
+
+    @property
+    def kind_name(self) -> str:
+        """``reservation`` or ``on_demand``."""
+        return PAYMENT_KINDS[self.kind]
+
+
+@dataclass(frozen=True)
 class BlobHeader:
     """What a blob is: its commitment, shape, erasure code, encoding-validity profile, quorums
-    and paying account.
+    and paying account, and how that account pays (``payment``: None for a blob without payment
+    metadata, which a node that meters payments refuses).
 
     ``account`` is the raw 20-byte address; ``code`` is CODE_GF8 or CODE_GF16; ``fingerprint``
     is PROFILE_NONE or PROFILE_FP1 (GF(2^8) only) and ``fingerprint_hash`` keccak256 of the
@@ -115,6 +161,7 @@ class BlobHeader:
     code: int = CODE_GF8
     fingerprint: int = PROFILE_NONE
     fingerprint_hash: bytes = NO_FINGERPRINT
+    payment: Payment | None = None
 
     def __post_init__(self) -> None:
         if len(self.commitment) != WORD_BYTES or len(self.account) != ADDRESS_BYTES:
@@ -166,10 +213,16 @@ class BlobHeader:
             _uint_word(self.fingerprint),
             self.fingerprint_hash,
             _uint_word(self.chunk_length),
-            _uint_word(len(BLOB_HEADER_ABI_TYPES) * WORD_BYTES),  # offset of the quorums' tail
+            _uint_word(self._head_words() * WORD_BYTES),  # offset of the quorums' tail
             bytes(WORD_BYTES - ADDRESS_BYTES) + self.account,
-            _uint_word(len(self.quorums)),
         ]
+        if self.payment is not None:
+            words += (
+                _uint_word(self.payment.kind),
+                _uint_word(self.payment.timestamp),
+                _uint_word(self.payment.cumulative_payment),
+            )
+        words.append(_uint_word(len(self.quorums)))
         for q in self.quorums:
             words += (
                 _uint_word(q.quorum_number),
@@ -177,6 +230,10 @@ class BlobHeader:
                 _uint_word(q.confirmation_threshold),
             )
         return keccak256(b"".join(words))
+
+    def _head_words(self) -> int:
+        extra = len(PAYMENT_ABI_TYPES) if self.payment is not None else 0
+        return len(BLOB_HEADER_ABI_TYPES) + extra
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,10 @@ class BlobChunks:
     ``proof`` is the multiproof of all of them (:mod:`~operator_node.protocol.merkle`).
     ``fingerprints`` is Z, the k fingerprint rows of the blob's data chunks, which a StoreChunks
     request carries for a blob of profile FP-v1 (:mod:`~operator_node.protocol.encoding`); empty
-    otherwise, and in retrieval replies.
+    otherwise, and in retrieval replies. ``account_signature`` is the paying account's
+    signature over the blob's payment (:mod:`~operator_node.protocol.payment`), which a
+    StoreChunks request carries for a blob with a payment; empty otherwise, and in retrieval
+    replies.
     """
 
     header: BlobHeader
@@ -55,6 +58,7 @@ class BlobChunks:
     proof: tuple[bytes, ...]
     chunks: tuple[Bytes, ...]
     fingerprints: Bytes = b""
+    account_signature: bytes = b""
 
     def __post_init__(self) -> None:
         if len(self.chunks) != len(self.indices):
@@ -111,6 +115,7 @@ def select_blob_chunks(
     chunks: Sequence[Bytes],
     indices: Sequence[int],
     fingerprints: Bytes = b"",
+    account_signature: bytes = b"",
 ) -> BlobChunks:
     """Return the chunks at ``indices`` (sorted, distinct) of a blob with their multiproof, and
     the blob's fingerprint rows ``fingerprints`` (Z) if it has them.
@@ -125,6 +130,7 @@ def select_blob_chunks(
         proof=tree.get_multiproof(indices),
         chunks=tuple(chunks[i] for i in indices),
         fingerprints=fingerprints,
+        account_signature=account_signature,
     )
 
 

@@ -4,22 +4,25 @@ Both messages are a fixed prefix, a small canonical header, then raw chunk bytes
 base64). All integers are unsigned big-endian; a "word" is 32 bytes.
 
 Prefix (9 bytes): magic (4: ``ONSC`` for StoreChunks, ``ONRR`` for a retrieval reply), version (u8,
-3), header length H (u32: the bytes between the prefix and the first chunk byte). Version 1 had no
-erasure code in the blob header, version 2 no encoding-validity profile; a message of either is
-refused with a clear error.
+4), header length H (u32: the bytes between the prefix and the first chunk byte). Version 1 had no
+erasure code in the blob header, version 2 no encoding-validity profile, version 3 no payment; a
+message of any of them is refused with a clear error.
 
 Header pieces:
 
 - batch header: batch root (word), reference block number (u32).
 - blob header: commitment (word), data length (u32), k (u16), n (u16), code (u8), fingerprint
   profile (u8), fingerprint hash (word), chunk length (u32), quorum count q (u8), q x (quorum
-  number u8, adversary % u8, confirmation % u8), account (20).
+  number u8, adversary % u8, confirmation % u8), account (20), payment kind (u8: 0 none, 1
+  reservation, 2 on demand), and for a kind other than 0: payment timestamp (u64, ns) and
+  cumulative payment (word).
 - chunk set: count c (u16), c x index (u16, strictly increasing, < n), then the chunks'
   multiproof: the words (32 bytes each) of every tree node the verifier cannot compute from the
   chunks, level by level from the leaves up and left to right, as many as the indices and
   depth(n) = ceil(log2 n) call for (at most 2 per level for a contiguous run of chunks).
 
-StoreChunks header: batch header, blob count b (u16, ≥ 1), then b x (blob header, chunk set).
+StoreChunks header: batch header, blob count b (u16, ≥ 1), then b x (blob header, the account's
+payment signature (65 bytes, ``protocol.payment``) if the blob has a payment, chunk set).
 Retrieval reply header: batch header, blob index (u32), blob header, batch proof depth d (u8),
 d words (proof of leaf keccak256(blob header hash) to the batch root), chunk set.
 
@@ -52,6 +55,7 @@ from operator_node.protocol.headers import (
     UINT16_MAX,
     BatchHeader,
     BlobHeader,
+    Payment,
     QuorumParams,
 )
 from operator_node.protocol.merkle import multiproof_positions, multiproof_size, tree_depth
@@ -64,7 +68,7 @@ from operator_node.protocol.messages import (
 
 MAGIC_STORE_CHUNKS = b"ONSC"
 MAGIC_RETRIEVAL_REPLY = b"ONRR"
-WIRE_VERSION = 3
+WIRE_VERSION = 4
 CONTENT_TYPE = "application/octet-stream"
 
 _PREFIX = struct.Struct(">4sBI")
@@ -74,8 +78,11 @@ _BLOB_FIXED = struct.Struct(">32sIHHBB32sIB")
 _RECORD_FIXED = struct.Struct(">32sIHHIB")
 _QUORUM = struct.Struct(">BBB")
 _ADDRESS = 20
-# Smallest possible blob section: one quorum and no chunks.
-_MIN_BLOB_SECTION = _BLOB_FIXED.size + _QUORUM.size + _ADDRESS + U16.size
+_PAYMENT = struct.Struct(">BQ32s")
+_TIMESTAMP = struct.Struct(">Q")
+_ACCOUNT_SIGNATURE = 65
+# Smallest possible blob section: one quorum, no payment and no chunks.
+_MIN_BLOB_SECTION = _BLOB_FIXED.size + _QUORUM.size + _ADDRESS + U8.size + U16.size
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,27 @@ def _encode_blob_header(header: BlobHeader, layout: struct.Struct = _BLOB_FIXED)
         _QUORUM.pack(q.quorum_number, q.adversary_threshold, q.confirmation_threshold)
         for q in header.quorums
     )
-    return fixed + quorums + header.account
+    if layout is not _BLOB_FIXED:
+        return fixed + quorums + header.account
+    return fixed + quorums + header.account + _encode_payment(header.payment)
+
+
+def _encode_payment(payment: Payment | None) -> bytes:
+    if payment is None:
+        return U8.pack(0)
+    cumulative = payment.cumulative_payment.to_bytes(32, "big")
+    return _PAYMENT.pack(payment.kind, payment.timestamp, cumulative)
+
+
+def _encode_account_signature(blob: BlobChunks) -> bytes:
+    if blob.header.payment is None:
+        return b""
+    if len(blob.account_signature) != _ACCOUNT_SIGNATURE:
+        raise MalformedRequest(
+            f"a blob with a payment carries the account's {_ACCOUNT_SIGNATURE}-byte signature, "
+            f"not {len(blob.account_signature)} bytes"
+        )
+    return bytes(blob.account_signature)
 
 
 def _encode_chunk_set(blob: BlobChunks) -> bytes:
@@ -161,7 +188,11 @@ def encode_store_chunks(request: StoreChunksRequest) -> list[Bytes]:
             )
     parts = [_encode_batch_header(request.batch_header), U16.pack(len(request.blobs))]
     for blob in request.blobs:
-        parts += [_encode_blob_header(blob.header), _encode_chunk_set(blob)]
+        parts += [
+            _encode_blob_header(blob.header),
+            _encode_account_signature(blob),
+            _encode_chunk_set(blob),
+        ]
     return _frame(MAGIC_STORE_CHUNKS, b"".join(parts), request.blobs, fingerprints=True)
 
 
@@ -219,23 +250,34 @@ def _read_batch_header(reader: Reader) -> BatchHeader:
     return BatchHeader(batch_root=bytes(root), reference_block_number=reference_block)
 
 
-def _read_blob_header(reader: Reader, stored: tuple[int, int, bytes] | None = None) -> BlobHeader:
-    """Read a blob header; with ``stored`` = (code, profile, fingerprint hash) given, in the
-    stored layout that lacks them."""
+def _read_blob_header(reader: Reader, stored: _Stored | None = None) -> BlobHeader:
+    """Read a blob header; with ``stored`` = (code, profile, fingerprint hash, payment) given,
+    in the stored layout that lacks them."""
     if stored is None:
         fields = reader.unpack(_BLOB_FIXED, "blob header")
         commitment, data_length, k, n, code, profile, fp_hash, chunk_length, quorum_count = fields
     else:
         fields = reader.unpack(_RECORD_FIXED, "blob header")
         commitment, data_length, k, n, chunk_length, quorum_count = fields
-        code, profile, fp_hash = stored
+        code, profile, fp_hash, payment = stored
     block = reader.take(_QUORUM.size * quorum_count, "blob quorums")
     quorums = tuple(QuorumParams(*triple) for triple in _QUORUM.iter_unpack(block))
     account = bytes(reader.take(_ADDRESS, "blob account"))
+    if stored is None:
+        payment = _read_payment(reader)
     return BlobHeader(
         bytes(commitment), data_length, k, n, chunk_length, quorums, account, code, profile,
-        bytes(fp_hash),
+        bytes(fp_hash), payment,
     )  # fmt: skip
+
+
+def _read_payment(reader: Reader) -> Payment | None:
+    kind = reader.uint(U8, "payment kind")
+    if kind == 0:
+        return None
+    timestamp = reader.uint(_TIMESTAMP, "payment timestamp")
+    cumulative = int.from_bytes(reader.take(32, "cumulative payment"), "big")
+    return Payment(kind, timestamp, cumulative)
 
 
 def _read_chunk_set(
@@ -291,9 +333,15 @@ def _read_chunks(
     return out
 
 
-def _read_blob_sections(
-    reader: Reader, limits: WireLimits
-) -> list[tuple[BlobHeader, tuple[int, ...], tuple[bytes, ...]]]:
+@dataclass(frozen=True)
+class _Section:
+    header: BlobHeader
+    signature: bytes
+    indices: tuple[int, ...]
+    proof: tuple[bytes, ...]
+
+
+def _read_blob_sections(reader: Reader, limits: WireLimits) -> list[_Section]:
     blob_count = reader.uint(U16, "blob count")
     if blob_count == 0:
         raise MalformedRequest("a batch must have at least one blob")
@@ -307,9 +355,12 @@ def _read_blob_sections(
     chunks_left = limits.max_chunks
     for _ in range(blob_count):
         header = _read_blob_header(reader)
+        signature = b""
+        if header.payment is not None:
+            signature = bytes(reader.take(_ACCOUNT_SIGNATURE, "account signature"))
         indices, proof = _read_chunk_set(reader, header, limits, chunks_left)
         chunks_left -= len(indices)
-        sections.append((header, indices, proof))
+        sections.append(_Section(header, signature, indices, proof))
     return sections
 
 
@@ -354,13 +405,35 @@ def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:
     sections = _read_blob_sections(reader, limits)
     reader.expect_end("StoreChunks header")
     chunk_lists = _read_chunks(
-        view, reader.position, [(h, len(i)) for h, i, _ in sections], fingerprints=True
+        view, reader.position, [(s.header, len(s.indices)) for s in sections], fingerprints=True
     )
     blobs = tuple(
-        BlobChunks(header=header, indices=indices, proof=proof, chunks=chunks, fingerprints=z)
-        for (header, indices, proof), (z, chunks) in zip(sections, chunk_lists, strict=True)
+        BlobChunks(
+            header=s.header,
+            indices=s.indices,
+            proof=s.proof,
+            chunks=chunks,
+            fingerprints=z,
+            account_signature=s.signature,
+        )
+        for s, (z, chunks) in zip(sections, chunk_lists, strict=True)
     )
     return StoreChunksRequest(batch_header=batch_header, blobs=blobs)
+
+
+def decode_store_chunks_head(
+    head: Bytes, limits: WireLimits
+) -> tuple[BatchHeader, list[tuple[BlobHeader, bytes]]]:
+    """The batch header and every blob's (header, account signature) from a StoreChunks head
+    alone (or the whole body): what payments are metered on before the chunks are read.
+
+    Raises like :func:`decode_store_chunks` for anything in the head.
+    """
+    _, reader = _open(head, MAGIC_STORE_CHUNKS, limits)
+    batch_header = _read_batch_header(reader)
+    sections = _read_blob_sections(reader, limits)
+    reader.expect_end("StoreChunks header")
+    return batch_header, [(s.header, s.signature) for s in sections]
 
 
 def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:
@@ -405,31 +478,40 @@ def decode_batch_header(data: Bytes) -> BatchHeader:
     return header
 
 
-# The last byte of a stored section: its chunk set holds a multiproof, and (3) the trailer holds
-# the encoding-validity profile and fingerprint hash after the code.
+# The last byte of a stored section: its chunk set holds a multiproof; (3) the trailer holds the
+# encoding-validity profile and fingerprint hash after the code; (4) and then the payment.
 _RECORD_MULTIPROOF = 2
 _RECORD_PROFILE = 3
+_RECORD_PAYMENT = 4
 _PROFILE_TRAILER = 1 + 1 + 32 + 1
+_PAYMENT_TRAILER = _PROFILE_TRAILER + 1
+_PAID_TRAILER = _PAYMENT_TRAILER + _PAYMENT.size - 1 + _ACCOUNT_SIGNATURE
+# What a stored record's trailer gives back: code, profile, fingerprint hash, payment.
+_Stored = tuple[int, int, bytes, Payment | None]
 
 
 def encode_blob_section(blob: BlobChunks) -> bytes:
-    """The stored form of a blob's section: blob header, chunk set, code, profile, fingerprint
-    hash, format mark.
+    """The stored form of a blob's section: blob header, chunk set, then a trailer.
 
-    The header is laid out as in wire version 1 (no code after n); the chunk set (indices and
-    multiproof) as on the wire; then the code (u8), the profile (u8), the fingerprint hash (32)
-    and the mark 3 (u8). Records stored by earlier releases still read, as profile 0: those of
-    the last release end in the code and the mark 2; older ones right after a chunk set of one
-    sibling path per chunk (depth(n) words each), and are GF(2^8). They are told apart by length,
-    unambiguously: after the indices the oldest record has a multiple of 32 bytes left, the last
-    release's two more than a multiple, this release's three more.
+    The header is laid out as in wire version 1 (no code after n, no payment); the chunk set
+    (indices and multiproof) as on the wire; the trailer is the code (u8), the profile (u8), the
+    fingerprint hash (32), the payment kind (u8) and, for a paid blob, the payment timestamp
+    (u64), the cumulative payment (32) and the account's signature (65), then the mark 4 (u8).
+    Records stored by earlier releases still read, as unpaid: mark 3 ends after the fingerprint
+    hash; mark 2 after the code (profile 0); the oldest right after a chunk set of one sibling
+    path per chunk (depth(n) words each, GF(2^8), profile 0). They are told apart by the bytes
+    left after the multiproof the indices call for: 0, 2, 35, 36 (unpaid) or 141 (paid).
     """
     header = _encode_blob_header(blob.header, _RECORD_FIXED)
+    payment = _encode_payment(blob.header.payment)
+    if blob.header.payment is not None:
+        payment += _encode_account_signature(blob)
     trailer = (
         U8.pack(blob.header.code)
         + U8.pack(blob.header.fingerprint)
         + blob.header.fingerprint_hash
-        + U8.pack(_RECORD_PROFILE)
+        + payment
+        + U8.pack(_RECORD_PAYMENT)
     )
     return header + _encode_chunk_set(blob) + trailer
 
@@ -441,32 +523,52 @@ def decode_blob_section(
 
     A record of an earlier release (a sibling path per chunk) comes back with its paths turned
     into the multiproof. Raises :class:`MalformedRequest` (or a subclass) on anything but one
-    exact section of either form.
+    exact section of any of the forms.
     """
+    header, indices, proof, _ = decode_blob_record(data, limits)
+    return header, indices, proof
+
+
+def decode_blob_record(
+    data: Bytes, limits: WireLimits | None = None
+) -> tuple[BlobHeader, tuple[int, ...], tuple[bytes, ...], bytes]:
+    """:func:`decode_blob_section` with the account's signature (empty for an unpaid blob)."""
     limits = limits or WireLimits()
     view = memoryview(data).cast("B")
     n, after_indices, indices = _stored_section_prefix(view, limits)
     depth = tree_depth(n)
     left = len(view) - after_indices
     words = multiproof_size(indices, depth)
-    stored: tuple[int, int, bytes]
-    if left == 32 * words + _PROFILE_TRAILER and view[-1] == _RECORD_PROFILE:
+    trailer_bytes = left - 32 * words
+    signature = b""
+    stored: _Stored
+    if trailer_bytes in (_PAYMENT_TRAILER, _PAID_TRAILER) and view[-1] == _RECORD_PAYMENT:
+        trailer = view[-trailer_bytes:]
+        payment = Reader(trailer, 34, trailer_bytes - 1)
+        paid = _read_payment(payment)
+        if (paid is None) != (trailer_bytes == _PAYMENT_TRAILER):
+            raise MalformedRequest("a stored blob section's payment does not fit its length")
+        if paid is not None:
+            signature = bytes(payment.take(_ACCOUNT_SIGNATURE, "account signature"))
+        stored = (trailer[0], trailer[1], bytes(trailer[2:34]), paid)
+    elif trailer_bytes == _PROFILE_TRAILER and view[-1] == _RECORD_PROFILE:
         trailer = view[-_PROFILE_TRAILER:]
-        stored = (trailer[0], trailer[1], bytes(trailer[2:34]))
-    elif left == 32 * words + 2 and view[-1] == _RECORD_MULTIPROOF:
-        stored = (view[-2], PROFILE_NONE, NO_FINGERPRINT)
+        stored = (trailer[0], trailer[1], bytes(trailer[2:34]), None)
+    elif trailer_bytes == 2 and view[-1] == _RECORD_MULTIPROOF:
+        stored = (view[-2], PROFILE_NONE, NO_FINGERPRINT, None)
     elif left == 32 * depth * len(indices):
-        stored = (CODE_GF8, PROFILE_NONE, NO_FINGERPRINT)
+        stored = (CODE_GF8, PROFILE_NONE, NO_FINGERPRINT, None)
     else:
         raise MalformedRequest(f"a stored blob section has {left} bytes after its indices")
     code = stored[0]
     reader = Reader(view, 0, len(view))
     header = _read_blob_header(reader, stored)
     reader.take(U16.size * (len(indices) + 1), "chunk count and indices")
+    # Every trailer is a length that is not a multiple of 32, so only the oldest form gets here.
     if code == CODE_GF8 and left == 32 * depth * len(indices):
         paths = [reader.words(depth, "chunk proof") for _ in indices]
-        return header, indices, _multiproof_from_paths(indices, paths, depth)
-    return header, indices, reader.words(words, "chunk multiproof")
+        return header, indices, _multiproof_from_paths(indices, paths, depth), signature
+    return header, indices, reader.words(words, "chunk multiproof"), signature
 
 
 def _stored_section_prefix(

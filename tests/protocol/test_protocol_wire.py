@@ -54,7 +54,7 @@ BLOB_COUNT = 9 + 36
 BLOB0 = BLOB_COUNT + 2
 BLOB0_K, BLOB0_N, BLOB0_CODE, BLOB0_PROFILE = BLOB0 + 36, BLOB0 + 38, BLOB0 + 40, BLOB0 + 41
 BLOB0_QUORUMS = BLOB0 + 46 + 33
-BLOB0_CHUNK_COUNT = BLOB0_QUORUMS + 2 * 3 + 20
+BLOB0_CHUNK_COUNT = BLOB0_QUORUMS + 2 * 3 + 20 + 1  # after the account and payment kind 0
 BLOB0_INDICES = BLOB0_CHUNK_COUNT + 2
 
 
@@ -141,11 +141,14 @@ def test_stored_sections_round_trip_and_older_records_still_read() -> None:
             ),
         )  # fmt: skip
         record = encode_blob_section(coded)
-        assert record[-35:] == bytes([code, profile]) + coded.header.fingerprint_hash + b"\x03"
+        trailer = bytes([code, profile]) + coded.header.fingerprint_hash + b"\x00\x04"
+        assert record[-36:] == trailer  # payment kind 0 (none), mark 4
         assert decode_blob_section(record) == (coded.header, indices, blob.proof)
-        # The last release's record (code, then the mark 2) reads as profile 0.
+        # A record of mark 3 (no payment) reads the same.
+        assert decode_blob_section(record[:-2] + b"\x03") == (coded.header, indices, blob.proof)
+        # The record of mark 2 (code, then the mark) reads as profile 0.
         if profile == 0:
-            last = record[:-35] + bytes([code, 2])
+            last = record[:-36] + bytes([code, 2])
             assert decode_blob_section(last) == (coded.header, indices, blob.proof)
     older = (
         record[: 32 + 4 + 2 + 2 + 4 + 1 + 3 + 20]  # the version 1 blob header
@@ -153,7 +156,7 @@ def test_stored_sections_round_trip_and_older_records_still_read() -> None:
         + b"".join(word for i in indices for word in tree.get_proof(i))
     )
     assert decode_blob_section(older) == (header, indices, tree.get_multiproof(indices))
-    for bad in (record + b"\x00", record[:-1], older + bytes(31), older[:-32], record[:-35]):
+    for bad in (record + b"\x00", record[:-1], older + bytes(31), older[:-32], record[:-36]):
         with pytest.raises(MalformedRequest):
             decode_blob_section(bad)
 
@@ -176,7 +179,8 @@ def test_store_chunks_refuses_trailing_bytes() -> None:
         (0, b"XXXX", "bad magic"),
         (4, b"\x01", "unsupported version"),  # version 1 had no erasure code
         (4, b"\x02", "unsupported version"),  # version 2 had no fingerprint profile
-        (4, b"\x04", "unsupported version"),
+        (4, b"\x03", "unsupported version"),  # version 3 had no payment
+        (4, b"\x05", "unsupported version"),
         (HEADER_LENGTH, struct.pack(">I", 10**6), "runs past the end"),
         (BLOB_COUNT, b"\x00\x00", "at least one blob"),
         (BLOB_COUNT, b"\x00\x03", "truncated"),
