@@ -190,6 +190,32 @@ class DispersalSection:
     fingerprint: str = _key("required", choices=FINGERPRINT_POLICIES)
 
 
+PAYMENT_MODES = ("enforce", "observe", "off")
+
+
+@dataclass(frozen=True)
+class PaymentsSection:
+    """``[payments]``: metering each blob against its account's reservation or on-demand
+    deposit in the AVS's payment vault (``operator_node.payments``).
+
+    ``mode``: "enforce" refuses what the vault does not pay for; "observe" meters and counts
+    but refuses nothing (for a rollout); "off" does neither. A node whose AVS names no vault
+    meters nothing, whatever the mode. ``bucket_window``: seconds of an account's rate its
+    bucket holds (EigenDA's validators: 120, twice the client's 60, for the latency between
+    them). ``timestamp_window``: how far a blob's payment timestamp may be from this node's
+    clock."""
+
+    mode: str = _key("enforce", choices=PAYMENT_MODES)
+    payment_vault: str = _key("", kind="address")
+    bucket_window: float = _key(120.0, lo=1.0, hi=86400.0)
+    overfill: str = _key("once", choices=("once", "never"))
+    refresh_interval: float = _key(30.0, lo=0.1, hi=3600.0)
+    timestamp_window: float = _key(300.0, lo=1.0, hi=3600.0)
+    on_demand_slack: float = _key(1.1, lo=1.0, hi=10.0)
+    max_buckets: int = _key(65536, lo=16)
+    max_charged: int = _key(100_000, lo=16)
+
+
 @dataclass(frozen=True)
 class RetrievalSection:
     """``[retrieval]``: the per-client rate limit on the public retrieval API."""
@@ -211,6 +237,7 @@ class Config:
     limits: LimitsSection = field(default_factory=LimitsSection)
     dispersal: DispersalSection = field(default_factory=DispersalSection)
     retrieval: RetrievalSection = field(default_factory=RetrievalSection)
+    payments: PaymentsSection = field(default_factory=PaymentsSection)
 
     @property
     def advertised_socket(self) -> str:

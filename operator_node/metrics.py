@@ -91,6 +91,7 @@ class Metrics:
         self._build_node_metrics(registry)
         self._build_component_metrics(registry)
         self._build_chain_metrics(registry)
+        self._build_payment_metrics(registry)
         self._build_info.info({"version": version, "avs_name": avs_name})
 
     def _build_spec_metrics(self, registry: CollectorRegistry) -> None:
@@ -268,6 +269,56 @@ class Metrics:
             registry=registry,
         )
 
+    def _build_payment_metrics(self, registry: CollectorRegistry) -> None:
+        # Labelled by payment kind and outcome, never by account: the cardinality stays fixed.
+        self._payment_blobs = Counter(
+            "operator_node_payment_blobs_total",
+            "Blobs metered, by payment kind (reservation, on_demand) and outcome (accepted; "
+            "already_charged: a blob paid for before, e.g. a retry; refused; observed: refused "
+            "but let through in observe mode)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self._payment_symbols = Counter(
+            "operator_node_payment_symbols_total",
+            "Symbols (32 bytes) charged to accounts, by payment kind; a blob to several of "
+            "this node's quorums counts once here",
+            ["kind"],
+            registry=registry,
+        )
+        self._payment_refusals = Counter(
+            "operator_node_payment_refusals_total",
+            "Batches refused for payment, by the refusal's code (reservation_exhausted, "
+            "on_demand_exhausted, no_reservation, bad_account_signature, ...)",
+            ["code"],
+            registry=registry,
+        )
+        self._payment_reservations = Gauge(
+            "operator_node_payment_reservations",
+            "Accounts with a reservation in the payment vault, at the last refresh",
+            registry=registry,
+        )
+        self._payment_buckets = Gauge(
+            "operator_node_payment_buckets",
+            "(account, quorum) reservation buckets held in memory",
+            registry=registry,
+        )
+        self._payment_on_demand_fill = Gauge(
+            "operator_node_payment_on_demand_fill_ratio",
+            "Level / capacity of the global on-demand bucket (1: on-demand blobs are refused)",
+            registry=registry,
+        )
+        self._payment_refreshed = Gauge(
+            "operator_node_payment_vault_refreshed_timestamp_seconds",
+            "When the payment vault was last read successfully (Unix seconds; 0: never)",
+            registry=registry,
+        )
+        self._payment_refresh_errors = Counter(
+            "operator_node_payment_vault_refresh_errors_total",
+            "Failed reads of the payment vault (the node meters from the last state read)",
+            registry=registry,
+        )
+
     def _build_chain_metrics(self, registry: CollectorRegistry) -> None:
         # Registered at the first head read: a node without a chain (or before its first read)
         # has no head, and an age of 0 would say it is perfectly current.
@@ -375,6 +426,30 @@ class Metrics:
         Called once per component at start: backends are chosen once per process.
         """
         self._backends.labels(component, backend).set(1)
+
+    def count_payment(self, kind: str, outcome: str, symbols: int = 0) -> None:
+        """Count one metered blob (and the symbols charged for it, if accepted)."""
+        self._payment_blobs.labels(kind, outcome).inc()
+        if symbols:
+            self._payment_symbols.labels(kind).inc(symbols)
+
+    def count_payment_refusal(self, code: str) -> None:
+        """Count one batch refused for payment, by code."""
+        self._payment_refusals.labels(code).inc()
+
+    def set_payment_buckets(self, buckets: int, on_demand_fill: float) -> None:
+        """Set the number of reservation buckets held and the on-demand bucket's fill."""
+        self._payment_buckets.set(buckets)
+        self._payment_on_demand_fill.set(on_demand_fill)
+
+    def set_payment_vault_state(self, *, reservations: int, refreshed_at: float) -> None:
+        """Record a successful read of the payment vault."""
+        self._payment_reservations.set(reservations)
+        self._payment_refreshed.set(refreshed_at)
+
+    def count_payment_refresh_error(self) -> None:
+        """Count one failed read of the payment vault."""
+        self._payment_refresh_errors.inc()
 
     @contextmanager
     def time_stage(self, stage: str) -> Iterator[None]:

@@ -10,8 +10,10 @@ Nothing a sender has not proved is paid for. In order, each step cheaper than th
    (``api.upload``), and the sender authenticated on it;
 3. the authenticated disperser's token bucket (429 ``rate_limited``): after the signature, so a
    forged request cannot spend an honest disperser's allowance;
-4. an in-flight slot (at most ``max_inflight``; more: 503 ``busy``), and only then a buffer of
-   the declared length and the rest of the body, under its deadline;
+4. an in-flight slot (at most ``max_inflight``; more: 503 ``busy``), then the batch's payments
+   metered on the head (``payments.meter``: 429 with ``Retry-After`` when an account's
+   reservation or the on-demand rate is used up, 401/403 for what its accounts do not pay for),
+   and only then a buffer of the declared length and the rest of the body, under its deadline;
 5. the pipeline's remaining stages.
 
 So an unauthenticated sender holds at most a head slot for ``head_timeout`` and a head-sized
@@ -63,7 +65,7 @@ class UploadLimits:
 STORE_CHUNKS_OUTCOMES = frozenset(
     {"ok", "stopping", "length_required", "too_large", "malformed", "busy", "rate_limited"}
     | {"initializing", "chain_unavailable", "allowlist_unavailable", "no_disperser_check"}
-    | {"not_registered", "store_full", "no_key"}
+    | {"not_registered", "store_full", "no_key", "payments_unavailable"}
 )
 
 
@@ -181,6 +183,7 @@ class StoreChunksHandler:
             return self._refuse(request, 503, "busy", message, limit="limits.max_inflight")
         self._inflight += 1
         try:
+            self._pipeline.meter(head)
             body = await read_rest(
                 request,
                 head,

@@ -9,6 +9,13 @@ from operator_node.api.upload import IncompleteBody, NodeStopping, UploadTimeout
 from operator_node.dispersal.errors import ChainUnavailable, StaleReferenceBlock
 from operator_node.errors import OperatorNodeError
 from operator_node.logging import get_logger
+from operator_node.payments.errors import (
+    PaymentLimitExceeded,
+    PaymentRefused,
+    PaymentsBusy,
+    PaymentsUnavailable,
+    PaymentTimestampRejected,
+)
 from operator_node.protocol.errors import (
     BadProof,
     BadSignature,
@@ -33,6 +40,11 @@ _STATUS: tuple[tuple[type[OperatorNodeError], int, str], ...] = (
     (DisperserNotAllowed, 403, ""),
     (ReplayRejected, 409, ""),
     (ReplayGuardFull, 503, ""),
+    (PaymentLimitExceeded, 429, ""),
+    (PaymentRefused, 403, ""),
+    (PaymentTimestampRejected, 422, ""),
+    (PaymentsUnavailable, 503, ""),
+    (PaymentsBusy, 503, ""),
     (WrongAssignment, 422, ""),
     (BadProof, 422, ""),
     (StaleReferenceBlock, 422, ""),
@@ -93,6 +105,12 @@ def to_http_error(exc: OperatorNodeError) -> web.Response:
     """
     status, code = classify(exc)
     public = _PUBLIC_MESSAGES.get(code)
+    if isinstance(exc, PaymentLimitExceeded):
+        # The account's limit: which one, and when the batch would fit.
+        extra = {"limit": exc.payment_limit, "retry_after": round(exc.retry_after, 3)}
+        response = error_response(status, code, str(exc), extra)
+        response.headers["Retry-After"] = exc.retry_after_header
+        return response
     if public is None:
         return error_response(status, code, str(exc))
     _log.warning("request_refused", status=status, error=code, message=str(exc))

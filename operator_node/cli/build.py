@@ -48,6 +48,8 @@ from operator_node.health import Health, ServiceStatus
 from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
 from operator_node.node import API_SERVICE_ID, BackgroundService, Listener, Node
+from operator_node.payments.accounts import VaultAccounts
+from operator_node.payments.meter import MeterSettings, PaymentMeter
 from operator_node.protocol.auth import ReplayGuard
 from operator_node.protocol.hashes import keccak_backend
 from operator_node.protocol.wire import WireLimits
@@ -113,8 +115,9 @@ def build_dispersal(
     chain: ChainView | None,
     metrics: Metrics,
     readiness: DispersalReadiness,
+    meter: PaymentMeter | None = None,
 ) -> StoreChunksHandler:
-    """The StoreChunks handler with its pipeline."""
+    """The StoreChunks handler with its pipeline (metering payments with ``meter``)."""
     source = config.dispersal.disperser_source
     wire_limits = WireLimits(
         max_body_bytes=config.limits.max_request_bytes,
@@ -139,6 +142,7 @@ def build_dispersal(
         max_blob_size=config.dispersal.max_blob_size,
         min_margin=config.dispersal.min_margin,
         fingerprint=config.dispersal.fingerprint,
+        meter=meter,
     )
     return StoreChunksHandler(
         pipeline,
@@ -157,6 +161,32 @@ def build_dispersal(
         readiness=readiness,
         disperser_limiter=RateLimiter(config.dispersal.rate_limit, config.dispersal.burst),
     )
+
+
+def build_payments(
+    config: Config, connection: ChainConnection, metrics: Metrics, readiness: DispersalReadiness
+) -> tuple[VaultAccounts, PaymentMeter]:
+    """The payment vault's accounts (a background service) and the meter that uses them."""
+    payments = config.payments
+    accounts = VaultAccounts(
+        connection,
+        address=payments.payment_vault,
+        refresh_interval=payments.refresh_interval,
+        readiness=readiness,
+        metrics=metrics,
+    )
+    settings = MeterSettings(
+        chain_id=config.chain.chain_id,
+        quorums=frozenset(config.chain.quorums),
+        enforce=payments.mode == "enforce",
+        bucket_window=payments.bucket_window,
+        overfill_once=payments.overfill == "once",
+        timestamp_window=payments.timestamp_window,
+        on_demand_slack=payments.on_demand_slack,
+        max_buckets=payments.max_buckets,
+        max_charged=payments.max_charged,
+    )
+    return accounts, PaymentMeter(accounts, settings, metrics)
 
 
 def build_api_app(
@@ -322,12 +352,21 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
     )
     readiness = DispersalReadiness(health, DISPERSAL_SERVICE_ID)
     dispersal = None
+    accounts = meter = None
+    if connection is not None and signer is not None and config.payments.mode != "off":
+        accounts, meter = build_payments(config, connection, metrics, readiness)
     if signer is None:
         log.warning("dispersal_disabled", reason="no BLS keystore configured ([keys] bls_keystore)")
         readiness.set("keys", Reason("no_key", "no BLS keystore configured ([keys] bls_keystore)"))
     else:
         dispersal = build_dispersal(
-            config, signer=signer, store=store, chain=chain, metrics=metrics, readiness=readiness
+            config,
+            signer=signer,
+            store=store,
+            chain=chain,
+            metrics=metrics,
+            readiness=readiness,
+            meter=meter,
         )
     if chain is None:
         readiness.set("chain", Reason("chain_unavailable", "no chain configured ([chain] rpc_url)"))
@@ -350,6 +389,8 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
             watcher = build_chain_watcher(config, connection, signer, metrics)
             if watcher is not None:
                 services.append(watcher)
+        if accounts is not None:
+            services.append(accounts)
     if chain is not None and signer is not None:
         services.append(build_capacity_check(config, chain, signer, readiness))
     listeners = build_listeners(

@@ -5,6 +5,9 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
 1. ``authenticate``: hash the body's head (not its chunks: see ``protocol.auth``), recover the
    disperser from its signature, check the allow-list, then that the replay guard has not seen
    the request; no chunk byte is hashed for a sender that is not allowed;
+1b. ``payment``: on the head alone, the blob headers against the batch root and the AVS's
+   limits, then each blob's payment metered against its account (``payments.meter``): a batch
+   its accounts do not pay for is refused before its body is read, and charges nothing;
 2. ``parse``: decode the body with the wire limits (zero-copy for chunk data);
 3. ``batch_root``: recompute the batch root from the blob headers;
 4. ``operator_state``: the quorums' operator state at the reference block, from the chain;
@@ -24,9 +27,9 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
 9. ``sign``: the BLS signature over the batch header hash.
 
 The HTTP front runs stage 1 on the head alone (``authenticate``), before it commits a slot or a
-buffer to the request, then the rest on the whole body (``store_admitted``); ``store_chunks``
-runs both. A store refusal for lack of space marks dispersal Down (``store_full``) until a batch is
-stored again.
+buffer to the request, stage 1b (``meter``) once it holds an in-flight slot, then the rest on the
+whole body (``store_admitted``); ``store_chunks`` runs all three. A store refusal for lack of
+space marks dispersal Down (``store_full``) until a batch is stored again.
 
 Every refusal raises before the store stage or is the store's refusal of the whole transaction,
 so a refused request stores nothing and signs nothing. Storing a batch that is already stored is
@@ -40,6 +43,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from operator_node.crypto.signer import Signer
 from operator_node.dispersal.allowlist import DisperserAllowlist
@@ -61,15 +65,23 @@ from operator_node.protocol.coding import DEFAULT_MAX_OVERHEAD, check_coding
 from operator_node.protocol.encoding import FINGERPRINT_POLICIES, check_blob_encoding
 from operator_node.protocol.errors import InvalidBlob, InvalidEncoding
 from operator_node.protocol.hashes import Bytes, keccak256_many, keccak_backend
-from operator_node.protocol.headers import CODE_GF8, PROFILE_FP1, validate_batch_root
+from operator_node.protocol.headers import (
+    CODE_GF8,
+    PROFILE_FP1,
+    BlobHeader,
+    validate_batch_root,
+)
 from operator_node.protocol.limits import (
     DEFAULT_MAX_BLOB_SIZE,
     DEFAULT_MIN_MARGIN,
     check_blob_limits,
 )
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
-from operator_node.protocol.wire import WireLimits, decode_store_chunks
+from operator_node.protocol.wire import WireLimits, decode_store_chunks, decode_store_chunks_head
 from operator_node.store import AsyncStore, StoredBlob, StoreError, StoreFullError
+
+if TYPE_CHECKING:  # payments.accounts builds on dispersal.readiness
+    from operator_node.payments.meter import PaymentMeter
 
 # Hashing below this many bytes per thread is not worth a second thread (~0.5 ms of keccak).
 _PARALLEL_HASH_BYTES = 2 << 20
@@ -128,6 +140,7 @@ class StoreChunksPipeline:
         max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
         min_margin: int = DEFAULT_MIN_MARGIN,
         fingerprint: str = "required",
+        meter: PaymentMeter | None = None,
     ) -> None:
         """``loop_hash_bytes``: the most chunk bytes checked on the event loop (None: the
         keccak backend's default, see ``_LOOP_HASH_BYTES``; 0: always off the loop).
@@ -152,6 +165,7 @@ class StoreChunksPipeline:
         self._max_blob_size = max_blob_size
         self._min_margin = min_margin
         self._require_fingerprint = fingerprint == "required"
+        self._meter = meter
         if loop_hash_bytes is None:
             loop_hash_bytes = _LOOP_HASH_BYTES.get(keccak_backend(), _LOOP_HASH_BYTES_DEFAULT)
         self._loop_hash_bytes = loop_hash_bytes
@@ -162,6 +176,7 @@ class StoreChunksPipeline:
     async def store_chunks(self, body: memoryview, headers: Mapping[str, str]) -> StoreChunksResult:
         """Run every stage on one request body; raises a ProtocolError or StoreError to refuse."""
         admission = await self.authenticate(body, headers)
+        self.meter(body)
         return await self.store_admitted(admission, body)
 
     async def authenticate(self, head: Bytes, headers: Mapping[str, str]) -> Admission:
@@ -169,6 +184,20 @@ class StoreChunksPipeline:
         disperse, and whether the request is fresh. Raises a ProtocolError to refuse."""
         with self._metrics.time_stage("authenticate"):
             return await self._authenticate(head, headers)
+
+    def meter(self, head: Bytes) -> None:
+        """Stage 1b on the head (or the whole body) of an admitted request: its blob headers
+        against the batch root and the AVS's limits, then its payments. Raises a ProtocolError
+        (a payment refusal among them) to refuse; charges the accounts otherwise. Nothing to do
+        when payments are not metered."""
+        if self._meter is None or not self._meter.metering:
+            return
+        with self._metrics.time_stage("payment"):
+            batch_header, blobs = decode_store_chunks_head(head, self._wire_limits)
+            headers = [header for header, _ in blobs]
+            validate_batch_root(batch_header, headers)
+            self._validate_coding(headers)
+            self._meter.debit(blobs)
 
     async def store_admitted(self, admission: Admission, body: memoryview) -> StoreChunksResult:
         """Stages 2-8 on the whole body of a request whose head ``authenticate`` admitted.
@@ -185,7 +214,7 @@ class StoreChunksPipeline:
         log = self._log.bind(batch="0x" + batch_hash.hex(), disperser=disperser)
         with stage("batch_root"):
             validate_batch_root(request.batch_header, [blob.header for blob in request.blobs])
-            self._validate_coding(request)
+            self._validate_coding([blob.header for blob in request.blobs])
         with stage("operator_state"):
             states = await self._fetch_operator_state(request)
         with stage("assignment"):
@@ -295,12 +324,11 @@ class StoreChunksPipeline:
         states = await self._chain.get_operator_state(quorums, reference_block)
         return {quorum: list(operators) for quorum, operators in states.items()}
 
-    def _validate_coding(self, request: StoreChunksRequest) -> None:
+    def _validate_coding(self, headers: list[BlobHeader]) -> None:
         """Each blob's size, margins, code and shape: within the AVS's limits, a code the node
         knows, (k, n) it has, the canonical chunk length, and the AVS's overhead bound. No RPC
         needed, so it runs before the state fetch."""
-        for blob_index, blob in enumerate(request.blobs):
-            header = blob.header
+        for blob_index, header in enumerate(headers):
             try:
                 check_blob_limits(
                     header.data_length, header.quorums,
