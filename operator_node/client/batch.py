@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from eth_account.signers.local import LocalAccount
+
 from operator_node.erasure import cached_codec
 from operator_node.protocol.assignment import OperatorStakes, compute_blob_assignment
 from operator_node.protocol.encoding import compute_fingerprint_rows
@@ -22,23 +24,35 @@ from operator_node.protocol.headers import (
     PROFILE_NONE,
     BatchHeader,
     BlobHeader,
+    Payment,
     QuorumParams,
     compute_batch_root,
     compute_chunk_tree,
 )
 from operator_node.protocol.merkle import MerkleTree
 from operator_node.protocol.messages import BlobChunks, StoreChunksRequest, select_blob_chunks
+from operator_node.protocol.payment import sign_blob_payment
 
 
 @dataclass(frozen=True)
 class EncodedBlob:
-    """One blob as n equal chunks, with its chunk tree, header and fingerprint rows Z (empty
-    for profile 0)."""
+    """One blob as n equal chunks, with its chunk tree, header, fingerprint rows Z (empty
+    for profile 0) and its account's payment signature (empty for a blob without payment)."""
 
     header: BlobHeader
     chunks: tuple[Bytes, ...]
     tree: MerkleTree
     fingerprints: bytes = b""
+    account_signature: bytes = b""
+
+    def paid(
+        self, payment: Payment, account: LocalAccount, chain_id: int, vault: bytes
+    ) -> EncodedBlob:
+        """This blob paid for by ``account`` as ``payment`` says, signed for ``chain_id`` and
+        the payment vault at ``vault`` (``protocol.payment``)."""
+        header = replace(self.header, account=bytes.fromhex(account.address[2:]), payment=payment)
+        signature = sign_blob_payment(account, chain_id, vault, header)
+        return replace(self, header=header, account_signature=signature)
 
     @classmethod
     def from_chunks(
@@ -138,4 +152,6 @@ def prepare_batch(
 
 
 def _select(blob: EncodedBlob, indices: Sequence[int]) -> BlobChunks:
-    return select_blob_chunks(blob.header, blob.tree, blob.chunks, indices, blob.fingerprints)
+    return select_blob_chunks(
+        blob.header, blob.tree, blob.chunks, indices, blob.fingerprints, blob.account_signature
+    )

@@ -10,13 +10,20 @@ a disperser service's job). Steps, each timed in the result:
 3. ``send``: every operator gets exactly its chunks, concurrently, at its socket's dispersal
    port (``host:dispersal;retrieval``, or the one port of ``host:port``: see
    :mod:`operator_node.sockets`), with retries for transport errors and 5xx answers (each try
-   signed afresh: the node's replay guard refuses repeats);
+   signed afresh: the node's replay guard refuses repeats). An operator that answers 429 (the
+   paying account's reservation, or the on-demand rate, is used up there) gets the same body
+   again after its ``Retry-After``, for up to ``max_payment_wait`` seconds: the blob is not
+   charged twice, since the node charges a blob header once;
 4. ``verify``: all signatures on the batch header hash are checked in one batch verification
    (two pairings); if that fails, one by one, and bad signers count as non-signers. A quorum
    whose signed stake is below its confirmation threshold stops the dispersal here
    (:class:`InsufficientSignatures`): the chain would revert ``confirmBatch``, so nothing is sent;
 5. ``confirm``: ``ServiceManager.confirmBatch`` with the aggregate signature and the index hints
    ``OperatorStateRetriever.getCheckSignaturesIndices`` gives for the reference block.
+
+With a ``payer``, every blob names that account and carries its payment (from its reservation,
+or on demand from its deposit in the AVS's payment vault), signed by it (``protocol.payment``);
+without one, blobs carry no payment, which nodes that meter payments refuse.
 
 A confirmed dispersal may still be partial: the result says which operators did not sign and
 why, and :attr:`DispersalResult.complete` whether every one did. ``progress`` hears of the
@@ -26,6 +33,7 @@ why, and :attr:`DispersalResult.complete` whether every one did. ``progress`` he
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +53,8 @@ from operator_node.crypto.bn254 import G1Point, G2Point
 from operator_node.crypto.errors import InvalidPointError
 from operator_node.erasure import cached_codec, field_available
 from operator_node.errors import OperatorNodeError
+from operator_node.payments.meter import billable_symbols
+from operator_node.payments.vault import find_vault, read_global_params
 from operator_node.protocol.assignment import OperatorStakes, compute_min_chunk_count
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.coding import (
@@ -54,7 +64,13 @@ from operator_node.protocol.coding import (
     choose_coding,
 )
 from operator_node.protocol.errors import InvalidBlob
-from operator_node.protocol.headers import CODE_FIELD_BITS, QuorumParams
+from operator_node.protocol.headers import (
+    CODE_FIELD_BITS,
+    PAYMENT_ON_DEMAND,
+    PAYMENT_RESERVATION,
+    Payment,
+    QuorumParams,
+)
 from operator_node.protocol.limits import (
     DEFAULT_MAX_BLOB_SIZE,
     DEFAULT_MIN_MARGIN,
@@ -67,6 +83,9 @@ STORE_CHUNKS_PATH = "/v1/store-chunks"
 Progress = Callable[[str, int, int], None]
 """A progress hook: ``(step, bytes done, bytes in total)``."""
 _PROGRESS_SLICE = 256 * 1024  # bytes written between two progress reports
+PAYMENT_CHOICES = {"reservation": PAYMENT_RESERVATION, "on-demand": PAYMENT_ON_DEMAND}
+# The refusals that mean the account's limit is used up for now (429 with Retry-After).
+PAYMENT_LIMITS = ("reservation_exhausted", "on_demand_exhausted")
 
 
 # The codes this disperser can encode: GF(2^16) needs its C extension.
@@ -152,7 +171,20 @@ class Disperser:
         max_overhead: float = DEFAULT_MAX_OVERHEAD,
         max_blob_size: int = DEFAULT_MAX_BLOB_SIZE,
         min_margin: int = DEFAULT_MIN_MARGIN,
+        payer: LocalAccount | None = None,
+        payment: str = "reservation",
+        payment_vault: str = "",
+        max_payment_wait: float = 60.0,
     ) -> None:
+        """``payer`` pays for the blobs, ``payment`` says how ("reservation" or "on-demand"),
+        from the vault the service manager names (or ``payment_vault``)."""
+        if payment not in PAYMENT_CHOICES:
+            raise ValueError(f"payment must be one of {PAYMENT_CHOICES}")
+        self._payer = payer
+        self._payment_kind = PAYMENT_CHOICES[payment]
+        self._payment_vault = payment_vault
+        self._max_payment_wait = max_payment_wait
+        self._paid_so_far = 0  # wei signed as on-demand cumulative payment by this client
         self._connection = connection
         self._max_blob_size = max_blob_size
         self._min_margin = min_margin
@@ -198,6 +230,7 @@ class Disperser:
             states = await _fetch_states(reader, [p.quorum_number for p in params], reference_block)
         with clock("encode"):
             batch, n = await self._encode(data, (k, n), params, states, reference_block)
+            batch = await self._pay(reader, batch, states, reference_block)
         with clock("send"):
             replies = await self._send_all(reader, batch, progress)
         with clock("verify"):
@@ -233,6 +266,31 @@ class Disperser:
             )
         )
         return prepare_batch([blob], states, reference_block), n
+
+    async def _pay(
+        self,
+        reader: ChainReader,
+        batch: PreparedBatch,
+        states: Mapping[int, OperatorStakes],
+        reference_block: int,
+    ) -> PreparedBatch:
+        """The batch with every blob paid for by the payer (the same batch without one)."""
+        if self._payer is None:
+            return batch
+        vault = await find_vault(reader.contracts, self._payment_vault or None)
+        params = await read_global_params(vault)
+        chain_id = self._connection.config.chain_id
+        blobs = []
+        for blob in batch.blobs:
+            cumulative = 0
+            if self._payment_kind == PAYMENT_ON_DEMAND:
+                symbols = billable_symbols(blob.header, params.min_symbols_per_blob)
+                self._paid_so_far += symbols * params.price_per_symbol
+                cumulative = self._paid_so_far
+            payment = Payment(self._payment_kind, time.time_ns(), cumulative)
+            vault_address = bytes.fromhex(str(vault.address)[2:])
+            blobs.append(blob.paid(payment, self._payer, chain_id, vault_address))
+        return prepare_batch(blobs, states, reference_block)
 
     def _coding(
         self,
@@ -307,11 +365,14 @@ class Disperser:
             return OperatorReply(operator_id, socket, chunks, error=f"bad socket on chain: {exc}")
         request_hash = compute_request_hash(body)
         error = ""
-        for attempt in range(self._retries + 1):
+        attempt = 0
+        deadline = time.monotonic() + self._max_payment_wait
+        while attempt <= self._retries:
             headers = compute_auth_headers(
                 self._account, operator_id, int(time.time()), request_hash
             )
             headers["Content-Type"] = CONTENT_TYPE
+            wait = 0.2 * 2**attempt
             try:
                 data = meter.payload(operator_id, body)
                 async with session.post(url, data=data, headers=headers) as response:
@@ -320,12 +381,21 @@ class Disperser:
                         signature = bytes.fromhex(answer["signature"][2:])
                         return OperatorReply(operator_id, socket, chunks, signature)
                     error = f"{response.status} {answer.get('error')}: {answer.get('message')}"
+                    if answer.get("error") in PAYMENT_LIMITS:
+                        # The account's limit: worth waiting for, within the budget.
+                        wait = _retry_after(response.headers.get("Retry-After"))
+                        if time.monotonic() + wait > deadline:
+                            error += f" (gave up: more than {self._max_payment_wait:g} s away)"
+                            break
+                        await asyncio.sleep(wait)
+                        continue
                     if response.status < 500 or response.status == 507:
                         break
             except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             if attempt < self._retries:  # no pause after the last try: nothing follows it
-                await asyncio.sleep(0.2 * 2**attempt)
+                await asyncio.sleep(wait)
+            attempt += 1
         return OperatorReply(operator_id, socket, chunks, error=error)
 
     async def _verified_signatures(
@@ -372,6 +442,16 @@ class Disperser:
         )
         writer = await self._connection.get_writer()
         return await writer.confirm_batch(header, witness)
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a ``Retry-After`` header (whole seconds; 1 if absent or not a number),
+    with a little jitter so that clients refused together do not return together."""
+    try:
+        seconds = max(0.0, float(value or 1))
+    except ValueError:
+        seconds = 1.0
+    return seconds + random.uniform(0.0, 0.25)  # noqa: S311 (jitter, not a secret)
 
 
 def _parse_signatures(
