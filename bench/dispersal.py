@@ -32,7 +32,7 @@ async def _run(runs: int, k: int) -> dict[str, object]:
         await devnet.start()
         connection = devnet.connect(devnet.disperser)
         try:
-            disperser = Disperser(connection, devnet.disperser)
+            disperser = Disperser(connection, devnet.disperser, payer=devnet.payer)
             await disperser.disperse(os.urandom(BLOB_BYTES), k=k)  # warm-up: caches, sessions
             latencies, steps = [], []
             for _ in range(runs):

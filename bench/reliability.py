@@ -617,7 +617,9 @@ async def crash_rounds(devnet: Devnet, rounds: int) -> dict[str, Any]:
     connection = devnet.connect(devnet.disperser)
     checked = lost = killed = 0
     try:
-        disperser = Disperser(connection, devnet.disperser, timeout=10.0, retries=0)
+        disperser = Disperser(
+            connection, devnet.disperser, timeout=10.0, retries=0, payer=devnet.payer
+        )
         for _ in range(rounds):
             victim = rng.choice(devnet.operators)
             task = asyncio.create_task(disperser.disperse(os.urandom(256 << 10), k=8))

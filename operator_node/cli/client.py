@@ -41,6 +41,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="exit 0 when the batch is confirmed although some operators did not sign "
         "(default: exit 1 and say which and why)",
     )
+    disperse.add_argument(
+        "--account",
+        type=Path,
+        default=None,
+        metavar="KEYSTORE",
+        help="the keystore of the account that pays for the blob (its reservation, or its "
+        "on-demand deposit, in the AVS's payment vault); its password from "
+        "--account-password-file or OPERATOR_NODE_ACCOUNT_KEY_PASSWORD. Without it the blob "
+        "carries no payment, which nodes that meter payments refuse",
+    )
+    disperse.add_argument("--account-password-file", type=Path, default=None, metavar="FILE")
+    disperse.add_argument(
+        "--payment",
+        choices=("reservation", "on-demand"),
+        default="reservation",
+        help="how the account pays (default: reservation)",
+    )
+    disperse.add_argument(
+        "--max-payment-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait, in all, for operators that answer 429 because the account's "
+        "reservation (or the on-demand rate) is used up (default 60)",
+    )
     add_json_flag(disperse)
     disperse.set_defaults(handler=LazyHandler(_IMPL, "disperse"))
 

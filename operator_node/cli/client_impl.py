@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from operator_node.chain.client import ChainConnection
 from operator_node.cli.build import load_account
 from operator_node.cli.chain_session import open_connection, run_session
+from operator_node.cli.credentials import load_paying_account
 from operator_node.cli.output import UsageError, human_stream, print_json, wants_json
 from operator_node.cli.progress import progress_for
 from operator_node.client.disperser import (
@@ -54,12 +55,21 @@ def disperse(args: argparse.Namespace) -> int:
     quorums = [int(q) for q in args.quorums.split(",") if q.strip()]
     connection = _connection(config, with_account=True)
     assert connection.account is not None
+    payer = None
+    if args.account is not None:
+        payer = load_paying_account(
+            args.account, args.account_password_file, config.keys.allow_insecure_permissions
+        )
     disperser = Disperser(
         connection,
         connection.account,
         max_overhead=config.dispersal.max_overhead or math.inf,
         max_blob_size=config.dispersal.max_blob_size,
         min_margin=config.dispersal.min_margin,
+        payer=payer,
+        payment=args.payment,
+        payment_vault=config.payments.payment_vault,
+        max_payment_wait=args.max_payment_wait,
     )
 
     progress = progress_for(wants_json(args))

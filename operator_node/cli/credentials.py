@@ -20,6 +20,7 @@ from operator_node.errors import StartupError
 
 BLS_PASSWORD_ENV = "OPERATOR_NODE_BLS_KEY_PASSWORD"  # noqa: S105 - a variable name, not a secret
 ECDSA_PASSWORD_ENV = "OPERATOR_NODE_ECDSA_KEY_PASSWORD"  # noqa: S105 - a variable name
+ACCOUNT_PASSWORD_ENV = "OPERATOR_NODE_ACCOUNT_KEY_PASSWORD"  # noqa: S105 - a variable name
 
 
 def read_key_password(config: Config, password_file: Path | None, env: str, what: str) -> str:
@@ -59,6 +60,30 @@ def load_ecdsa_account(config: Config) -> LocalAccount | None:
     password = read_key_password(config, keys.ecdsa_password_file, ECDSA_PASSWORD_ENV, "ecdsa")
     key = load_ecdsa_keystore(
         keys.ecdsa_keystore, password, allow_insecure_permissions=keys.allow_insecure_permissions
+    )
+    account: LocalAccount = Account.from_key(key.secret_bytes())
+    return account
+
+
+def load_paying_account(
+    keystore: Path, password_file: Path | None, allow_insecure_permissions: bool = False
+) -> LocalAccount:
+    """The account that pays for dispersal (``disperse --account``), from its keystore; the
+    password from ``password_file`` or ``OPERATOR_NODE_ACCOUNT_KEY_PASSWORD``. Raises
+    StartupError without a password, and the keystore's error for a wrong one or a bad file."""
+    if password_file is not None:
+        password = read_password_file(
+            password_file, allow_insecure_permissions=allow_insecure_permissions
+        )
+    elif ACCOUNT_PASSWORD_ENV in os.environ:
+        password = os.environ[ACCOUNT_PASSWORD_ENV]
+    else:
+        raise StartupError(
+            f"--account {keystore} needs its password: --account-password-file or "
+            f"{ACCOUNT_PASSWORD_ENV}"
+        )
+    key = load_ecdsa_keystore(
+        keystore, password, allow_insecure_permissions=allow_insecure_permissions
     )
     account: LocalAccount = Account.from_key(key.secret_bytes())
     return account

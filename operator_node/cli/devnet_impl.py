@@ -88,7 +88,12 @@ async def _demonstrate(devnet: Devnet, blob_size: int, k: int | None) -> None:
     connection = devnet.connect(devnet.disperser)
     try:
         started = time.perf_counter()
-        disperser = Disperser(connection, devnet.disperser, max_blob_size=devnet.max_blob_size)
+        disperser = Disperser(
+            connection,
+            devnet.disperser,
+            max_blob_size=devnet.max_blob_size,
+            payer=devnet.payer,
+        )
         result = await disperser.disperse(data, k=k)
         elapsed = time.perf_counter() - started
     except DispersalError as exc:

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -205,6 +206,22 @@ class Devnet:
         account: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[len(self.stakes) + 1])
         return account
 
+    @property
+    def payer(self) -> LocalAccount | None:
+        """The account with a reservation, which pays for the devnet's dispersals (None
+        without a payment vault)."""
+        for account in self.paying_accounts:
+            if account.name == "reserved":
+                return account.load()
+        return None
+
+    def paying(self, name: str) -> LocalAccount:
+        """The paying account ``name`` ("reserved" or "on-demand") with its key."""
+        for account in self.paying_accounts:
+            if account.name == name:
+                return account.load()
+        raise DevnetError(f"this devnet has no paying account {name!r}")
+
     async def __aenter__(self) -> Devnet:
         await self.start()
         return self
@@ -300,8 +317,24 @@ class Devnet:
             )
 
     def wait_ready(self, operator: DevnetOperator, timeout: float = 60.0) -> None:
-        """Wait until the operator's node answers /eigen/node; raises DevnetError otherwise."""
+        """Wait until the operator's node answers /eigen/node and its dispersal service is past
+        start-up (Up, or Down for a reason of its own); raises DevnetError otherwise."""
         deadline = time.monotonic() + timeout
+        self._wait_answering(operator, deadline)
+        url = f"http://127.0.0.1:{operator.api_port}/eigen/node/services/dispersal/health"
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status != 206:  # 206: Initializing
+                        return
+            except urllib.error.HTTPError:
+                return  # 503: Down, for a reason the node states
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise DevnetError(f"{operator.name}'s dispersal did not start within {timeout:g} s")
+
+    def _wait_answering(self, operator: DevnetOperator, deadline: float) -> None:
         url = f"http://127.0.0.1:{operator.api_port}/eigen/node"
         while time.monotonic() < deadline:
             if operator.process is not None and operator.process.poll() is not None:
@@ -315,7 +348,7 @@ class Devnet:
                         return
             except OSError:
                 time.sleep(0.1)
-        raise DevnetError(f"{operator.name} did not answer on {url} within {timeout:g} s")
+        raise DevnetError(f"{operator.name} did not answer on {url} in time")
 
     def stop_node(self, operator: DevnetOperator, signum: int = signal.SIGTERM) -> int | None:
         """Stop one node (SIGTERM by default, SIGKILL to simulate a crash); returns its code."""

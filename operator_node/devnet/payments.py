@@ -13,13 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
 
 from operator_node.chain.contracts import ZERO_ADDRESS, bind
 from operator_node.chain.deploy import Deployment
 from operator_node.chain.txmanager import TxManager, TxPolicy
-from operator_node.crypto.keystore import EcdsaKey, keystore_path, save_ecdsa_keystore
+from operator_node.crypto.keystore import (
+    EcdsaKey,
+    keystore_path,
+    load_ecdsa_keystore,
+    save_ecdsa_keystore,
+)
 from operator_node.payments.vault import GlobalParams, Reservation
 
 # EigenDA-like figures: 32-symbol minimum, 1 gwei a symbol, a client bucket of 60 s, a global
@@ -41,6 +47,13 @@ class PayingAccount:
     password_file: Path
     reservation: Reservation | None
     deposit: int
+
+    def load(self) -> LocalAccount:
+        """The account with its key, read from its keystore."""
+        password = self.password_file.read_text().strip()
+        key = load_ecdsa_keystore(self.keystore, password)
+        account: LocalAccount = Account.from_key(key.secret_bytes())
+        return account
 
     def describe(self) -> dict[str, Any]:
         """For devnet.json and the summary."""

@@ -3,12 +3,14 @@ the global parameters, held in memory and refreshed from the chain in the backgr
 
 A lookup never waits for the chain: an account the vault has never named costs what a known one
 does, so a disperser cannot make the node call its RPC with fresh addresses. The accounts are
-found from the vault's ``ReservationSet`` and ``OnDemandDeposited`` events (scanned from
-``[chain] events_from_block`` as the disperser allow-list is, then only the blocks since), and
-every ``refresh_interval`` the state of all of them is read again at the head (batched
-``getReservations`` / ``getOnDemandDeposits`` and ``getGlobalParams``). State read beats events
-folded: a change the owner makes is followed within one refresh, and one folded from a block a
-reorg then dropped is corrected at the next.
+found from the vault's logs (scanned from ``[chain] events_from_block`` as the disperser
+allow-list is, then only the blocks since, one ``eth_getLogs`` for all its events). Every
+``refresh_interval`` the node scans the new blocks; when they hold any of the vault's logs it
+reads the state of every known account and the parameters again at the head (one batch of
+``getGlobalParams``, ``getReservations`` and ``getOnDemandDeposits``). So a change the owner
+makes is followed within one refresh, and an idle vault costs one call a refresh. The state is
+also read every ``FULL_READ_EVERY`` refreshes regardless: a change folded from a block a reorg
+then dropped is corrected then.
 
 Until the first refresh succeeds the node cannot meter, and refuses StoreChunks with 503
 ``payments_unavailable`` (a readiness reason); after a failed refresh it goes on answering from
@@ -26,19 +28,27 @@ from typing import Any
 from web3.contract import AsyncContract
 from web3.exceptions import Web3Exception
 
-from operator_node.chain.calls import call_batch, call_view
+from operator_node.addresses import to_checksum_address
+from operator_node.chain.calls import call_batch
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.errors import ChainConfigError, ChainError
 from operator_node.chain.events import EventCursor
+from operator_node.chain.reader import RECENT_HEAD_AGE
 from operator_node.dispersal.readiness import DispersalReadiness, Reason
+from operator_node.health import ServiceStatus
 from operator_node.logging import get_logger
 from operator_node.metrics import Metrics
 from operator_node.payments.vault import GlobalParams, Reservation, find_vault
 
 _READ_SLICE = 100
+# Every this many refreshes the state is read again even without a log: a log folded from a
+# block that a reorg then dropped is corrected then (5 minutes at the default interval).
+FULL_READ_EVERY = 10
 _WAITING = Reason(
     "payments_unavailable",
     "the payment vault has not been read yet: blobs cannot be metered",
+    ServiceStatus.INITIALIZING,
+    refuses=True,
 )
 
 
@@ -78,7 +88,8 @@ class VaultAccounts:
         self.snapshot: VaultSnapshot | None = None
         self.absent = False  # the AVS names no vault: nothing to meter
         self._contract: AsyncContract | None = None
-        self._cursors: list[EventCursor] = []
+        self._cursor: EventCursor | None = None
+        self._refreshes = 0
         self._known: set[str] = set()
         self._log = get_logger("payments")
         if readiness is not None:
@@ -102,56 +113,68 @@ class VaultAccounts:
             await asyncio.sleep(delay)
 
     async def refresh(self) -> None:
-        """Find new accounts from the vault's events, then read every account's state and the
-        parameters at the head. Raises a chain error when the chain cannot be read (the last
-        snapshot stays)."""
+        """Scan the vault's logs since the last scan; read the state again if any (or at the
+        first refresh, or every ``FULL_READ_EVERY`` refreshes). Raises a chain error when the
+        chain cannot be read (the last snapshot stays)."""
         contract = await self._find()
-        if contract is None:
+        if contract is None or self._cursor is None:
             return
-        for cursor in self._cursors:
-            for log in await cursor.fetch_new():
-                self._known.add(str(log["args"]["account"]))
+        logs = await self._cursor.fetch_new()
+        for log in logs:
+            topics = log["topics"]
+            if len(topics) > 1:  # ReservationSet, ReservationRemoved, OnDemandDeposited
+                self._known.add(to_checksum_address(bytes(topics[1])[12:]))
+        self._refreshes += 1
+        if self.snapshot is not None and not logs and self._refreshes % FULL_READ_EVERY:
+            self._loaded(contract, self.snapshot)
+            return
+        self._loaded(contract, await self._read(contract))
+
+    async def _read(self, contract: AsyncContract) -> VaultSnapshot:
+        """The parameters and every known account's reservation and deposit, at the head."""
         accounts = sorted(self._known)
-        raw_params = await call_view("PaymentVault", contract.functions.getGlobalParams())
-        reservations: dict[bytes, Reservation] = {}
-        deposits: dict[bytes, int] = {}
+        calls = [("PaymentVault", contract.functions.getGlobalParams())]
         for start in range(0, len(accounts), _READ_SLICE):
             part = accounts[start : start + _READ_SLICE]
-            found_reservations, found_deposits = await call_batch(
-                [
-                    ("PaymentVault", contract.functions.getReservations(part)),
-                    ("PaymentVault", contract.functions.getOnDemandDeposits(part)),
-                ]
-            )
-            for account, raw, deposit in zip(part, found_reservations, found_deposits, strict=True):
-                key = bytes.fromhex(account[2:].lower())
-                reservation = Reservation.from_abi(raw)
-                if reservation.exists:
-                    reservations[key] = reservation
-                if int(deposit):
-                    deposits[key] = int(deposit)
-        minimum, price, period, rate, burst, quorums = raw_params
+            calls += [
+                ("PaymentVault", contract.functions.getReservations(part)),
+                ("PaymentVault", contract.functions.getOnDemandDeposits(part)),
+            ]
+        results = await call_batch(calls)
+        minimum, price, period, rate, burst, quorums = results[0]
         params = GlobalParams(
             int(minimum), int(price), int(period), int(rate), int(burst), tuple(bytes(quorums))
         )
         vault = bytes.fromhex(str(contract.address)[2:].lower())
+        snapshot = VaultSnapshot(vault, params)
+        slices = [accounts[s : s + _READ_SLICE] for s in range(0, len(accounts), _READ_SLICE)]
+        for number, part in enumerate(slices):
+            found, deposits = results[1 + 2 * number], results[2 + 2 * number]
+            for account, raw, deposit in zip(part, found, deposits, strict=True):
+                key = bytes.fromhex(account[2:].lower())
+                reservation = Reservation.from_abi(raw)
+                if reservation.exists:
+                    snapshot.reservations[key] = reservation
+                if int(deposit):
+                    snapshot.deposits[key] = int(deposit)
+        return snapshot
+
+    def _loaded(self, contract: AsyncContract, snapshot: VaultSnapshot) -> None:
         first = self.snapshot is None
-        self.snapshot = VaultSnapshot(vault, params, reservations, deposits)
+        self.snapshot = snapshot
         if self._readiness is not None:
             self._readiness.set("payments", None)
         if self._metrics is not None:
             self._metrics.set_payment_vault_state(
-                reservations=len(reservations), refreshed_at=self._clock()
+                reservations=len(snapshot.reservations), refreshed_at=self._clock()
             )
-        if self._on_change is not None:
-            self._on_change(self.snapshot)
         if first:
             self._log.info(
                 "payments_vault_loaded",
                 vault=str(contract.address),
-                reservations=len(reservations),
-                on_demand_accounts=len(deposits),
-                **params.describe(),
+                reservations=len(snapshot.reservations),
+                on_demand_accounts=len(snapshot.deposits),
+                **snapshot.params.describe(),
             )
 
     async def _find(self) -> AsyncContract | None:
@@ -170,17 +193,30 @@ class VaultAccounts:
             self._log.info("payments_not_metered", reason=str(exc))
             return None
         config = self._connection.config
-        self._cursors = [
-            EventCursor(
-                contract.w3,
-                event,
-                from_block=config.events_from_block,
-                block_range=config.events_block_range,
-            )
-            for event in (contract.events.ReservationSet(), contract.events.OnDemandDeposited())
-        ]
+        self._cursor = EventCursor(
+            contract.w3,
+            _AllLogs(contract),
+            from_block=config.events_from_block,
+            block_range=config.events_block_range,
+            head=lambda: reader.get_recent_head(min(RECENT_HEAD_AGE, self._interval)),
+        )
         self._contract = contract
         return contract
+
+
+class _AllLogs:
+    """Every log of one contract, as an event's ``get_logs`` gives its own (one call for all
+    of the vault's events)."""
+
+    def __init__(self, contract: AsyncContract) -> None:
+        self._contract = contract
+
+    async def get_logs(self, *, from_block: int, to_block: int) -> list[Any]:
+        return list(
+            await self._contract.w3.eth.get_logs(
+                {"address": self._contract.address, "fromBlock": from_block, "toBlock": to_block}
+            )
+        )
 
 
 def describe(snapshot: VaultSnapshot | None) -> dict[str, Any]:

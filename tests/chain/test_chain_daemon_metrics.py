@@ -38,8 +38,11 @@ WATCH = 0.25  # seconds between the watcher's polls in these tests (30 by defaul
 KEY = "pr0v1derK3y0123456789abcdef"  # a made-up API key in the RPC URL
 
 
-def _sections(tmp_path: Path, devnet: Devnet, **chain: Any) -> dict[str, dict[str, Any]]:
-    """Operator 0's node on the devnet (its BLS key, both quorums) with ``chain`` overrides."""
+def _sections(
+    tmp_path: Path, devnet: Devnet, payments: str = "enforce", **chain: Any
+) -> dict[str, dict[str, Any]]:
+    """Operator 0's node on the devnet (its BLS key, both quorums) with ``chain`` overrides;
+    ``payments`` is its ``[payments] mode`` (this devnet has a vault but no paying account)."""
     keystore, password = tmp_path / "bls.key.json", tmp_path / "bls.password"
     if not keystore.exists():
         save_bls_keystore(keystore, BLS_KEYS[0], "pw", scrypt_n=1024)
@@ -60,6 +63,7 @@ def _sections(tmp_path: Path, devnet: Devnet, **chain: Any) -> dict[str, dict[st
             **chain,
         },
         dispersal={"max_blob_size": 1 << 20},
+        payments={"mode": payments},
     )
 
 
@@ -166,7 +170,7 @@ async def test_daemon_store_figures_and_bytes_move_on_a_write_and_a_read(
 ) -> None:
     for index in range(3):
         await devnet.register(index)
-    node = await _start(node_factory, _sections(tmp_path, devnet))
+    node = await _start(node_factory, _sections(tmp_path, devnet, payments="off"))
     deadline = time.monotonic() + 15
     while http_get(node.url("/eigen/node/services/dispersal/health"))[0] != 200:
         assert time.monotonic() < deadline, node.log()[-3000:]

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from support.client_config import write_client_config
 from support.daemon import http_get
+from support.payments import pay
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
@@ -61,7 +62,7 @@ async def running(devnet: Devnet) -> AsyncIterator[Devnet]:
 async def _disperse(devnet: Devnet, data: bytes, k: int = 8) -> DispersalResult:
     connection = devnet.connect(devnet.disperser)
     try:
-        return await Disperser(connection, devnet.disperser).disperse(data, k=k)
+        return await Disperser(connection, devnet.disperser, payer=devnet.payer).disperse(data, k=k)
     finally:
         await connection.close()
 
@@ -138,7 +139,7 @@ async def test_e2e_wrong_assignment_is_refused_and_nothing_stored(running: Devne
     blob = EncodedBlob.from_chunks(
         chunks, data_length=512, k=8, quorums=[QuorumParams(0, 25, 50)], account=b"\x01" * 20
     )
-    batch = prepare_batch([blob], states, block)
+    batch = prepare_batch([pay(blob, running)], states, block)
     sender, receiver = running.operators[3], running.operators[1]
     body = b"".join(encode_store_chunks(batch.requests[sender.keypair.operator_id]))
     status, reply = _post_store_chunks(running, receiver, body)
@@ -182,7 +183,7 @@ async def test_e2e_store_full_is_refused_over_http_and_nothing_stored(
                 quorums=[QuorumParams(0, 25, 50)],
                 account=number.to_bytes(20, "big"),
             )
-            batch = prepare_batch([blob], states, block)
+            batch = prepare_batch([pay(blob, running)], states, block)
             status, reply = _post_store_chunks(
                 running, victim, b"".join(encode_store_chunks(batch.requests[me]))
             )
@@ -255,7 +256,7 @@ async def test_e2e_unregistered_key_refuses_as_not_registered(
             quorums=[QuorumParams(0, 25, 50)],
             account=b"\x01" * 20,
         )
-        batch = prepare_batch([blob], states, block)
+        batch = prepare_batch([pay(blob, running)], states, block)
         body = b"".join(encode_store_chunks(batch.requests[victim.keypair.operator_id]))
         status, reply = _post_store_chunks(running, victim, body)
         assert (status, reply["error"]) == (503, "not_registered"), reply
@@ -267,6 +268,17 @@ async def test_e2e_unregistered_key_refuses_as_not_registered(
         running.wait_ready(victim)
 
 
+def _paying(devnet: Devnet) -> list[str]:
+    """``disperse`` flags that pay from the devnet's reserved account."""
+    (account,) = [a for a in devnet.paying_accounts if a.name == "reserved"]
+    return [
+        "--account",
+        str(account.keystore),
+        "--account-password-file",
+        str(account.password_file),
+    ]
+
+
 def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
     config = write_client_config(tmp_path, running, "disperser password")
     blob = tmp_path / "blob.bin"
@@ -274,7 +286,7 @@ def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
 
     cli = [sys.executable, "-m", "operator_node"]
     dispersed = subprocess.run(
-        [*cli, "disperse", str(blob), "--config", str(config), "--k", "8"],
+        [*cli, "disperse", str(blob), "--config", str(config), "--k", "8", *_paying(running)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -342,7 +354,7 @@ async def test_e2e_every_node_holding_a_chunk_off_the_codeword_refuses_it(runnin
     honest = EncodedBlob.from_data(
         os.urandom(size), k=k, n=n, quorums=quorums, account=b"\x01" * 20
     )
-    holders = _holders(running, prepare_batch([honest], states, block))
+    holders = _holders(running, prepare_batch([pay(honest, running)], states, block))
     held = sorted(i for indices in holders.values() for i in indices)
 
     def recommit(chunks: list[Bytes], account: bytes) -> EncodedBlob:
@@ -359,14 +371,16 @@ async def test_e2e_every_node_holding_a_chunk_off_the_codeword_refuses_it(runnin
     for round_, index in enumerate([i for i in held if i >= k][:: max(1, len(held) // 6)]):
         chunks = list(honest.chunks)
         chunks[index] = flip(chunks[index], 977 * round_ + 5)
-        batch = prepare_batch([recommit(chunks, bytes([2, round_]) * 10)], states, block)
+        batch = prepare_batch(
+            [pay(recommit(chunks, bytes([2, round_]) * 10), running)], states, block
+        )
         refusing = {name for name, ix in _holders(running, batch).items() if index in ix}
         _assert_refused_exactly(running, batch, _send_to_all(running, batch), refusing)
 
     # 2. A data chunk altered: Z now follows the altered data, so every parity chunk is off it.
     chunks = list(honest.chunks)
     chunks[1] = flip(chunks[1], 3)
-    batch = prepare_batch([recommit(chunks, b"\x03" * 20)], states, block)
+    batch = prepare_batch([pay(recommit(chunks, b"\x03" * 20), running)], states, block)
     refusing = {name for name, ix in _holders(running, batch).items() if any(i >= k for i in ix)}
     _assert_refused_exactly(running, batch, _send_to_all(running, batch), refusing)
 
@@ -376,14 +390,16 @@ async def test_e2e_every_node_holding_a_chunk_off_the_codeword_refuses_it(runnin
     first, second = list(honest.chunks), list(other.chunks)
     first[swap], second[swap] = second[swap], first[swap]
     batch = prepare_batch(
-        [recommit(first, b"\x05" * 20), recommit(second, b"\x06" * 20)], states, block
+        [pay(recommit(first, b"\x05" * 20), running), pay(recommit(second, b"\x06" * 20), running)],
+        states,
+        block,
     )
     refusing = {name for name, ix in _holders(running, batch).items() if swap in ix}
     _assert_refused_exactly(running, batch, _send_to_all(running, batch), refusing)
 
     # 4. Random data committed as a codeword: every node holding a parity chunk refuses.
     chunks = [os.urandom(1024) for _ in range(n)]
-    batch = prepare_batch([recommit(chunks, b"\x07" * 20)], states, block)
+    batch = prepare_batch([pay(recommit(chunks, b"\x07" * 20), running)], states, block)
     refusing = {name for name, ix in _holders(running, batch).items() if any(i >= k for i in ix)}
     replies = _send_to_all(running, batch)
     _assert_refused_exactly(running, batch, replies, refusing)
@@ -402,7 +418,7 @@ async def test_e2e_retriever_refuses_chunks_that_do_not_rebuild_the_committed_bl
         quorums=[QuorumParams(0, 25, 50)], account=b"\x08" * 20, code=1,
     )  # fmt: skip
     assert blob.header.fingerprint == 0
-    batch = prepare_batch([blob], states, block)
+    batch = prepare_batch([pay(blob, running)], states, block)
     replies = _send_to_all(running, batch)
     assert all(status == 200 for status, _ in replies.values()), replies
     connection = running.connect()

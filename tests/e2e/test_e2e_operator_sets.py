@@ -51,7 +51,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
 async def _disperse(devnet: Devnet, data: bytes) -> DispersalResult:
     connection = devnet.connect(devnet.disperser)
     try:
-        return await Disperser(connection, devnet.disperser).disperse(data, k=8)
+        return await Disperser(connection, devnet.disperser, payer=devnet.payer).disperse(data, k=8)
     finally:
         await connection.close()
 

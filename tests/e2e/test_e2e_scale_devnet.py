@@ -112,7 +112,7 @@ async def test_e2e_scale_dispersal_signed_by_the_running_nodes_alone(scale_devne
     connection = net.connect(net.disperser)
     try:
         started = time.monotonic()
-        result = await Disperser(connection, net.disperser).disperse(data, k=1)
+        result = await Disperser(connection, net.disperser, payer=net.payer).disperse(data, k=1)
         elapsed = time.monotonic() - started
     finally:
         await connection.close()
@@ -144,7 +144,9 @@ async def test_e2e_scale_8192_chunk_blob_dispersed_and_retrieved_from_the_runnin
     data = os.urandom(4 << 20)
     connection = net.connect(net.disperser)
     try:
-        result = await Disperser(connection, net.disperser).disperse(data, k=1024, n=8192)
+        result = await Disperser(connection, net.disperser, payer=net.payer).disperse(
+            data, k=1024, n=8192
+        )
     finally:
         await connection.close()
     assert (result.code, result.k, result.n) == (1, 1024, 8192)  # GF(2^16)

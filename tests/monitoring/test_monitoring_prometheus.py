@@ -64,7 +64,7 @@ async def _disperse_and_retrieve(devnet: Devnet) -> None:
     data = os.urandom(200_000)
     connection = devnet.connect(devnet.disperser)
     try:
-        result = await Disperser(connection, devnet.disperser).disperse(data)
+        result = await Disperser(connection, devnet.disperser, payer=devnet.payer).disperse(data)
     finally:
         await connection.close()
     reader = devnet.connect()
