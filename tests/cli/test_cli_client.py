@@ -21,6 +21,7 @@ import pytest
 from chain.chain_support import rpc_call
 from cli.terminal import CLI, run_on_terminal
 from support.client_config import write_client_config
+from support.payments import paying_flags
 
 from operator_node.cli import main
 from operator_node.devnet.network import TOKEN, Devnet
@@ -66,7 +67,9 @@ def test_cli_disperse_and_retrieve_json_have_the_documented_keys(
     nodes: Devnet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, blob = str(_client_config(tmp_path, nodes)), _blob(tmp_path, 100_000)
-    code, out, err = _run(capsys, "disperse", str(blob), "--config", config, "--json")
+    code, out, err = _run(
+        capsys, "disperse", str(blob), "--config", config, "--json", *paying_flags(nodes)
+    )
     assert code == 0, err
     document: dict[str, Any] = json.loads(out)
     assert set(document) == DISPERSE_KEYS
@@ -104,7 +107,7 @@ def test_cli_disperse_exits_1_when_a_node_is_down_unless_partial_is_accepted(
     down = nodes.operators[0]  # 30% of the stake: the other 70% still confirm the batch
     nodes.stop_node(down)
 
-    code, out, err = _run(capsys, "disperse", str(blob), "--config", config)
+    code, out, err = _run(capsys, "disperse", str(blob), "--config", config, *paying_flags(nodes))
     assert code == 1
     assert re.search(r"batch_header_hash 0x[0-9a-f]{64}", out)  # confirmed: the summary is there
     failed = [line for line in out.splitlines() if "failed:" in line]
@@ -112,14 +115,18 @@ def test_cli_disperse_exits_1_when_a_node_is_down_unless_partial_is_accepted(
     assert "confirmed, but 1 of 2 operators did not sign" in err
     assert "--accept-partial" in err
 
-    code, out, _ = _run(capsys, "disperse", str(blob), "--config", config, "--json")
+    code, out, _ = _run(
+        capsys, "disperse", str(blob), "--config", config, "--json", *paying_flags(nodes)
+    )
     document = json.loads(out)
     assert code == 1 and document["code"] == 1 and "did not sign" in document["error"]
     assert document["confirmed"] is True and document["complete"] is False
     (missing,) = [op for op in document["operators"] if not op["signed"]]
     assert missing["socket"] == down.socket and missing["error"]
 
-    code, out, err = _run(capsys, "disperse", str(blob), "--config", config, "--accept-partial")
+    code, out, err = _run(
+        capsys, "disperse", str(blob), "--config", config, "--accept-partial", *paying_flags(nodes)
+    )
     assert code == 0, err
     assert "signed stake" in out
 
@@ -132,7 +139,7 @@ def test_cli_disperse_below_the_threshold_is_not_confirmed_and_sends_nothing(
     nodes.stop_node(down)
     sent = _disperser_nonce(nodes)
 
-    argv = ("disperse", str(blob), "--config", config, "--accept-partial")
+    argv = ("disperse", str(blob), "--config", config, "--accept-partial", *paying_flags(nodes))
     code, out, err = _run(capsys, *argv)
     assert code == 1 and out == ""
     assert "quorum 0 signed 30.0% of its stake, below its 50% threshold" in err
@@ -140,7 +147,10 @@ def test_cli_disperse_below_the_threshold_is_not_confirmed_and_sends_nothing(
 
     # Another blob: the same one again within the same second would be the same request,
     # which the node that stored it refuses as a replay (409).
-    argv = ("disperse", str(_blob(tmp_path, 50_001)), "--config", config, "--accept-partial")
+    argv = (
+        "disperse", str(_blob(tmp_path, 50_001)), "--config", config, "--accept-partial",
+        *paying_flags(nodes),
+    )  # fmt: skip
     code, out, _ = _run(capsys, *argv, "--json")
     document = json.loads(out)
     assert code == 1 and document["code"] == 1 and document["confirmed"] is False
@@ -152,7 +162,7 @@ def test_cli_disperse_below_the_threshold_is_not_confirmed_and_sends_nothing(
 
 def test_cli_progress_bars_on_a_terminal_only(nodes: Devnet, tmp_path: Path) -> None:
     config, blob = str(_client_config(tmp_path, nodes)), _blob(tmp_path, 4 << 20)
-    code, shown = run_on_terminal(["disperse", str(blob), "--config", config])
+    code, shown = run_on_terminal(["disperse", str(blob), "--config", config, *paying_flags(nodes)])
     assert code == 0, shown
     assert re.search(r"\rsend \[#{30}\] \d+\.\d/\d+\.\d MiB 100%", shown), shown
     assert len(re.findall(r"\rsend \[", shown)) >= 2  # drawn as the bytes go, not only at the end

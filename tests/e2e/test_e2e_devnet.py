@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from support.client_config import write_client_config
 from support.daemon import http_get
-from support.payments import pay
+from support.payments import pay, paying_flags
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
@@ -268,17 +268,6 @@ async def test_e2e_unregistered_key_refuses_as_not_registered(
         running.wait_ready(victim)
 
 
-def _paying(devnet: Devnet) -> list[str]:
-    """``disperse`` flags that pay from the devnet's reserved account."""
-    (account,) = [a for a in devnet.paying_accounts if a.name == "reserved"]
-    return [
-        "--account",
-        str(account.keystore),
-        "--account-password-file",
-        str(account.password_file),
-    ]
-
-
 def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
     config = write_client_config(tmp_path, running, "disperser password")
     blob = tmp_path / "blob.bin"
@@ -286,7 +275,7 @@ def test_e2e_cli_disperse_and_retrieve(running: Devnet, tmp_path: Path) -> None:
 
     cli = [sys.executable, "-m", "operator_node"]
     dispersed = subprocess.run(
-        [*cli, "disperse", str(blob), "--config", str(config), "--k", "8", *_paying(running)],
+        [*cli, "disperse", str(blob), "--config", str(config), "--k", "8", *paying_flags(running)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,3 +15,10 @@ def pay(blob: EncodedBlob, devnet: Devnet, *, timestamp: int | None = None) -> E
     vault = bytes.fromhex(devnet.deployment.payment_vault[2:])
     payment = Payment(PAYMENT_RESERVATION, timestamp or time.time_ns())
     return blob.paid(payment, devnet.payer, devnet.anvil.chain_id, vault)
+
+
+def paying_flags(devnet: Devnet) -> list[str]:
+    """``disperse`` flags that pay from the devnet's reserved account."""
+    (account,) = [a for a in devnet.paying_accounts if a.name == "reserved"]
+    password = str(account.password_file)
+    return ["--account", str(account.keystore), "--account-password-file", password]
