@@ -162,6 +162,8 @@ class Devnet:
     operators: list[DevnetOperator] = field(default_factory=list)
     idle_operators: list[IdleOperator] = field(default_factory=list)
     paying_accounts: list[PayingAccount] = field(default_factory=list)
+    # Every node's [payments] keys (e.g. a short bucket_window for a test); default: none.
+    payments: Mapping[str, TomlValue] = field(default_factory=dict)
     deployment: Deployment | None = None
     timings: dict[str, float] = field(default_factory=dict, init=False)
     _silent_ports: SilentPorts | None = field(default=None, init=False, repr=False)
@@ -204,6 +206,12 @@ class Devnet:
     def disperser(self) -> LocalAccount:
         """The account allowed to disperse (and to confirm batches)."""
         account: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[len(self.stakes) + 1])
+        return account
+
+    @property
+    def owner(self) -> LocalAccount:
+        """The AVS's owner (the deployer): it sets reservations and prices."""
+        account: LocalAccount = Account.from_key(DEV_PRIVATE_KEYS[0])
         return account
 
     @property
@@ -544,6 +552,7 @@ class Devnet:
             "store": {"max_size": max(self.store_max_size, 2 * request_limit)},
             "limits": {"max_request_bytes": request_limit},
             "dispersal": {"max_blob_size": self.max_blob_size},
+            **({"payments": dict(self.payments)} if self.payments else {}),
         }
 
     def request_limit(self, operator: DevnetOperator) -> int:

@@ -24,8 +24,7 @@ from typing import Any
 from chain.batches import confirm_batch
 from chain.chain_support import BLS_KEYS, DEPLOYER, QUORUMS, Devnet, rpc_call
 from chain.rpc_proxy import RpcProxy
-from prometheus_client.parser import text_string_to_metric_families
-from support.daemon import NodeProcess, http_get, node_config
+from support.daemon import NodeProcess, http_get, node_config, scrape
 
 from operator_node.client.batch import EncodedBlob, prepare_batch
 from operator_node.crypto.keystore import save_bls_keystore
@@ -68,15 +67,8 @@ def _sections(
 
 
 def _scrape(node: NodeProcess) -> dict[str, float]:
-    """One scrape: every sample by name, labels appended as ``{k=v,...}`` when there are any."""
-    status, body = http_get(node.metrics_url())
-    assert status == 200
-    samples = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
-    return samples
+    """One scrape of the node's metrics (see ``support.daemon.scrape``)."""
+    return scrape(node.metrics_url())
 
 
 async def _wait_for(

@@ -15,8 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pytest
 from support.client_config import write_client_config
 from support.daemon import http_get
 from support.payments import pay, paying_flags
+from support.store_chunks import post_store_chunks, send_to_all
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.client.disperser import DispersalResult, Disperser
@@ -32,7 +31,6 @@ from operator_node.client.retriever import RetrievalError, Retriever
 from operator_node.crypto.bls import BlsKeyPair
 from operator_node.crypto.keystore import save_bls_keystore
 from operator_node.devnet.network import TOKEN, Devnet, DevnetOperator
-from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.hashes import Bytes
 from operator_node.protocol.headers import QuorumParams
 from operator_node.protocol.messages import validate_retrieval_reply
@@ -80,17 +78,8 @@ def _post_store_chunks(
     devnet: Devnet, operator: DevnetOperator, body: bytes
 ) -> tuple[int, dict[str, Any]]:
     """POST a StoreChunks body, signed by the devnet's disperser; (status, JSON reply)."""
-    headers = compute_auth_headers(
-        devnet.disperser, operator.keypair.operator_id, int(time.time()), compute_request_hash(body)
-    )
-    request = urllib.request.Request(
-        f"{operator.dispersal_url}/v1/store-chunks", data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    reply = post_store_chunks(devnet, operator, body)
+    return reply.status, reply.body
 
 
 async def test_e2e_disperse_confirm_retrieve_with_node_down(running: Devnet) -> None:
@@ -306,11 +295,7 @@ def _holders(devnet: Devnet, batch: PreparedBatch, blob: int = 0) -> dict[str, t
 
 def _send_to_all(devnet: Devnet, batch: PreparedBatch) -> dict[str, tuple[int, dict[str, Any]]]:
     """POST every running node its own request of ``batch``: (status, reply) by node name."""
-    out = {}
-    for op in devnet.operators:
-        body = b"".join(encode_store_chunks(batch.requests[op.keypair.operator_id]))
-        out[op.name] = _post_store_chunks(devnet, op, body)
-    return out
+    return {name: (reply.status, reply.body) for name, reply in send_to_all(devnet, batch).items()}
 
 
 def _assert_refused_exactly(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from operator_node.devnet.ports import free_port
 
 
@@ -178,3 +180,16 @@ def run_cli(
         input=input_text,
         check=False,
     )
+
+
+def scrape(url: str) -> dict[str, float]:
+    """One scrape of a metrics URL: every sample by name, labels appended as ``{k=v,...}``
+    when there are any."""
+    status, body = http_get(url)
+    assert status == 200, status
+    samples = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return samples
