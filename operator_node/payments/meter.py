@@ -40,10 +40,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from operator_node.addresses import to_checksum_address
 from operator_node.metrics import Metrics
-from operator_node.payments.accounts import VaultAccounts, VaultSnapshot
+from operator_node.payments.accounts import VaultSnapshot
 from operator_node.payments.bucket import LeakyBucket
 from operator_node.payments.errors import (
     BadAccountSignature,
@@ -69,6 +70,14 @@ from operator_node.protocol.payment import recover_payer
 _NS = 1_000_000_000
 _ON_DEMAND = (b"", -1)  # the global bucket's key
 _Key = tuple[bytes, int]
+
+
+class VaultSource(Protocol):
+    """What the meter reads the vault from (``payments.accounts.VaultAccounts``): its last
+    snapshot (None before the first read), and whether the AVS has no vault at all."""
+
+    snapshot: VaultSnapshot | None
+    absent: bool
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class PaymentMeter:
 
     def __init__(
         self,
-        accounts: VaultAccounts,
+        accounts: VaultSource,
         settings: MeterSettings,
         metrics: Metrics | None = None,
         *,
