@@ -4,8 +4,10 @@ The node under test is the devnet's largest operator; each request carries its s
 blob: 24 chunks of 64 KiB per blob (k=15 with stakes 10/20/30/40 at gamma = 25%), for single-blob
 batches and 8-blob batches, from several concurrent clients; then, for many operators' codes, a
 16 MiB blob in 8,194 chunks of 8 KiB (GF(2^16), k=2048): the node's share is 3,277 chunks with
-a 14-word proof each. Batches differ only in the blob header's account field, so preparing many
-costs no hashing of chunk data.
+a 14-word proof each. Every blob is paid from one account's reservation (the devnet's reserved
+account, its rate raised so that the bench never exhausts it), and the node meters every batch
+(``[payments] mode = "enforce"``, its default). Batches differ only in each blob's payment
+timestamp, so preparing many costs no hashing of chunk data (one signature per blob).
 
 GF(2^8) blobs are real codewords with FP-v1 fingerprints (the disperser's default), and the node
 runs with its default policy (``[dispersal] fingerprint = "required"``): every figure below
@@ -39,6 +41,12 @@ Where it waits: the node's mean time per StoreChunks stage (``stage_mean_ms``) a
 batches per commit, and a batch's mean wait for its shard's writer. What the store stage has
 beyond those two is the hand-off to the writer thread and back to the event loop.
 
+Metering's cost (``payments``), after those figures, for each GF(2^8) shape: as the encoding
+check's below, the node alone on fresh paid batches with ``[payments] mode`` "enforce" and "off"
+in turn, ``payment_cost = 1 - on / off`` (target: below 0.02), its CPU per request on and off,
+and the mean of the ``payment`` stage (the head parsed, the account signatures recovered, the
+buckets charged).
+
 The encoding check's cost (``fingerprint``), after those figures, for each GF(2^8) shape: the
 node alone (no bounds) on fresh batches of one codeword, with the check on (FP-v1 blobs, node
 policy "required") and off (profile-0 blobs, node restarted with policy "accepted"), in turn,
@@ -67,25 +75,29 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from eth_account.signers.local import LocalAccount
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
 from operator_node.devnet.network import Devnet, DevnetOperator
 from operator_node.devnet.ports import free_port
 from operator_node.erasure import cached_codec
 from operator_node.erasure.fingerprint import fingerprints
+from operator_node.payments.vault import Reservation, find_vault, set_reservation
 from operator_node.protocol.auth import compute_auth_headers, compute_request_hash
 from operator_node.protocol.encoding import check_blob_encoding, derive_points
 from operator_node.protocol.hashes import keccak256, keccak256_many, keccak_backend
 from operator_node.protocol.headers import (
     CODE_GF8,
+    PAYMENT_RESERVATION,
     PROFILE_CODES,
     PROFILE_FP1,
     PROFILE_NONE,
+    Payment,
     QuorumParams,
 )
 from operator_node.protocol.messages import StoreChunksRequest
@@ -107,6 +119,11 @@ K = 15
 QUORUM = QuorumParams(0, 25, 50)
 # The encoding check in turn on and off: (node policy, blob profile).
 FINGERPRINT_MODES = {"on": ("required", PROFILE_FP1), "off": ("accepted", PROFILE_NONE)}
+# Metering in turn on and off: (node payments mode, blob profile).
+PAYMENT_MODES = {"on": ("enforce", PROFILE_FP1), "off": ("off", PROFILE_FP1)}
+# The bench account's reservation: far beyond what a run sends (symbols a second).
+BENCH_RATE = 1 << 40
+REFRESH = 1.0  # the nodes' vault refresh, seconds: they see the bench's reservation at once
 KERNEL_RUNS = 21
 
 
@@ -152,6 +169,15 @@ def _blob(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Payer:
+    """Who pays for the bench's blobs, and where: the account, the chain and the vault."""
+
+    account: LocalAccount
+    chain_id: int
+    vault: bytes
+
+
 def _batches(
     count: int,
     blobs: int,
@@ -159,28 +185,49 @@ def _batches(
     block: int,
     chunks: list[bytes],
     shape: Shape,
+    payer: _Payer,
     *,
-    first: int = 0,
     fingerprint: int | None = None,
 ) -> list[PreparedBatch]:
-    """``count`` batches, distinct from every other call's with a different ``first``.
+    """``count`` batches of paid blobs, every blob with its own payment timestamp.
 
-    The fingerprint points do not depend on the account, so every blob shares the base's Z.
+    The fingerprint points do not depend on the payment, so every blob shares the base's Z.
     """
     base = _blob(shape, chunks, bytes(20), fingerprint)
     prepared = []
-    for i in range(count):
+    for _ in range(count):
         encoded = [
-            EncodedBlob(
-                replace(base.header, account=((first + i) * blobs + b).to_bytes(20, "big")),
-                base.chunks,
-                base.tree,
-                base.fingerprints,
+            base.paid(
+                Payment(PAYMENT_RESERVATION, time.time_ns()),
+                payer.account,
+                payer.chain_id,
+                payer.vault,
             )
-            for b in range(blobs)
+            for _ in range(blobs)
         ]
         prepared.append(prepare_batch(encoded, states, block))
     return prepared
+
+
+async def _bench_payer(devnet: Devnet) -> _Payer:
+    """The devnet's reserved account, its reservation raised to ``BENCH_RATE`` (and every
+    node's vault read again: a refresh after the change)."""
+    account, deployment = devnet.payer, devnet.deployment
+    assert account is not None and deployment is not None
+    connection = devnet.connect(devnet.owner)
+    try:
+        writer = await connection.get_writer()
+        vault = await find_vault(writer.reader.contracts)
+        now = int(time.time())
+        reservation = Reservation(
+            BENCH_RATE, now - 60, now + 86_400, (QUORUM.quorum_number,), (100,)
+        )
+        await set_reservation(writer, vault, account.address, reservation)
+    finally:
+        await connection.close()
+    await asyncio.sleep(REFRESH + 1.0)
+    vault_address = bytes.fromhex(deployment.payment_vault[2:])
+    return _Payer(account, devnet.anvil.chain_id, vault_address)
 
 
 async def _post_all(
@@ -434,6 +481,7 @@ async def _measure(
     clients: int,
     rounds: int,
     shape: Shape,
+    payer: _Payer,
 ) -> dict[str, object]:
     """``rounds`` rounds of ``requests`` fresh batches each; medians over the rounds."""
     chunks = _chunks(shape)
@@ -442,7 +490,7 @@ async def _measure(
     # One untimed batch first, as a node in service is warm: its chain reads (head, operator
     # state, allow-list) are cached per reference block, and paying them here would charge a
     # one-off ~100 ms of RPCs to a run that lasts a fraction of a second.
-    warm = prepare_batch([_blob(shape, chunks, b"\xff" * 20)], states, block)
+    (warm,) = _batches(1, 1, states, block, chunks, shape, payer)
     warm_body = b"".join(encode_store_chunks(warm.requests[me]))
     warm_headers = compute_auth_headers(
         devnet.disperser, me, int(time.time()), compute_request_hash(warm_body)
@@ -451,8 +499,8 @@ async def _measure(
     await _post_all(url, [warm_body], [warm_headers], 1)
 
     done: list[_Round] = []
-    for number in range(rounds):
-        batches = _batches(requests, blobs, states, block, chunks, shape, first=number * requests)
+    for _ in range(rounds):
+        batches = _batches(requests, blobs, states, block, chunks, shape, payer)
         done.append(await _round(devnet, target, batches, clients))
     chunk_bytes = sum(
         len(blob.indices) * shape.chunk_length for blob in batches[0].requests[me].blobs
@@ -548,12 +596,16 @@ def _summarise(
     }
 
 
-class _Policy:
-    """The target node's ``[dispersal] fingerprint`` policy; changing it restarts the node."""
+class _Setting:
+    """One config key of the target node (``section.key``), every other as the devnet writes
+    it; changing it restarts the node."""
 
-    def __init__(self, devnet: Devnet, target: DevnetOperator) -> None:
+    def __init__(
+        self, devnet: Devnet, target: DevnetOperator, section: str, key: str, default: str
+    ) -> None:
         self._devnet, self._target = devnet, target
-        self.current = "required"  # the node's default, as the devnet starts it
+        self._section, self._key = section, key
+        self.current = default  # the node's default, as the devnet starts it
         self.restart_s: list[float] = []
 
     async def set(self, policy: str) -> bool:
@@ -563,7 +615,7 @@ class _Policy:
         devnet, target = self._devnet, self._target
         start = time.perf_counter()
         devnet.stop_node(target)
-        devnet.configure_node(target, {"dispersal": {"fingerprint": policy}})
+        devnet.configure_node(target, {self._section: {self._key: policy}})
         devnet.start_node(target)
         await asyncio.to_thread(devnet.wait_ready, target)
         self.restart_s.append(time.perf_counter() - start)
@@ -608,43 +660,44 @@ def _check_figures(request: StoreChunksRequest, runs: int) -> dict[str, float]:
     }
 
 
-async def _fingerprint_cost(
+async def _toggle_cost(
     devnet: Devnet,
     target: DevnetOperator,
-    policy: _Policy,
+    setting: _Setting,
+    modes: dict[str, tuple[str, int]],
+    payer: _Payer,
     blobs: int,
     requests: int,
     clients: int,
     rounds: int,
     shape: Shape,
-) -> dict[str, object]:
-    """The node alone with the encoding check on and off, in turn (see the module's doc)."""
+    *,
+    name: str,
+    stage: str,
+) -> tuple[dict[str, object], StoreChunksRequest]:
+    """The node alone with ``setting`` in turn at ``modes["on"]`` and ``modes["off"]`` (each:
+    the node's value, the blobs' profile), see the module's doc; the figures, named ``name``,
+    and one request of the last "on" round."""
     chunks = _chunks(shape)
     block, states = await devnet.fetch_operator_state()
     me = target.keypair.operator_id
-    offset = 0
 
     def fresh(count: int, mode: str) -> list[PreparedBatch]:
-        nonlocal offset
-        profile = FINGERPRINT_MODES[mode][1]
-        prepared = _batches(
-            count, blobs, states, block, chunks, shape, first=offset, fingerprint=profile
-        )
-        offset += count
-        return prepared
+        profile = modes[mode][1]
+        return _batches(count, blobs, states, block, chunks, shape, payer, fingerprint=profile)
 
     def bodies(prepared: list[PreparedBatch]) -> list[bytes]:
         return [b"".join(encode_store_chunks(b.requests[me])) for b in prepared]
 
-    runs: dict[str, list[_NodeRun]] = {mode: [] for mode in FINGERPRINT_MODES}
+    runs: dict[str, list[_NodeRun]] = {mode: [] for mode in modes}
     order: list[str] = []
     last: dict[str, list[PreparedBatch]] = {}
     for number in range(rounds):
-        first = "on" if policy.current == FINGERPRINT_MODES["on"][0] else "off"
-        modes = [first, *(mode for mode in FINGERPRINT_MODES if mode != first)]
-        order.append(">".join(modes))
-        for mode in modes:
-            restarted = await policy.set(FINGERPRINT_MODES[mode][0])
+        first = "on" if setting.current == modes["on"][0] else "off"
+        ordered = [first, *(mode for mode in modes if mode != first)]
+        order.append(">".join(ordered))
+        for mode in ordered:
+            restarted = await setting.set(modes[mode][0])
             if restarted or (number == 0 and mode == first):
                 # Untimed: chain reads, codecs and kernels' tables, connections.
                 warm = max(2 * clients, requests // 4)
@@ -658,31 +711,74 @@ async def _fingerprint_cost(
     on, off = (statistics.median(rates[mode]) for mode in ("on", "off"))
 
     def per_request_ms(mode: str, seconds: Callable[[_NodeRun], float]) -> float:
-        return round(sum(map(seconds, runs[mode])) / (requests * rounds) * 1000, 2)
+        return round(sum(map(seconds, runs[mode])) / (requests * rounds) * 1000, 3)
 
     cost = 1 - on / off
     paired = [1 - a / b for a, b in zip(rates["on"], rates["off"], strict=True)]
     cpu = {mode: per_request_ms(mode, lambda run: sum(run.cpu.values())) for mode in runs}
-    return {
+    figures = {
         "on_MBps": round(on, 1),
         "off_MBps": round(off, 1),
-        "fingerprint_cost": round(cost, 3),
-        "within_target": cost < 0.10,
+        f"{name}_cost": round(cost, 3),
         # The same within each round (on against the off run beside it), then the median.
-        "fingerprint_cost_median_of_rounds": round(statistics.median(paired), 3),
-        "fingerprint_cost_per_round": [round(c, 3) for c in paired],
+        f"{name}_cost_median_of_rounds": round(statistics.median(paired), 3),
+        f"{name}_cost_per_round": [round(c, 3) for c in paired],
         "on_MBps_per_round": [round(rate, 1) for rate in rates["on"]],
         "off_MBps_per_round": [round(rate, 1) for rate in rates["off"]],
         "order_per_round": order,
         "node_cpu_ms_per_request": cpu,
-        # What the check would take from a node whose CPU is its limit: 1 - CPU off / CPU on.
+        # What it would take from a node whose CPU is its limit: 1 - CPU off / CPU on.
         "cpu_cost": round(1 - cpu["off"] / cpu["on"], 3),
-        "encoding_stage_mean_ms": {
-            mode: per_request_ms(mode, lambda run: run.stages.get("encoding", 0.0)) for mode in runs
+        f"{stage}_stage_mean_ms": {
+            mode: per_request_ms(mode, lambda run: run.stages.get(stage, 0.0)) for mode in runs
         },
         "node_ms_per_request_off": round(1000 * round_bytes / off / 1e6 / requests, 2),
-        **_check_figures(request, KERNEL_RUNS),
     }
+    return figures, request
+
+
+async def _fingerprint_cost(
+    devnet: Devnet,
+    target: DevnetOperator,
+    policy: _Setting,
+    payer: _Payer,
+    blobs: int,
+    requests: int,
+    clients: int,
+    rounds: int,
+    shape: Shape,
+) -> dict[str, object]:
+    """The node alone with the encoding check on and off, in turn (see the module's doc)."""
+    figures, request = await _toggle_cost(
+        devnet, target, policy, FINGERPRINT_MODES, payer, blobs, requests, clients, rounds,
+        shape, name="fingerprint", stage="encoding",
+    )  # fmt: skip
+    cost = figures["fingerprint_cost"]
+    assert isinstance(cost, float)
+    return {**figures, "within_target": cost < 0.10, **_check_figures(request, KERNEL_RUNS)}
+
+
+async def _payment_cost(
+    devnet: Devnet,
+    target: DevnetOperator,
+    payer: _Payer,
+    blobs: int,
+    requests: int,
+    clients: int,
+    rounds: int,
+    shape: Shape,
+) -> dict[str, object]:
+    """The node alone with metering on and off, in turn (see the module's doc); the node is
+    left metering, as it started."""
+    setting = _Setting(devnet, target, "payments", "mode", "enforce")
+    figures, _ = await _toggle_cost(
+        devnet, target, setting, PAYMENT_MODES, payer, blobs, requests, clients, rounds, shape,
+        name="payment", stage="payment",
+    )  # fmt: skip
+    await setting.set("enforce")
+    cost = figures["payment_cost"]
+    assert isinstance(cost, float)
+    return {**figures, "within_target": cost < 0.02}
 
 
 async def _run(
@@ -692,31 +788,46 @@ async def _run(
     shapes: list[int],
     gf16: bool,
     fingerprint: bool,
+    payments: bool,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
         # Every round's batches stay stored (they expire after the devnet's run): room for all,
-        # the check's on and off rounds included.
-        devnet = Devnet(Path(root), store_max_size=(16 if fingerprint else 8) << 30)
+        # the checks' on and off rounds included.
+        toggles = int(fingerprint) + int(payments)
+        devnet = Devnet(
+            Path(root),
+            store_max_size=(8 + 8 * toggles) << 30,
+            payments={"refresh_interval": REFRESH},
+        )
         await devnet.start()
         try:
             target = max(devnet.operators, key=lambda op: op.stake)
+            payer = await _bench_payer(devnet)
             results: dict[str, object] = {"bench": "ingest", "clients": clients}
             for blobs in shapes:
                 count = requests if blobs == 1 else max(4, requests // 4)
                 results[f"blobs_{blobs}"] = await _measure(
-                    devnet, target, blobs, count, clients, rounds, GF8_SHAPE
+                    devnet, target, blobs, count, clients, rounds, GF8_SHAPE, payer
                 )
             if gf16:
                 results["n8194"] = await _measure(
-                    devnet, target, 1, max(4, requests // 8), clients, rounds, GF16_SHAPE
+                    devnet, target, 1, max(4, requests // 8), clients, rounds, GF16_SHAPE, payer
                 )
+            if payments:
+                metering: dict[str, object] = {}
+                for blobs in shapes:
+                    count = requests if blobs == 1 else max(4, requests // 4)
+                    metering[f"blobs_{blobs}"] = await _payment_cost(
+                        devnet, target, payer, blobs, count, clients, rounds, GF8_SHAPE
+                    )
+                results["payments"] = metering
             if fingerprint:
-                policy = _Policy(devnet, target)
+                policy = _Setting(devnet, target, "dispersal", "fingerprint", "required")
                 cost: dict[str, object] = {}
                 for blobs in shapes:
                     count = requests if blobs == 1 else max(4, requests // 4)
                     cost[f"blobs_{blobs}"] = await _fingerprint_cost(
-                        devnet, target, policy, blobs, count, clients, rounds, GF8_SHAPE
+                        devnet, target, policy, payer, blobs, count, clients, rounds, GF8_SHAPE
                     )
                 if gf16:
                     assert GF16_SHAPE.code not in PROFILE_CODES[PROFILE_FP1]
@@ -750,6 +861,11 @@ def main() -> None:
         action="store_true",
         help="skip the node alone with the encoding check on and off",
     )
+    parser.add_argument(
+        "--no-payments",
+        action="store_true",
+        help="skip the node alone with payment metering on and off",
+    )
     args = parser.parse_args()
     results = asyncio.run(
         _run(
@@ -759,6 +875,7 @@ def main() -> None:
             args.blobs,
             not args.no_gf16,
             not args.no_fingerprint,
+            not args.no_payments,
         )
     )
     print(
@@ -779,6 +896,26 @@ def main() -> None:
             f"{r['all_work_on_all_cores_MBps']:>8} "
             f"{r['latency_p50_ms']:>8} {r['latency_p99_ms']:>8}"
         )
+    metering = results.get("payments")
+    if isinstance(metering, dict):
+        print(
+            "\npayment metering (node alone, MB/s; cost = 1 - on/off, target < 0.02)\n"
+            f"{'batch':>8} {'on':>8} {'off':>8} {'cost':>6} {'/round':>7} {'stage':>7} "
+            f"{'cpu on':>7} {'cpu off':>7} {'cpu':>6}\n"
+            f"{'':>8} {'':>8} {'':>8} {'':>6} {'':>7} {'ms/req':>7} {'ms/req':>7} {'ms/req':>7} "
+            f"{'cost':>6}"
+        )
+        for label, key in rows:
+            r = metering.get(key)
+            if not isinstance(r, dict):
+                continue
+            cpu = r["node_cpu_ms_per_request"]
+            print(
+                f"{label} {r['on_MBps']:>8} {r['off_MBps']:>8} {r['payment_cost']:>6} "
+                f"{r['payment_cost_median_of_rounds']:>7} "
+                f"{r['payment_stage_mean_ms']['on']:>7} {cpu['on']:>7} {cpu['off']:>7} "
+                f"{r['cpu_cost']:>6}"
+            )
     cost = results.get("fingerprint")
     if isinstance(cost, dict):
         print(

@@ -183,7 +183,7 @@ class StoreChunksHandler:
             return self._refuse(request, 503, "busy", message, limit="limits.max_inflight")
         self._inflight += 1
         try:
-            self._pipeline.meter(head)
+            parsed = self._pipeline.meter(head)
             body = await read_rest(
                 request,
                 head,
@@ -191,7 +191,7 @@ class StoreChunksHandler:
                 timeout=limits.body_timeout,
                 min_rate=limits.body_min_rate,
             )
-            result = await self._pipeline.store_admitted(admission, body)
+            result = await self._pipeline.store_admitted(admission, body, parsed)
         finally:
             self._inflight -= 1
         self._metrics.count_store_chunks("ok")

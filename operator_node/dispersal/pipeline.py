@@ -5,9 +5,9 @@ Stages run cheapest first, and each is timed into one latency histogram (label `
 1. ``authenticate``: hash the body's head (not its chunks: see ``protocol.auth``), recover the
    disperser from its signature, check the allow-list, then that the replay guard has not seen
    the request; no chunk byte is hashed for a sender that is not allowed;
-1b. ``payment``: on the head alone, the blob headers against the batch root and the AVS's
-   limits, then each blob's payment metered against its account (``payments.meter``): a batch
-   its accounts do not pay for is refused before its body is read, and charges nothing;
+1b. ``payment``: on the head alone, each blob's payment metered against its account
+   (``payments.meter``): a batch its accounts do not pay for is refused before its body is
+   read, and charges nothing; the head parsed here is not parsed again;
 2. ``parse``: decode the body with the wire limits (zero-copy for chunk data);
 3. ``batch_root``: recompute the batch root from the blob headers;
 4. ``operator_state``: the quorums' operator state at the reference block, from the chain;
@@ -77,7 +77,12 @@ from operator_node.protocol.limits import (
     check_blob_limits,
 )
 from operator_node.protocol.messages import StoreChunksRequest, validate_blob_chunks
-from operator_node.protocol.wire import WireLimits, decode_store_chunks, decode_store_chunks_head
+from operator_node.protocol.wire import (
+    StoreChunksHead,
+    WireLimits,
+    decode_store_chunks,
+    decode_store_chunks_head,
+)
 from operator_node.store import AsyncStore, StoredBlob, StoreError, StoreFullError
 
 if TYPE_CHECKING:  # payments.accounts builds on dispersal.readiness
@@ -176,8 +181,8 @@ class StoreChunksPipeline:
     async def store_chunks(self, body: memoryview, headers: Mapping[str, str]) -> StoreChunksResult:
         """Run every stage on one request body; raises a ProtocolError or StoreError to refuse."""
         admission = await self.authenticate(body, headers)
-        self.meter(body)
-        return await self.store_admitted(admission, body)
+        head = self.meter(body)
+        return await self.store_admitted(admission, body, head)
 
     async def authenticate(self, head: Bytes, headers: Mapping[str, str]) -> Admission:
         """Stage 1 on the body's head (or the whole body): who signed it, whether they may
@@ -185,31 +190,35 @@ class StoreChunksPipeline:
         with self._metrics.time_stage("authenticate"):
             return await self._authenticate(head, headers)
 
-    def meter(self, head: Bytes) -> None:
-        """Stage 1b on the head (or the whole body) of an admitted request: its blob headers
-        against the batch root and the AVS's limits, then its payments. Raises a ProtocolError
-        (a payment refusal among them) to refuse; charges the accounts otherwise. Nothing to do
-        when payments are not metered."""
-        if self._meter is None or not self._meter.metering:
-            return
-        with self._metrics.time_stage("payment"):
-            batch_header, blobs = decode_store_chunks_head(head, self._wire_limits)
-            headers = [header for header, _ in blobs]
-            validate_batch_root(batch_header, headers)
-            self._validate_coding(headers)
-            self._meter.debit(blobs)
+    def meter(self, head: Bytes) -> StoreChunksHead | None:
+        """Stage 1b on the head (or the whole body) of an admitted request: its payments.
+        Raises a ProtocolError (a payment refusal among them) to refuse; charges the accounts
+        otherwise, and returns the parsed head for :meth:`store_admitted` (None when payments
+        are not metered: nothing was parsed).
 
-    async def store_admitted(self, admission: Admission, body: memoryview) -> StoreChunksResult:
+        The blob headers are not checked against the batch root here (``store_admitted`` does
+        that): a blob charged in a batch refused later stays charged, and is free in any other
+        batch, as with any other refusal after metering."""
+        if self._meter is None or not self._meter.metering:
+            return None
+        with self._metrics.time_stage("payment"):
+            parsed = decode_store_chunks_head(head, self._wire_limits)
+            self._meter.debit([(s.header, s.signature) for s in parsed.sections])
+        return parsed
+
+    async def store_admitted(
+        self, admission: Admission, body: memoryview, head: StoreChunksHead | None = None
+    ) -> StoreChunksResult:
         """Stages 2-8 on the whole body of a request whose head ``authenticate`` admitted.
 
-        ``body`` must begin with that head (the caller read it there). Raises a ProtocolError or
-        StoreError to refuse.
+        ``body`` must begin with that head (the caller read it there); ``head`` is what
+        :meth:`meter` parsed of it, if anything. Raises a ProtocolError or StoreError to refuse.
         """
         started = time.perf_counter()
         stage = self._metrics.time_stage
         disperser, digest, timestamp = admission.disperser, admission.digest, admission.timestamp
         with stage("parse"):
-            request = decode_store_chunks(body, self._wire_limits)
+            request = decode_store_chunks(body, self._wire_limits, head)
         batch_hash = request.batch_header.compute_hash()
         log = self._log.bind(batch="0x" + batch_hash.hex(), disperser=disperser)
         with stage("batch_root"):

@@ -334,14 +334,27 @@ def _read_chunks(
 
 
 @dataclass(frozen=True)
-class _Section:
+class BlobSection:
+    """One blob's part of a StoreChunks header: its header, the account's payment signature
+    (empty without a payment), its chunk indices and their multiproof."""
+
     header: BlobHeader
     signature: bytes
     indices: tuple[int, ...]
     proof: tuple[bytes, ...]
 
 
-def _read_blob_sections(reader: Reader, limits: WireLimits) -> list[_Section]:
+@dataclass(frozen=True)
+class StoreChunksHead:
+    """A parsed StoreChunks head: the batch header, the blobs' sections, and the head's length
+    (the offset of the first byte after it)."""
+
+    batch_header: BatchHeader
+    sections: tuple[BlobSection, ...]
+    length: int
+
+
+def _read_blob_sections(reader: Reader, limits: WireLimits) -> list[BlobSection]:
     blob_count = reader.uint(U16, "blob count")
     if blob_count == 0:
         raise MalformedRequest("a batch must have at least one blob")
@@ -360,7 +373,7 @@ def _read_blob_sections(reader: Reader, limits: WireLimits) -> list[_Section]:
             signature = bytes(reader.take(_ACCOUNT_SIGNATURE, "account signature"))
         indices, proof = _read_chunk_set(reader, header, limits, chunks_left)
         chunks_left -= len(indices)
-        sections.append(_Section(header, signature, indices, proof))
+        sections.append(BlobSection(header, signature, indices, proof))
     return sections
 
 
@@ -392,20 +405,26 @@ def store_chunks_head(body: Bytes, limits: WireLimits | None = None) -> memoryvi
     return view[: reader.position + reader.remaining]
 
 
-def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:
+def decode_store_chunks(
+    body: Bytes, limits: WireLimits, head: StoreChunksHead | None = None
+) -> StoreChunksRequest:
     """Parse a StoreChunks body; chunks are memoryview slices of ``body`` (keep it alive).
 
-    Raises :class:`RequestTooLarge` for anything over ``limits``, :class:`MalformedRequest` for
-    any non-canonical or inconsistent encoding (truncation, trailing bytes, lying lengths, bad
-    magic or version, duplicate or unsorted indices), and :class:`InvalidBlob` (or
-    :class:`InvalidSecurityParams`) for a header that parses but describes no valid blob.
+    ``head``, if given, is :func:`decode_store_chunks_head` of this body's head, which is then
+    not parsed again. Raises :class:`RequestTooLarge` for anything over ``limits``,
+    :class:`MalformedRequest` for any non-canonical or inconsistent encoding (truncation,
+    trailing bytes, lying lengths, bad magic or version, duplicate or unsorted indices), and
+    :class:`InvalidBlob` (or :class:`InvalidSecurityParams`) for a header that parses but
+    describes no valid blob.
     """
     view, reader = _open(body, MAGIC_STORE_CHUNKS, limits)
-    batch_header = _read_batch_header(reader)
-    sections = _read_blob_sections(reader, limits)
-    reader.expect_end("StoreChunks header")
+    if head is None:
+        head = decode_store_chunks_head(body, limits)
+    elif head.length != reader.position + reader.remaining:
+        raise MalformedRequest("the parsed head given is not this body's")
+    sections = head.sections
     chunk_lists = _read_chunks(
-        view, reader.position, [(s.header, len(s.indices)) for s in sections], fingerprints=True
+        view, head.length, [(s.header, len(s.indices)) for s in sections], fingerprints=True
     )
     blobs = tuple(
         BlobChunks(
@@ -418,14 +437,12 @@ def decode_store_chunks(body: Bytes, limits: WireLimits) -> StoreChunksRequest:
         )
         for s, (z, chunks) in zip(sections, chunk_lists, strict=True)
     )
-    return StoreChunksRequest(batch_header=batch_header, blobs=blobs)
+    return StoreChunksRequest(batch_header=head.batch_header, blobs=blobs)
 
 
-def decode_store_chunks_head(
-    head: Bytes, limits: WireLimits
-) -> tuple[BatchHeader, list[tuple[BlobHeader, bytes]]]:
-    """The batch header and every blob's (header, account signature) from a StoreChunks head
-    alone (or the whole body): what payments are metered on before the chunks are read.
+def decode_store_chunks_head(head: Bytes, limits: WireLimits) -> StoreChunksHead:
+    """Parse a StoreChunks head alone (or the head of a whole body): the batch header and
+    every blob's section, what payments are metered on before the chunks are read.
 
     Raises like :func:`decode_store_chunks` for anything in the head.
     """
@@ -433,7 +450,7 @@ def decode_store_chunks_head(
     batch_header = _read_batch_header(reader)
     sections = _read_blob_sections(reader, limits)
     reader.expect_end("StoreChunks header")
-    return batch_header, [(s.header, s.signature) for s in sections]
+    return StoreChunksHead(batch_header, tuple(sections), reader.position)
 
 
 def decode_retrieval_reply(body: Bytes, limits: WireLimits) -> RetrievalReply:

@@ -157,9 +157,17 @@ def test_wire_carries_payments_and_signatures_and_the_head_alone_gives_them() ->
     assert [b.header for b in decoded.blobs] == [b.header for b in blobs]
     assert [b.account_signature for b in decoded.blobs] == [b.account_signature for b in blobs]
     assert b"".join(encode_store_chunks(decoded)) == body
-    batch, heads = decode_store_chunks_head(parts[0], LIMITS)
-    assert batch == request.batch_header
-    assert heads == [(b.header, b.account_signature) for b in blobs]
+    head = decode_store_chunks_head(parts[0], LIMITS)
+    assert head.batch_header == request.batch_header and head.length == len(parts[0])
+    assert [(s.header, s.signature) for s in head.sections] == [
+        (b.header, b.account_signature) for b in blobs
+    ]
+    # The body decoded with its head parsed already is the body decoded whole.
+    again = decode_store_chunks(memoryview(body), LIMITS, head)
+    assert b"".join(encode_store_chunks(again)) == body
+    other = decode_store_chunks_head(encode_store_chunks(request_of(blobs[1]))[0], LIMITS)
+    with pytest.raises(MalformedRequest, match="not this body's"):
+        decode_store_chunks(memoryview(body), LIMITS, other)
     # Every cut of the head fails cleanly, never a partial read.
     for cut in range(9, len(parts[0])):
         with pytest.raises(MalformedRequest):
