@@ -286,6 +286,7 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self._payment_children: dict[tuple[str, str], tuple[Counter, Counter]] = {}
         self._payment_refusals = Counter(
             "operator_node_payment_refusals_total",
             "Batches refused for payment, by the refusal's code (reservation_exhausted, "
@@ -429,9 +430,17 @@ class Metrics:
 
     def count_payment(self, kind: str, outcome: str, symbols: int = 0) -> None:
         """Count one metered blob (and the symbols charged for it, if accepted)."""
-        self._payment_blobs.labels(kind, outcome).inc()
+        # Per blob on the request path: the labelled children are looked up once.
+        children = self._payment_children.get((kind, outcome))
+        if children is None:
+            children = (
+                self._payment_blobs.labels(kind, outcome),
+                self._payment_symbols.labels(kind),
+            )
+            self._payment_children[(kind, outcome)] = children
+        children[0].inc()
         if symbols:
-            self._payment_symbols.labels(kind).inc(symbols)
+            children[1].inc(symbols)
 
     def count_payment_refusal(self, code: str) -> None:
         """Count one batch refused for payment, by code."""

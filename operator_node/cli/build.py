@@ -253,6 +253,7 @@ def describe_node(
         "socket": config.advertised_socket,
         "dispersal": "enabled" if signer is not None else "disabled: no BLS key ([keys])",
         "disperser_source": config.dispersal.disperser_source,
+        "payments": config.payments.mode,
         "backends": backends,
         "data_dir": str(config.node.data_dir),
         "store_max_size": config.store.max_size,

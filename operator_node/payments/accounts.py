@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from web3.contract import AsyncContract
-from web3.exceptions import Web3Exception
 
 from operator_node.addresses import to_checksum_address
 from operator_node.chain.calls import call_batch
 from operator_node.chain.client import ChainConnection
-from operator_node.chain.errors import ChainConfigError, ChainError
+from operator_node.chain.errors import ChainConfigError
 from operator_node.chain.events import EventCursor
 from operator_node.chain.reader import RECENT_HEAD_AGE
 from operator_node.dispersal.readiness import DispersalReadiness, Reason
@@ -102,7 +101,9 @@ class VaultAccounts:
             try:
                 await self.refresh()
                 failures, delay = 0, self._interval
-            except (TimeoutError, ChainError, Web3Exception, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a refresh must never stop the node
+                # Chain and transport errors, and anything a bad answer raises: the node meters
+                # from the last state and tries again.
                 delay = min(self._interval, 0.5 * 2**failures)
                 failures = min(failures + 1, 30)
                 if self._metrics is not None:
