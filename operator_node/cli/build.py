@@ -172,7 +172,8 @@ def build_payments(
         connection,
         address=payments.payment_vault,
         refresh_interval=payments.refresh_interval,
-        readiness=readiness,
+        # Observing refuses nothing, not even while the vault is still unread.
+        readiness=readiness if payments.mode == "enforce" else None,
         metrics=metrics,
     )
     settings = MeterSettings(

@@ -160,6 +160,8 @@ class PaymentMeter:
             return
         snapshot = self._accounts.snapshot
         if snapshot is None:
+            if not self._settings.enforce:
+                return  # observing: nothing to observe against yet, and nothing is refused
             raise PaymentsUnavailable("the payment vault has not been read yet; retry shortly")
         try:
             self._debit(snapshot, blobs)
@@ -179,11 +181,13 @@ class PaymentMeter:
         self._evict(wall)
         due: dict[_Key, list[_Due]] = {}
         fresh: list[tuple[bytes, float, str, int]] = []  # hash, expiry, kind, symbols
+        pending: set[bytes] = set()  # a blob twice in one batch is charged once
         for index, (header, signature) in enumerate(blobs):
-            charge = self._blob_due(index, header, signature, snapshot, wall)
+            charge = self._blob_due(index, header, signature, snapshot, wall, pending)
             if charge is None:
                 continue
             entries, paid = charge
+            pending.add(paid[0])
             for key, entry in entries:
                 due.setdefault(key, []).append(entry)
             fresh.append(paid)
@@ -202,9 +206,10 @@ class PaymentMeter:
         signature: bytes,
         snapshot: VaultSnapshot,
         wall: float,
+        pending: set[bytes],
     ) -> tuple[list[tuple[_Key, _Due]], tuple[bytes, float, str, int]] | None:
         """What one blob owes, and its entry for the charged set; None if it was charged
-        before. Raises the blob's refusal."""
+        before (or earlier in this batch: ``pending``). Raises the blob's refusal."""
         payment = header.payment
         if payment is None:
             raise PaymentRequired(
@@ -212,7 +217,7 @@ class PaymentMeter:
                 "AVS's payment vault (see docs/payments.md)"
             )
         header_hash = header.compute_hash()
-        if header_hash in self._charged:
+        if header_hash in self._charged or header_hash in pending:
             if self._metrics is not None:
                 self._metrics.count_payment(payment.kind_name, "already_charged")
             return None

@@ -179,6 +179,17 @@ def test_refusals_change_nothing_and_the_batch_is_all_or_nothing() -> None:
         m.debit([paid(ALICE, quorums=q0)])
 
 
+def test_a_blob_twice_in_one_batch_is_charged_once() -> None:
+    clocks, registry = Clocks(), CollectorRegistry()
+    m = meter(vault(alice=reserve(100, (0,), (100,))), clocks, registry)
+    blob = paid(ALICE, quorums=(QUORUMS[0],))
+    m.debit([blob, blob])
+    assert (
+        registry.get_sample_value("operator_node_payment_symbols_total", {"kind": "reservation"})
+        == S
+    )
+
+
 def test_a_blob_is_charged_once_for_as_long_as_its_timestamp_is_good() -> None:
     clocks, registry = Clocks(), CollectorRegistry()
     m = meter(vault(alice=reserve(100, (0,), (100,))), clocks, registry, timestamp_window=60.0)
@@ -286,6 +297,8 @@ def test_a_changed_reservation_keeps_the_level_and_a_vault_not_read_refuses() ->
     source.snapshot = None
     with pytest.raises(PaymentsUnavailable):
         m.debit([paid(ALICE, quorums=q0)])
+    observing = meter(source, clocks, enforce=False)
+    observing.debit([paid(ALICE, quorums=q0)])  # observing: an unread vault refuses nothing
     nothing = meter(Vault(absent=True), clocks)
     nothing.debit([(dataclasses.replace(paid(ALICE)[0], payment=None), b"")])  # no vault
 
