@@ -38,7 +38,11 @@ KEY = "pr0v1derK3y0123456789abcdef"  # a made-up API key in the RPC URL
 
 
 def _sections(
-    tmp_path: Path, devnet: Devnet, payments: str = "enforce", **chain: Any
+    tmp_path: Path,
+    devnet: Devnet,
+    payments: str = "enforce",
+    payments_refresh: float = 30.0,
+    **chain: Any,
 ) -> dict[str, dict[str, Any]]:
     """Operator 0's node on the devnet (its BLS key, both quorums) with ``chain`` overrides;
     ``payments`` is its ``[payments] mode`` (this devnet has a vault but no paying account)."""
@@ -62,7 +66,7 @@ def _sections(
             **chain,
         },
         dispersal={"max_blob_size": 1 << 20},
-        payments={"mode": payments},
+        payments={"mode": payments, "refresh_interval": payments_refresh},
     )
 
 
@@ -189,11 +193,11 @@ async def test_daemon_store_figures_and_bytes_move_on_a_write_and_a_read(
     assert served["operator_node_retrieval_bytes_total"] == chunk_bytes
 
 
-async def test_daemon_idle_rpc_calls_stay_under_eight_a_minute(
+async def test_daemon_idle_rpc_calls_stay_under_ten_a_minute(
     devnet: Devnet, tmp_path: Path, node_factory: NodeFactory
 ) -> None:
     await devnet.register(0, quorums=(0,))
-    scale = 30  # 1 s here is 30 s at the default intervals (watch 30 s, refresh 60 s)
+    scale = 30  # 1 s here is 30 s at the defaults (watch 30 s, refresh 60 s, payments 30 s)
     window = 4.0  # two minutes at the default intervals
     async with RpcProxy(devnet.rpc_url) as proxy:
         sections = _sections(
@@ -203,6 +207,7 @@ async def test_daemon_idle_rpc_calls_stay_under_eight_a_minute(
             quorums=[0],
             watch_interval=30 / scale,
             refresh_interval=60 / scale,
+            payments_refresh=30 / scale,
         )
         node = await _start(node_factory, sections)
         await _wait_for(node, lambda m: "operator_node_signing_rate" in m)
@@ -221,8 +226,9 @@ async def test_daemon_idle_rpc_calls_stay_under_eight_a_minute(
         finally:
             rpc_call(devnet.rpc_url, "evm_setIntervalMining", [0])
             rpc_call(devnet.rpc_url, "evm_setAutomine", [True])
-    # Measured: 4 a minute on a still chain, 6 on a moving one (the watcher's eth_getLogs).
+    # Measured: 4 a minute on a still chain, 8 to 8.5 on a moving one (the watcher's and the
+    # payment vault's eth_getLogs, each every 30 s).
     assert still <= 8, (still, proxy.calls)
-    assert moving <= 8, (moving, proxy.calls)
+    assert moving <= 10, (moving, proxy.calls)
     assert proxy.calls["eth_chainId"] <= 2  # checked at start, never per request
     assert KEY not in node.log()
