@@ -156,6 +156,7 @@ def dispersal_document(result: DispersalResult, size: int) -> dict[str, Any]:
         "quorums": _quorum_documents(result.signed_stake, result.thresholds),
         "operators": _operator_documents(result.replies),
         "timings": {step: round(seconds, 6) for step, seconds in result.timings.items()},
+        "payment": {"account": result.payer, "kind": result.payment} if result.payer else None,
     }
 
 
@@ -197,6 +198,8 @@ def print_dispersal(result: DispersalResult) -> None:
     code = ("GF(2^8)", "GF(2^16)")[result.code]
     checked = "fingerprints FP-v1" if result.fingerprint else "no fingerprints"
     print(f"encoding          {code} k={result.k} n={result.n}, {checked}")
+    if result.payer:
+        print(f"paid by           {result.payer} ({result.payment.replace('_', '-')})")
     _print_quorums(result.signed_stake, result.thresholds, sys.stdout)
     _print_replies(result.replies, sys.stdout)
 

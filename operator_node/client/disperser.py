@@ -146,6 +146,10 @@ class DispersalResult:
     """The ``confirmBatch`` transaction, 0x hex."""
     fingerprint: int = 0
     """The blob's encoding-validity profile: 0 none, 1 FP-v1 (see protocol.encoding)."""
+    payer: str = ""
+    """The account that paid for the blob (checksummed), "" for a blob without payment."""
+    payment: str = ""
+    """How it paid: "reservation", "on_demand", or "" without payment."""
 
     @property
     def complete(self) -> bool:
@@ -246,6 +250,8 @@ class Disperser:
             batch.header_hash, 0, confirmed.batch_id, reference_block, blob.k, n, tuple(replies),
             signed_stake, timings, blob.code, thresholds,
             "0x" + bytes(confirmed.receipt["transactionHash"]).hex(), blob.fingerprint,
+            self._payer.address if self._payer is not None else "",
+            blob.payment.kind_name if blob.payment is not None else "",
         )  # fmt: skip
 
     async def _encode(

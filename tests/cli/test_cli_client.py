@@ -32,7 +32,7 @@ PASSWORD = "disperser-password"
 DISPERSE_KEYS = {
     "batch_header_hash", "blob_index", "batch_id", "reference_block", "confirm_tx", "confirmed",
     "complete", "size", "erasure_code", "fingerprint", "k", "n", "quorums", "operators",
-    "timings",
+    "timings", "payment",
 }  # fmt: skip
 RETRIEVE_KEYS = {
     "batch_header_hash", "blob_index", "output", "size", "erasure_code", "fingerprint", "k",
@@ -73,6 +73,8 @@ def test_cli_disperse_and_retrieve_json_have_the_documented_keys(
     assert code == 0, err
     document: dict[str, Any] = json.loads(out)
     assert set(document) == DISPERSE_KEYS
+    (reserved,) = [a for a in nodes.paying_accounts if a.name == "reserved"]
+    assert document["payment"] == {"account": reserved.address, "kind": "reservation"}
     assert document["confirmed"] is True and document["complete"] is True
     assert document["size"] == 100_000 and document["erasure_code"] in ("gf8", "gf16")
     # A GF(2^8) blob is dispersed with fingerprints (the nodes require them by default).
