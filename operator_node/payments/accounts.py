@@ -74,7 +74,6 @@ class VaultAccounts:
         refresh_interval: float = 30.0,
         readiness: DispersalReadiness | None = None,
         metrics: Metrics | None = None,
-        on_change: Callable[[VaultSnapshot], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._connection = connection
@@ -82,7 +81,6 @@ class VaultAccounts:
         self._interval = refresh_interval
         self._readiness = readiness
         self._metrics = metrics
-        self._on_change = on_change
         self._clock = clock
         self.snapshot: VaultSnapshot | None = None
         self.absent = False  # the AVS names no vault: nothing to meter
@@ -218,10 +216,3 @@ class _AllLogs:
                 {"address": self._contract.address, "fromBlock": from_block, "toBlock": to_block}
             )
         )
-
-
-def describe(snapshot: VaultSnapshot | None) -> dict[str, Any]:
-    """What ``node_ready`` and the log say of the vault."""
-    if snapshot is None:
-        return {"vault": None}
-    return {"vault": "0x" + snapshot.vault.hex(), "reservations": len(snapshot.reservations)}
