@@ -190,6 +190,21 @@ class DispersalSection:
     fingerprint: str = _key("required", choices=FINGERPRINT_POLICIES)
 
 
+@dataclass(frozen=True)
+class RepairSection:
+    """``[repair]``: rebuilding from peers the confirmed batches this node should hold and
+    does not (after downtime, a lost disk); see ``operator_node.repair``. ``lookback_blocks``:
+    how far back from the head at start to look for confirmed batches (default: 14 days at
+    12 s a block); ``rate``: the most bytes a second fetched from peers, on average."""
+
+    enabled: bool = _key(True)
+    interval: float = _key(60.0, lo=0.1, hi=86_400.0)
+    lookback_blocks: int = _key(100_800, lo=0)
+    rate: float = _key(float(16 * _MiB), lo=1024.0)
+    fanout: int = _key(8, lo=1, hi=256)
+    timeout: float = _key(10.0, lo=0.1, hi=600.0)
+
+
 PAYMENT_MODES = ("enforce", "observe", "off")
 
 
@@ -238,6 +253,7 @@ class Config:
     dispersal: DispersalSection = field(default_factory=DispersalSection)
     retrieval: RetrievalSection = field(default_factory=RetrievalSection)
     payments: PaymentsSection = field(default_factory=PaymentsSection)
+    repair: RepairSection = field(default_factory=RepairSection)
 
     @property
     def advertised_socket(self) -> str:

@@ -75,6 +75,9 @@ REGULAR_RPC_METHODS = (
     "eth_getLogs",
     "eth_getTransactionByHash",
 )
+# What a repair makes of a batch the store lacks, and why one fails (repair.service).
+REPAIR_OUTCOMES = ("repaired", "not_assigned", "expired", "failed")
+REPAIR_CAUSES = ("no_peer", "too_few_chunks", "invalid", "chain", "store")
 # Confirmed batches the signing rate is computed over.
 SIGNING_WINDOW = 100
 
@@ -92,6 +95,7 @@ class Metrics:
         self._build_component_metrics(registry)
         self._build_chain_metrics(registry)
         self._build_payment_metrics(registry)
+        self._build_repair_metrics(registry)
         self._build_info.info({"version": version, "avs_name": avs_name})
 
     def _build_spec_metrics(self, registry: CollectorRegistry) -> None:
@@ -320,6 +324,47 @@ class Metrics:
             registry=registry,
         )
 
+    def _build_repair_metrics(self, registry: CollectorRegistry) -> None:
+        self._repair_batches = Counter(
+            "operator_node_repair_batches_total",
+            "Confirmed batches the store lacked, by what the repair made of them: repaired "
+            "(rebuilt from peers and stored), not_assigned (no chunks for this operator), "
+            "expired, failed (tried again at the next pass)",
+            ["outcome"],
+            registry=registry,
+        )
+        self._repair_failures = Counter(
+            "operator_node_repair_failures_total",
+            "Failed repairs by cause: no_peer, too_few_chunks, invalid (peers' chunks rebuilt "
+            "to something not committed), chain, store",
+            ["cause"],
+            registry=registry,
+        )
+        self._repair_chunks = Counter(
+            "operator_node_repair_chunks_total",
+            "This node's chunks rebuilt from peers and stored",
+            registry=registry,
+        )
+        self._repair_bytes = Counter(
+            "operator_node_repair_chunk_bytes_total",
+            "This node's chunk bytes rebuilt from peers and stored",
+            registry=registry,
+        )
+        self._repair_fetched = Counter(
+            "operator_node_repair_fetched_bytes_total",
+            "Chunk bytes fetched from peers to rebuild batches",
+            registry=registry,
+        )
+        self._repair_pending = Gauge(
+            "operator_node_repair_pending_batches",
+            "Confirmed batches this node should hold and does not, not yet repaired",
+            registry=registry,
+        )
+        for outcome in REPAIR_OUTCOMES:
+            self._repair_batches.labels(outcome)
+        for cause in REPAIR_CAUSES:
+            self._repair_failures.labels(cause)
+
     def _build_chain_metrics(self, registry: CollectorRegistry) -> None:
         # Registered at the first head read: a node without a chain (or before its first read)
         # has no head, and an age of 0 would say it is perfectly current.
@@ -427,6 +472,27 @@ class Metrics:
         Called once per component at start: backends are chosen once per process.
         """
         self._backends.labels(component, backend).set(1)
+
+    def count_repair(
+        self,
+        outcome: str,
+        *,
+        cause: str = "",
+        chunks: int = 0,
+        chunk_bytes: int = 0,
+        fetched_bytes: int = 0,
+    ) -> None:
+        """Count one batch's repair by outcome (and a failure's cause, a success's sizes)."""
+        self._repair_batches.labels(outcome).inc()
+        if cause:
+            self._repair_failures.labels(cause).inc()
+        self._repair_chunks.inc(chunks)
+        self._repair_bytes.inc(chunk_bytes)
+        self._repair_fetched.inc(fetched_bytes)
+
+    def set_repair_pending(self, batches: int) -> None:
+        """Set the number of batches waiting for repair."""
+        self._repair_pending.set(batches)
 
     def count_payment(self, kind: str, outcome: str, symbols: int = 0) -> None:
         """Count one metered blob (and the symbols charged for it, if accepted)."""

@@ -53,6 +53,7 @@ from operator_node.payments.meter import MeterSettings, PaymentMeter
 from operator_node.protocol.auth import ReplayGuard
 from operator_node.protocol.hashes import keccak_backend
 from operator_node.protocol.wire import WireLimits
+from operator_node.repair.service import RepairService, RepairSettings
 from operator_node.store import AsyncStore, ExpiryService, open_store
 from operator_node.systemd import SystemdNotifier
 
@@ -188,6 +189,35 @@ def build_payments(
         max_charged=payments.max_charged,
     )
     return accounts, PaymentMeter(accounts, settings, metrics)
+
+
+def build_repair(
+    config: Config,
+    connection: ChainConnection,
+    store: AsyncStore,
+    signer: Signer,
+    metrics: Metrics,
+    health: Health,
+) -> RepairService:
+    """The service that rebuilds from peers the confirmed batches the store lacks."""
+    repair = config.repair
+    return RepairService(
+        connection,
+        store,
+        operator_id=signer.operator_id,
+        own_socket=config.advertised_socket,
+        metrics=metrics,
+        health=health,
+        settings=RepairSettings(
+            interval=repair.interval,
+            lookback_blocks=repair.lookback_blocks,
+            rate=repair.rate,
+            fanout=repair.fanout,
+            timeout=repair.timeout,
+            store_duration=config.store.store_duration,
+            block_range=config.chain.events_block_range,
+        ),
+    )
 
 
 def build_api_app(
@@ -384,15 +414,11 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
     closers: list[Callable[[], Any]] = [store.close]
     if connection is not None:
         closers.append(connection.close)
-        if signer is not None:
-            services.append(
-                build_chain_service(config, connection, signer, health, metrics, readiness)
-            )
-            watcher = build_chain_watcher(config, connection, signer, metrics)
-            if watcher is not None:
-                services.append(watcher)
         if accounts is not None:
             services.append(accounts)
+        if signer is not None:
+            parts = (config, connection, signer, store, metrics, health, readiness)
+            services += _chain_services(*parts)
     if chain is not None and signer is not None:
         services.append(build_capacity_check(config, chain, signer, readiness))
     listeners = build_listeners(
@@ -424,6 +450,28 @@ async def build_node(config: Config, registry: CollectorRegistry) -> NodeParts:
         summary=describe_node(config, signer=signer, backends=backends),
     )
     return NodeParts(node, store, health, metrics, signer, services)
+
+
+def _chain_services(
+    config: Config,
+    connection: ChainConnection,
+    signer: Signer,
+    store: AsyncStore,
+    metrics: Metrics,
+    health: Health,
+    readiness: DispersalReadiness,
+) -> list[BackgroundService]:
+    """The services of a node with a chain and a key: its registration, the chain watcher, and
+    the repair of missing batches."""
+    services: list[BackgroundService] = [
+        build_chain_service(config, connection, signer, health, metrics, readiness)
+    ]
+    watcher = build_chain_watcher(config, connection, signer, metrics)
+    if watcher is not None:
+        services.append(watcher)
+    if config.repair.enabled:
+        services.append(build_repair(config, connection, store, signer, metrics, health))
+    return services
 
 
 def _store_path(data_dir: Path) -> Path:

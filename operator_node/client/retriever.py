@@ -55,6 +55,11 @@ class RetrievedBlob:
     chunks_used: int
     sources: dict[str, int]
     failures: dict[str, str] = field(default_factory=dict)
+    encoded: tuple[bytes, ...] = field(default=(), repr=False)
+    """All n chunks of the blob, re-encoded from the data (their tree's root is the
+    commitment)."""
+    fetched_bytes: int = 0
+    """Chunk bytes received from the nodes (all valid replies, used or not)."""
 
 
 class Retriever:
@@ -112,6 +117,27 @@ class Retriever:
                 f"0x{batch_header_hash.hex()} ({_describe(failures)})"
             )
         return await asyncio.to_thread(self._rebuild, replies, failures)
+
+    async def fetch_header(
+        self, batch_header_hash: bytes, blob_index: int, sockets: Sequence[str]
+    ) -> RetrievalReply | None:
+        """The first valid reply for one blob from ``sockets``, asked ``fanout`` at a time (its
+        batch header and blob header are proved against ``batch_header_hash``); None when no
+        node has that blob (every one asked answered otherwise)."""
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for start in range(0, len(sockets), self._fanout):
+                wave = sockets[start : start + self._fanout]
+                results = await asyncio.gather(
+                    *(
+                        self._fetch_one(session, s, batch_header_hash, blob_index, None)
+                        for s in wave
+                    )
+                )
+                for result in results:
+                    if not isinstance(result, str):
+                        return result
+        return None
 
     async def _fetch_until_enough(
         self,
@@ -198,7 +224,10 @@ class Retriever:
                     "the rebuilt blob's fingerprints do not match the fingerprint hash its "
                     "operators signed"
                 )
-        return RetrievedBlob(data, header, len(chosen), sources, failures)
+        fetched = sum(len(r.blob.indices) for r in replies.values()) * header.chunk_length
+        return RetrievedBlob(
+            data, header, len(chosen), sources, failures, tuple(map(bytes, encoded)), fetched
+        )
 
 
 async def _read_body(response: aiohttp.ClientResponse, meter: _FetchMeter | None) -> bytes:

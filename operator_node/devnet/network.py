@@ -162,8 +162,9 @@ class Devnet:
     operators: list[DevnetOperator] = field(default_factory=list)
     idle_operators: list[IdleOperator] = field(default_factory=list)
     paying_accounts: list[PayingAccount] = field(default_factory=list)
-    # Every node's [payments] keys (e.g. a short bucket_window for a test); default: none.
+    # Every node's [payments] and [repair] keys (e.g. a short bucket_window for a test).
     payments: Mapping[str, TomlValue] = field(default_factory=dict)
+    repair: Mapping[str, TomlValue] = field(default_factory=dict)
     deployment: Deployment | None = None
     timings: dict[str, float] = field(default_factory=dict, init=False)
     _silent_ports: SilentPorts | None = field(default=None, init=False, repr=False)
@@ -553,6 +554,7 @@ class Devnet:
             "limits": {"max_request_bytes": request_limit},
             "dispersal": {"max_blob_size": self.max_blob_size},
             **({"payments": dict(self.payments)} if self.payments else {}),
+            **({"repair": dict(self.repair)} if self.repair else {}),
         }
 
     def request_limit(self, operator: DevnetOperator) -> int:
