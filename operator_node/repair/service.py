@@ -37,6 +37,7 @@ from operator_node.chain.calls import probe_view
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.errors import ChainError
 from operator_node.chain.events import EventCursor
+from operator_node.chain.reader import RECENT_HEAD_AGE
 from operator_node.chain.view import ConnectionChainView
 from operator_node.client.retriever import Retriever
 from operator_node.dispersal.records import encode_batch_record, encode_blob_record
@@ -159,11 +160,14 @@ class RepairService:
                 return False
         if self._cursor is None:
             head = await reader.get_current_block()
+            # The scans stop at a head another loop read recently: no call of their own.
+            recent = min(RECENT_HEAD_AGE, self._settings.interval)
             self._cursor = EventCursor(
                 reader.w3,
                 service_manager.events.BatchConfirmed(),
                 from_block=max(0, head - self._settings.lookback_blocks),
                 block_range=self._settings.block_range,
+                head=lambda: reader.get_recent_head(recent),
             )
         for log in await self._cursor.fetch_new():
             batch_hash = bytes(log["args"]["batchHeaderHash"])
