@@ -195,7 +195,9 @@ class RepairSection:
     """``[repair]``: rebuilding from peers the confirmed batches this node should hold and
     does not (after downtime, a lost disk); see ``operator_node.repair``. ``lookback_blocks``:
     how far back from the head at start to look for confirmed batches (default: 14 days at
-    12 s a block); ``rate``: the most bytes a second fetched from peers, on average."""
+    12 s a block); ``rate``: the most bytes a second fetched from peers, on average;
+    ``audit_rate``: the most stored bytes a second the audit reads again, and ``audit_interval``
+    its rest between passes."""
 
     enabled: bool = _key(True)
     interval: float = _key(60.0, lo=0.1, hi=86_400.0)
@@ -203,6 +205,9 @@ class RepairSection:
     rate: float = _key(float(16 * _MiB), lo=1024.0)
     fanout: int = _key(8, lo=1, hi=256)
     timeout: float = _key(10.0, lo=0.1, hi=600.0)
+    audit: bool = _key(True)
+    audit_rate: float = _key(float(8 * _MiB), lo=1024.0)
+    audit_interval: float = _key(3600.0, lo=0.1, hi=7 * 86_400.0)
 
 
 PAYMENT_MODES = ("enforce", "observe", "off")

@@ -360,6 +360,16 @@ class Metrics:
             "Confirmed batches this node should hold and does not, not yet repaired",
             registry=registry,
         )
+        self._audit_bytes = Counter(
+            "operator_node_audit_chunk_bytes_total",
+            "Stored chunk bytes read again and checked against their blob's commitment",
+            registry=registry,
+        )
+        self._audit_damaged = Counter(
+            "operator_node_audit_damaged_batches_total",
+            "Stored batches the audit found damaged, quarantined and handed to the repair",
+            registry=registry,
+        )
         for outcome in REPAIR_OUTCOMES:
             self._repair_batches.labels(outcome)
         for cause in REPAIR_CAUSES:
@@ -489,6 +499,14 @@ class Metrics:
         self._repair_chunks.inc(chunks)
         self._repair_bytes.inc(chunk_bytes)
         self._repair_fetched.inc(fetched_bytes)
+
+    def count_audit(self, chunk_bytes: int) -> None:
+        """Count stored chunk bytes the audit checked."""
+        self._audit_bytes.inc(chunk_bytes)
+
+    def count_audit_damaged(self) -> None:
+        """Count one damaged batch the audit found."""
+        self._audit_damaged.inc()
 
     def set_repair_pending(self, batches: int) -> None:
         """Set the number of batches waiting for repair."""

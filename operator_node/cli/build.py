@@ -53,6 +53,7 @@ from operator_node.payments.meter import MeterSettings, PaymentMeter
 from operator_node.protocol.auth import ReplayGuard
 from operator_node.protocol.hashes import keccak_backend
 from operator_node.protocol.wire import WireLimits
+from operator_node.repair.audit import Auditor
 from operator_node.repair.service import RepairService, RepairSettings
 from operator_node.store import AsyncStore, ExpiryService, open_store
 from operator_node.systemd import SystemdNotifier
@@ -461,8 +462,8 @@ def _chain_services(
     health: Health,
     readiness: DispersalReadiness,
 ) -> list[BackgroundService]:
-    """The services of a node with a chain and a key: its registration, the chain watcher, and
-    the repair of missing batches."""
+    """The services of a node with a chain and a key: its registration, the chain watcher, the
+    repair of missing batches and the audit of stored ones."""
     services: list[BackgroundService] = [
         build_chain_service(config, connection, signer, health, metrics, readiness)
     ]
@@ -470,7 +471,18 @@ def _chain_services(
     if watcher is not None:
         services.append(watcher)
     if config.repair.enabled:
-        services.append(build_repair(config, connection, store, signer, metrics, health))
+        repair = build_repair(config, connection, store, signer, metrics, health)
+        services.append(repair)
+        if config.repair.audit:
+            services.append(
+                Auditor(
+                    store,
+                    metrics,
+                    rate=config.repair.audit_rate,
+                    interval=config.repair.audit_interval,
+                    on_damaged=repair.enqueue,
+                )
+            )
     return services
 
 

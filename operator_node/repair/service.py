@@ -66,7 +66,8 @@ class RepairSettings:
 @dataclass(frozen=True)
 class _Candidate:
     batch_hash: bytes
-    block: int
+    block: int  # its BatchConfirmed's block; -1 when the time is known instead
+    confirmed_at: float = 0.0
 
 
 class RepairService:
@@ -179,6 +180,15 @@ class RepairService:
             self._pending[batch_hash] = _Candidate(batch_hash, int(log["blockNumber"]))
         return True
 
+    def enqueue(self, batch_hash: bytes, expiry: float) -> None:
+        """Repair a batch the store held and has lost (the audit quarantined it), at the next
+        pass; ``expiry`` is when the store would have dropped it."""
+        self._settled.discard(batch_hash)
+        confirmed_at = expiry - self._settings.store_duration
+        self._pending[batch_hash] = _Candidate(batch_hash, -1, confirmed_at)
+        self._metrics.set_repair_pending(len(self._pending))
+        self._set_status(ServiceStatus.INITIALIZING)
+
     async def _peer_sockets(self) -> list[str]:
         """Every other registered operator's socket, largest stake first, the first few
         rotated at random so that repairs spread over the peers."""
@@ -190,7 +200,9 @@ class RepairService:
     async def _repair(self, candidate: _Candidate, sockets: Sequence[str]) -> str:
         batch_hash = candidate.batch_hash
         log = self._log.bind(batch="0x" + batch_hash.hex())
-        confirmed_at = await self._block_time(candidate.block)
+        confirmed_at = candidate.confirmed_at
+        if candidate.block >= 0:
+            confirmed_at = await self._block_time(candidate.block)
         if confirmed_at + self._settings.store_duration <= self._clock():
             return self._settle(candidate, "expired")
         started = time.perf_counter()

@@ -210,6 +210,19 @@ class AsyncStore:
         store = self._shard(batch_header_hash).store
         return await self._run(self._readers, functools.partial(store.has_batch, batch_header_hash))
 
+    async def list_batches(self) -> list[tuple[bytes, float]]:
+        """:meth:`ChunkStore.list_batches` of every shard, soonest expiry first."""
+        parts = await asyncio.gather(
+            *(self._run(self._readers, shard.store.list_batches) for shard in self._shards)
+        )
+        return sorted((entry for part in parts for entry in part), key=lambda e: (e[1], e[0]))
+
+    async def quarantine_batch(self, batch_header_hash: BytesLike) -> list[Path]:
+        """:meth:`ChunkStore.quarantine_batch` on its shard's writer."""
+        shard = self._shard(batch_header_hash)
+        call = functools.partial(shard.store.quarantine_batch, batch_header_hash)
+        return await self._run(shard.writer, call)
+
     async def stats(self) -> StoreStats:
         """:meth:`ChunkStore.stats` of every shard, summed, except what the shards share.
 

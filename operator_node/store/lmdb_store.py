@@ -278,6 +278,26 @@ class LmdbStore:
             self._segments.remove(emptied)
         return expired
 
+    def quarantine_batch(self, batch_header_hash: BytesLike) -> list[Path]:
+        """Take a batch whose chunks failed their check out of the store, in one transaction,
+        keeping a copy of every segment file that held its chunks under ``quarantine/`` (for
+        the operator to inspect: nothing found bad is deleted unseen). Returns the copies made;
+        a batch not stored changes nothing. The batch is then missing, as after downtime, and
+        the repair rebuilds it from peers.
+        """
+        batch_hash = layout.validate_hash(batch_header_hash)
+        with self._write_lock:
+            self._require_open()
+            with self._reading() as txn:
+                segments = _batch_segments(txn, self._dbs, batch_hash)
+            copies = [self._segments.quarantine(segment) for segment in sorted(segments)]
+            _, emptied = self._write(
+                lambda txn: _delete_batch(txn, self._dbs, batch_hash),
+                self._max_size + DELETE_HEADROOM,
+            )
+            self._segments.remove(emptied)
+        return [copy for copy in copies if copy is not None]
+
     def _write(
         self, work: Callable[[lmdb.Transaction[bytes]], _T], limit: int, needed: int = 0
     ) -> _T:
@@ -625,6 +645,40 @@ def _delete_expired(
                 released[layout.decode_ref(ref).segment] += 1
         freed += stored
     return ExpiredBatches(len(due), freed), _release_refs(txn, dbs[b"segments"], released)
+
+
+def _batch_segments(
+    txn: lmdb.Transaction[memoryview], dbs: dict[bytes, lmdb._Database], batch_hash: bytes
+) -> set[int]:
+    """The segments holding a stored batch's chunk values."""
+    value = txn.get(batch_hash, db=dbs[b"batches"])
+    if value is None:
+        return set()
+    _, blob_count, _ = layout.decode_batch_expiry(value)
+    refs = (
+        txn.get(layout.blob_key(batch_hash, i), db=dbs[b"chunk_refs"]) for i in range(blob_count)
+    )
+    return {layout.decode_ref(ref).segment for ref in refs if ref is not None}
+
+
+def _delete_batch(
+    txn: lmdb.Transaction[bytes], dbs: dict[bytes, lmdb._Database], batch_hash: bytes
+) -> tuple[bool, list[int]]:
+    """Delete one batch's entries; whether it was stored, and the segments left unreferenced."""
+    value = txn.pop(batch_hash, db=dbs[b"batches"])
+    if value is None:
+        return False, []
+    expiry_ms, blob_count, _ = layout.decode_batch_expiry(value)
+    txn.delete(layout.expiry_key(expiry_ms, batch_hash), db=dbs[b"expiry"])
+    released: collections.Counter[int] = collections.Counter()
+    for blob_index in range(blob_count):
+        blob = layout.blob_key(batch_hash, blob_index)
+        txn.delete(blob, db=dbs[b"blob_headers"])
+        txn.delete(blob, db=dbs[b"chunks"])
+        ref = txn.pop(blob, db=dbs[b"chunk_refs"])
+        if ref is not None:
+            released[layout.decode_ref(ref).segment] += 1
+    return True, _release_refs(txn, dbs[b"segments"], released)
 
 
 def _release_refs(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeAlias
 
 # Anything the store accepts as bytes without copying it first.
@@ -130,6 +131,14 @@ class ChunkStore(Protocol):
 
     def has_batch(self, batch_header_hash: BytesLike) -> bool:
         """Whether the batch is stored."""
+        ...
+
+    def list_batches(self) -> list[tuple[bytes, float]]:
+        """(batch header hash, expiry) of every stored batch, soonest expiry first."""
+        ...
+
+    def quarantine_batch(self, batch_header_hash: BytesLike) -> list[Path]:
+        """Take a damaged batch out, keeping copies of its segments; the copies' paths."""
         ...
 
     def delete_expired(self, now: float, max_batches: int) -> ExpiredBatches:

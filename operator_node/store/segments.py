@@ -27,12 +27,16 @@ import errno
 import fcntl
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from operator_node.durable import fsync_directory
 from operator_node.logging import get_logger
+
+# Copies of segments that held chunks found damaged, beside ``segments/``.
+QUARANTINE_DIR = "quarantine"
 
 ALIGN = 4096
 MAX_SEGMENT_SIZE = 256 << 20
@@ -149,6 +153,19 @@ class SegmentFiles:
             return os.pread(fd, length, offset)
         finally:
             os.close(fd)
+
+    def quarantine(self, segment_id: int) -> Path | None:
+        """Copy a segment into ``quarantine/`` beside the segments (one copy per segment: a
+        second call keeps the first); the copy's path, or None if the segment is gone. The
+        segment itself stays in service: other batches in it may be sound."""
+        source = self.path(segment_id)
+        target = self._directory.parent / QUARANTINE_DIR / source.name
+        if not source.exists():
+            return None
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        if not target.exists():
+            shutil.copyfile(source, target)
+        return target
 
     def remove(self, segment_ids: Iterable[int]) -> None:
         """Delete segments nothing refers to any more (the current one included)."""

@@ -129,3 +129,47 @@ async def _count_confirmed(devnet: Devnet) -> int:
         return len(await event.get_logs(from_block=0, to_block="latest"))
     finally:
         await connection.close()
+
+
+async def test_the_audit_finds_flipped_bytes_quarantines_them_and_the_repair_restores(
+    devnet: Devnet,
+) -> None:
+    (result,) = await _disperse(devnet, 1)
+    victim = devnet.operators[3]
+    url = f"{victim.api_url}/v1/chunks/0x{result.batch_header_hash.hex()}/0"
+    status, body = http_get(url)
+    assert status == 200
+    chunk = bytes(decode_retrieval_reply(body, WireLimits()).blob.chunks[0])
+    devnet.stop_node(victim)
+    # Flip one byte of the chunk where it lies on disk, as a failing sector would.
+    flipped = []
+    for segment in (victim.home / "data").rglob("segments/*.seg"):
+        data = bytearray(segment.read_bytes())
+        at = data.find(chunk[:64])
+        if at >= 0:
+            data[at + 10] ^= 0xFF
+            segment.write_bytes(bytes(data))
+            flipped.append(segment)
+    assert flipped, "the chunk was not found in any segment"
+    devnet.configure_node(
+        victim, {"repair": {"interval": 1.0, "audit_interval": 1.0, "audit_rate": 64 << 20}}
+    )
+    try:
+        devnet.start_node(victim)
+        devnet.wait_ready(victim)
+        deadline = time.monotonic() + 60
+        while _metrics(victim)["operator_node_audit_damaged_batches_total"] < 1:
+            assert time.monotonic() < deadline, victim.log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        _wait_repaired(victim, 1)  # counted since this start
+        _assert_serves(victim, result)
+        status, body = http_get(url)
+        assert bytes(decode_retrieval_reply(body, WireLimits()).blob.chunks[0]) == chunk
+        quarantined = list((victim.home / "data").rglob("quarantine/*.seg"))
+        assert [q.name for q in quarantined] == [f.name for f in flipped]
+        assert "audit_found_damage" in victim.log_path.read_text()
+    finally:
+        devnet.stop_node(victim)
+        devnet.configure_node(victim)
+        devnet.start_node(victim)
+        devnet.wait_ready(victim)
