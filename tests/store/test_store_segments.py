@@ -209,3 +209,34 @@ def test_store_upgrades_a_format_1_store_and_keeps_its_batches(tmp_path: Path) -
         version = txn.get(b"format_version", db=env.open_db(b"meta", txn=txn))
     env.close()
     assert version == (2).to_bytes(4, "big")
+
+
+def test_quarantine_takes_one_batch_out_keeps_its_segment_and_spares_its_neighbours(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chunks"
+    store = open_store(path, segment_size=64 << 10)
+    batches = [make_batch(n, blobs=2, chunk_size=8 << 10) for n in range(3)]
+    for batch in batches:
+        store.put_batch(batch.hash, batch.header, batch.blobs, now=1000.0)
+    names = segment_names(path)
+    copies = store.quarantine_batch(batches[1].hash)
+    # A copy of every segment that held it, beside segments/; the segments themselves stay.
+    assert copies and all(copy.parent == path / "quarantine" for copy in copies)
+    assert {copy.name for copy in copies} <= set(names)
+    assert all(copy.read_bytes() == (path / "segments" / copy.name).read_bytes() for copy in copies)
+    assert store.get_batch(batches[1].hash) is None
+    assert store.get_chunks(batches[1].hash, 0) is None
+    left = {batch_hash for batch_hash, _ in store.list_batches()}
+    assert left == {batches[0].hash, batches[2].hash}
+    for batch in (batches[0], batches[2]):
+        assert_stored(store, batch)
+    assert store.check() == []
+    assert store.quarantine_batch(batches[1].hash) == []  # gone: nothing more to do
+    # Stored again (as a repair does), it reads back whole.
+    store.put_batch(batches[1].hash, batches[1].header, batches[1].blobs, now=1000.0)
+    assert_stored(store, batches[1])
+    # Once every batch expires, the segments go; the quarantined copies stay.
+    store.delete_expired(10**6, max_batches=10)
+    assert segment_names(path) == [] and all(copy.exists() for copy in copies)
+    store.close()
