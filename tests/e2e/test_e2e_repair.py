@@ -16,12 +16,17 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 from support.daemon import http_get, scrape
 
+from operator_node.chain.view import ConnectionChainView
 from operator_node.client.disperser import DispersalResult, Disperser
+from operator_node.client.retriever import Retriever
 from operator_node.devnet.network import Devnet, DevnetOperator
-from operator_node.protocol.messages import validate_retrieval_reply
+from operator_node.devnet.ports import free_port
+from operator_node.protocol.messages import validate_blob_chunks, validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
+from operator_node.repair.rebuild import rebuild_batch
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +178,45 @@ async def test_the_audit_finds_flipped_bytes_quarantines_them_and_the_repair_res
         devnet.configure_node(victim)
         devnet.start_node(victim)
         devnet.wait_ready(victim)
+
+
+async def test_a_peer_serving_a_bad_chunk_is_caught_and_the_others_are_used(
+    devnet: Devnet,
+) -> None:
+    (result,) = await _disperse(devnet, 1)
+    honest = devnet.operators[3]
+    asked: list[str] = []
+
+    async def corrupting(request: web.Request) -> web.Response:
+        """An operator that serves a real reply with one chunk byte flipped."""
+        asked.append(request.path)
+        status, body = http_get(f"{honest.api_url}{request.path}")
+        data = bytearray(body)
+        if status == 200:
+            data[-5] ^= 0x01  # the last chunk's bytes end the reply
+        return web.Response(status=status, body=bytes(data))
+
+    app = web.Application()
+    app.router.add_get("/v1/chunks/{batch}/{blob}", corrupting)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    connection = devnet.connect()
+    try:
+        retriever = Retriever(connection, fanout=1)
+        me = devnet.operators[0]
+        view = ConnectionChainView(connection)
+        others = [op.socket for op in devnet.operators if op is not me]
+        rebuilt = await rebuild_batch(
+            retriever, result.batch_header_hash, me.keypair.operator_id,
+            [f"127.0.0.1:{port}", *others], view.get_operator_state,
+        )  # fmt: skip
+    finally:
+        await connection.close()
+        await runner.cleanup()
+    assert asked, "the bad peer was never asked: the test proves nothing"
+    (blob,) = rebuilt.blobs
+    validate_blob_chunks(blob)  # the chunks rebuilt are the committed ones
+    (assigned,) = [r.chunks for r in result.replies if r.socket == me.socket]
+    assert len(blob.indices) == assigned
