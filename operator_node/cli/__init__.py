@@ -30,6 +30,7 @@ from operator_node.cli import (
     keys,
     payments,
     run,
+    store,
     version,
 )
 from operator_node.cli.output import UsageError, print_error_json, wants_json
@@ -40,7 +41,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 _COMMAND_MODULES = (
-    run, chain, client, devnet, config_cmd, keys, payments, healthcheck, version,
+    run, chain, client, devnet, config_cmd, keys, payments, store, healthcheck, version,
 )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ from operator_node.protocol.auth import ReplayGuard
 from operator_node.protocol.hashes import keccak_backend
 from operator_node.protocol.wire import WireLimits
 from operator_node.repair.audit import Auditor
-from operator_node.repair.service import RepairService, RepairSettings
+from operator_node.repair.service import Progress, RepairService, RepairSettings
 from operator_node.store import AsyncStore, ExpiryService, open_store
 from operator_node.systemd import SystemdNotifier
 
@@ -199,6 +199,7 @@ def build_repair(
     signer: Signer,
     metrics: Metrics,
     health: Health,
+    progress: Progress | None = None,
 ) -> RepairService:
     """The service that rebuilds from peers the confirmed batches the store lacks."""
     repair = config.repair
@@ -218,6 +219,7 @@ def build_repair(
             store_duration=config.store.store_duration,
             block_range=config.chain.events_block_range,
         ),
+        progress=progress,
     )
 
 

@@ -50,6 +50,10 @@ from operator_node.store import AsyncStore, StoredBlob, StoreError
 REPAIR_SERVICE_ID = "repair"
 
 
+Progress = Callable[[bytes, str, int], None]
+"""Told of each batch a pass settles: (batch hash, outcome, batches still pending)."""
+
+
 @dataclass(frozen=True)
 class RepairSettings:
     """``[repair]`` as the service needs it, with the store's duration."""
@@ -84,7 +88,9 @@ class RepairService:
         health: Health,
         settings: RepairSettings,
         clock: Callable[[], float] = time.time,
+        progress: Progress | None = None,
     ) -> None:
+        """``progress`` hears of each batch a pass settles (``store repair`` prints it)."""
         self._connection = connection
         self._store = store
         self._operator_id = operator_id
@@ -93,6 +99,7 @@ class RepairService:
         self._health = health
         self._settings = settings
         self._clock = clock
+        self._progress = progress
         self._view = ConnectionChainView(connection)
         self._retriever = Retriever(connection, timeout=settings.timeout, fanout=settings.fanout)
         self._cursor: EventCursor | None = None
@@ -136,6 +143,8 @@ class RepairService:
             if sockets is None:
                 sockets = await self._peer_sockets()
             outcome = await self._repair(candidate, sockets)
+            if self._progress is not None:
+                self._progress(candidate.batch_hash, outcome, len(self._pending))
             repaired += outcome == "repaired"
             failed += outcome == "failed"
             self._metrics.set_repair_pending(len(self._pending))

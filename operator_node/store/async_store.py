@@ -217,6 +217,13 @@ class AsyncStore:
         )
         return sorted((entry for part in parts for entry in part), key=lambda e: (e[1], e[0]))
 
+    async def check(self) -> list[str]:
+        """:meth:`ChunkStore.check` of every shard (a full scan of each), on the readers."""
+        parts = await asyncio.gather(
+            *(self._run(self._readers, shard.store.check) for shard in self._shards)
+        )
+        return [problem for part in parts for problem in part]
+
     async def quarantine_batch(self, batch_header_hash: BytesLike) -> list[Path]:
         """:meth:`ChunkStore.quarantine_batch` on its shard's writer."""
         shard = self._shard(batch_header_hash)

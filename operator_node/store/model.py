@@ -137,6 +137,10 @@ class ChunkStore(Protocol):
         """(batch header hash, expiry) of every stored batch, soonest expiry first."""
         ...
 
+    def check(self) -> list[str]:
+        """Every inconsistency of the index and the chunk values found by a full scan."""
+        ...
+
     def quarantine_batch(self, batch_header_hash: BytesLike) -> list[Path]:
         """Take a damaged batch out, keeping copies of its segments; the copies' paths."""
         ...

@@ -94,7 +94,7 @@ async def test_async_store_concurrent_puts_of_one_batch_write_once(tmp_path: Pat
     assert results[:8].count(True) == 1
     assert all(results[8:])
     assert (await store.stats()).batches == 1 + len(others)
-    assert store.shards[0].check() == []  # type: ignore[attr-defined]
+    assert store.shards[0].check() == []
     await store.close()
 
 
