@@ -19,6 +19,7 @@ from operator_node.config import Config, load_config
 from operator_node.crypto.signer import LocalSigner
 from operator_node.errors import ConfigError
 from operator_node.health import Health
+from operator_node.logging import configure_logging
 from operator_node.metrics import Metrics
 from operator_node.repair.audit import audit_batch
 from operator_node.store import AsyncStore, open_store
@@ -37,6 +38,7 @@ async def _open(config: Config) -> AsyncStore:
 def check(args: argparse.Namespace) -> int:
     """Audit the whole store once; 1 if anything failed."""
     config = load_config(args.config)
+    configure_logging("warning")  # the store's own lines would only repeat what is printed
     out = human_stream(args)
     document = asyncio.run(_check(config, quarantine=args.quarantine, out=out))
     damaged, inconsistent = document["damaged"], document["inconsistencies"]
@@ -92,6 +94,7 @@ async def _check(config: Config, *, quarantine: bool, out: Any) -> dict[str, Any
 def repair(args: argparse.Namespace) -> int:
     """One repair pass with progress; 1 if a batch could not be repaired."""
     config = load_config(args.config)
+    configure_logging("warning")  # failures still reach stderr, with their cause
     if not config.chain.rpc_url:
         raise ConfigError("chain.rpc_url must be set: the chain says which batches to hold")
     keypair = load_bls_keypair(config)

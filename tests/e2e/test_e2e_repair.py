@@ -10,6 +10,7 @@ exactly as many chunks as it was assigned when the batch was dispersed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import time
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
-from support.daemon import http_get, scrape
+from support.daemon import http_get, run_cli, scrape
 
 from operator_node.chain.view import ConnectionChainView
 from operator_node.client.disperser import DispersalResult, Disperser
@@ -220,3 +221,22 @@ async def test_a_peer_serving_a_bad_chunk_is_caught_and_the_others_are_used(
     validate_blob_chunks(blob)  # the chunks rebuilt are the committed ones
     (assigned,) = [r.chunks for r in result.replies if r.socket == me.socket]
     assert len(blob.indices) == assigned
+
+
+async def test_store_repair_on_the_command_line_rebuilds_a_stopped_node(devnet: Devnet) -> None:
+    (result,) = await _disperse(devnet, 1)
+    victim = devnet.operators[1]
+    devnet.stop_node(victim)
+    shutil.rmtree(victim.home / "data")
+    try:
+        argv = ("store", "repair", "--config", str(victim.config_path), "--json")
+        done = await asyncio.to_thread(run_cli, *argv, timeout=120)
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)
+        confirmed = await _count_confirmed(devnet)
+        assert document["failed"] == 0 and document["repaired"] == confirmed
+        assert done.stderr.count("repaired") >= confirmed  # a progress line per batch
+    finally:
+        devnet.start_node(victim)
+        devnet.wait_ready(victim)
+    _assert_serves(victim, result)
