@@ -203,7 +203,7 @@ class RepairSection:
     interval: float = _key(60.0, lo=0.1, hi=86_400.0)
     lookback_blocks: int = _key(100_800, lo=0)
     rate: float = _key(float(16 * _MiB), lo=1024.0)
-    fanout: int = _key(8, lo=1, hi=256)
+    fanout: int = _key(2, lo=1, hi=256)
     timeout: float = _key(10.0, lo=0.1, hi=600.0)
     audit: bool = _key(True)
     audit_rate: float = _key(float(8 * _MiB), lo=1024.0)

@@ -31,8 +31,9 @@ from operator_node.protocol.headers import (
     CODE_FIELD_BITS,
     PROFILE_FP1,
     BlobHeader,
-    compute_blob_commitment,
+    compute_chunk_tree,
 )
+from operator_node.protocol.merkle import MerkleTree
 from operator_node.protocol.messages import RetrievalReply, validate_retrieval_reply
 from operator_node.protocol.wire import WireLimits, decode_retrieval_reply
 from operator_node.sockets import SocketError, parse_socket
@@ -60,6 +61,8 @@ class RetrievedBlob:
     commitment)."""
     fetched_bytes: int = 0
     """Chunk bytes received from the nodes (all valid replies, used or not)."""
+    tree: MerkleTree | None = field(default=None, repr=False)
+    """The chunk tree over ``encoded`` (its root is the commitment)."""
 
 
 class Retriever:
@@ -108,45 +111,23 @@ class Retriever:
         ``progress`` hears of the bytes fetched."""
         sockets = list(sockets) if sockets is not None else await self.fetch_sockets()
         meter = _FetchMeter(progress) if progress is not None else None
-        replies, failures = await self._fetch_until_enough(
-            sockets, batch_header_hash, blob_index, meter
-        )
+        replies, failures = await self.fetch_chunks(sockets, batch_header_hash, blob_index, meter)
         if not replies:
             raise RetrievalError(
                 f"no node returned valid chunks of blob {blob_index} of batch "
                 f"0x{batch_header_hash.hex()} ({_describe(failures)})"
             )
-        return await asyncio.to_thread(self._rebuild, replies, failures)
+        return await asyncio.to_thread(self.rebuild, replies, failures)
 
-    async def fetch_header(
-        self, batch_header_hash: bytes, blob_index: int, sockets: Sequence[str]
-    ) -> RetrievalReply | None:
-        """The first valid reply for one blob from ``sockets``, asked ``fanout`` at a time (its
-        batch header and blob header are proved against ``batch_header_hash``); None when no
-        node has that blob (every one asked answered otherwise)."""
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            for start in range(0, len(sockets), self._fanout):
-                wave = sockets[start : start + self._fanout]
-                results = await asyncio.gather(
-                    *(
-                        self._fetch_one(session, s, batch_header_hash, blob_index, None)
-                        for s in wave
-                    )
-                )
-                for result in results:
-                    if not isinstance(result, str):
-                        return result
-        return None
-
-    async def _fetch_until_enough(
+    async def fetch_chunks(
         self,
         sockets: Sequence[str],
         batch_hash: bytes,
         blob_index: int,
         meter: _FetchMeter | None,
     ) -> tuple[dict[str, RetrievalReply], dict[str, str]]:
-        """Ask ``fanout`` sockets at a time, in order, until the replies hold k distinct chunks."""
+        """Ask ``fanout`` sockets at a time, in order, until the replies hold k distinct chunks;
+        the valid replies by socket, and why each other socket gave none."""
         replies: dict[str, RetrievalReply] = {}
         failures: dict[str, str] = {}
         held: set[int] = set()
@@ -194,9 +175,12 @@ class Retriever:
             return f"invalid reply: {exc}"
         return reply
 
-    def _rebuild(
+    def rebuild(
         self, replies: dict[str, RetrievalReply], failures: dict[str, str]
     ) -> RetrievedBlob:
+        """The blob decoded from valid ``replies`` (at least one) and checked against its
+        commitment (see the module doc); raises :class:`RetrievalError` otherwise. CPU-bound:
+        call it in a thread."""
         header = next(iter(replies.values())).blob.header
         chunks: dict[int, Bytes] = {}
         sources: dict[str, int] = {}
@@ -215,7 +199,8 @@ class Retriever:
         data = bytes(codec.decode(chosen, length=header.data_length))
         # Re-encoding proves the rebuilt blob is the committed one, not just k consistent rows.
         encoded = codec.encode(data)
-        if compute_blob_commitment(encoded) != header.commitment:
+        tree = compute_chunk_tree(encoded)
+        if tree.root != header.commitment:
             raise RetrievalError("the rebuilt blob does not match its commitment")
         if header.fingerprint == PROFILE_FP1:
             z = compute_fingerprint_rows(header, encoded[: header.k])
@@ -226,7 +211,7 @@ class Retriever:
                 )
         fetched = sum(len(r.blob.indices) for r in replies.values()) * header.chunk_length
         return RetrievedBlob(
-            data, header, len(chosen), sources, failures, tuple(map(bytes, encoded)), fetched
+            data, header, len(chosen), sources, failures, tuple(map(bytes, encoded)), fetched, tree
         )
 
 

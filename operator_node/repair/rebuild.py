@@ -5,10 +5,11 @@ the service manager, whose ``confirmBatch`` checked the operators' signatures ov
 peer reply is proved against it: the batch header hashes to it, each blob header is in the batch
 root, each chunk is in its blob's commitment (``protocol.messages.validate_retrieval_reply``).
 
-1. Blob headers: blob 0, 1, ... from any peer that has the batch, until no peer asked has the
-   next (a node that holds the batch answers every blob index below the count, even with no
-   chunks of that blob, and 404 beyond it). A peer that lies about the count by answering 404
-   early is outvoted by any honest peer.
+1. Blob by blob, 0, 1, ...: replies from peers until they hold k chunks (the retriever's waves),
+   which give the blob's header too; the batch ends at the first blob no peer asked has (a node
+   that holds the batch answers every blob index below the count, even with no chunks of that
+   blob, and 404 beyond it). A peer that lies about the count by answering 404 early is
+   outvoted by any honest peer.
 2. This operator's chunk indices of each blob, from the operator state at the batch's reference
    block (the assignment the node checked when it signed, ``protocol.assignment``).
 3. For each blob with chunks for this node: any k valid chunks from the peers (the retriever),
@@ -23,13 +24,14 @@ payment itself is in the header, and so in the batch root). Nothing here signs a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from operator_node.client.retriever import RetrievalError, Retriever
 from operator_node.errors import OperatorNodeError
 from operator_node.protocol.assignment import OperatorStakes, compute_operator_chunks
-from operator_node.protocol.headers import BatchHeader, BlobHeader, compute_chunk_tree
+from operator_node.protocol.headers import BatchHeader, BlobHeader
 from operator_node.protocol.messages import BlobChunks
 
 # A repaired paid blob's record: its account's signature is not known (see the module doc).
@@ -70,26 +72,6 @@ class RebuiltBatch:
         return sum(blob.chunk_bytes for blob in self.blobs)
 
 
-async def learn_blob_headers(
-    retriever: Retriever, batch_hash: bytes, sockets: Sequence[str]
-) -> tuple[BatchHeader, list[BlobHeader]]:
-    """The batch header and every blob header of a batch, proved by peers (step 1).
-
-    Raises :class:`RepairError` (``no_peer``) when no peer asked has the batch.
-    """
-    first = await retriever.fetch_header(batch_hash, 0, sockets)
-    if first is None:
-        raise RepairError(f"no peer has batch 0x{batch_hash.hex()}", "no_peer")
-    headers = [first.blob.header]
-    most = min(_MAX_BLOBS, 1 << len(first.blob_header_proof))
-    while len(headers) < most:
-        reply = await retriever.fetch_header(batch_hash, len(headers), sockets)
-        if reply is None:
-            break
-        headers.append(reply.blob.header)
-    return first.batch_header, headers
-
-
 async def rebuild_batch(
     retriever: Retriever,
     batch_hash: bytes,
@@ -97,28 +79,38 @@ async def rebuild_batch(
     sockets: Sequence[str],
     read_state: StateReader,
 ) -> RebuiltBatch:
-    """Steps 1-3 for one batch; raises :class:`RepairError` when it cannot be rebuilt."""
-    batch_header, headers = await learn_blob_headers(retriever, batch_hash, sockets)
-    quorums = sorted({q.quorum_number for header in headers for q in header.quorums})
-    try:
-        state = await read_state(quorums, batch_header.reference_block_number)
-    except OperatorNodeError as exc:
-        raise RepairError(f"the operator state cannot be read: {exc}", "chain") from None
+    """Steps 1-3 for one batch, blob by blob, each blob's chunks fetched once (its replies give
+    its header too); raises :class:`RepairError` when it cannot be rebuilt."""
+    batch_header: BatchHeader | None = None
+    state: Mapping[int, OperatorStakes] = {}
     blobs: list[BlobChunks] = []
     fetched = 0
-    for index, header in enumerate(headers):
+    most = _MAX_BLOBS
+    while len(blobs) < most:
+        index = len(blobs)
+        replies, failures = await retriever.fetch_chunks(sockets, batch_hash, index, None)
+        if not replies:
+            if index == 0:
+                raise RepairError(f"no peer has batch 0x{batch_hash.hex()}", "no_peer")
+            break  # no peer has this blob: the batch has ``index`` blobs
+        first = next(iter(replies.values()))
+        header = first.blob.header
+        if batch_header is None:
+            batch_header = first.batch_header
+            most = min(_MAX_BLOBS, 1 << len(first.blob_header_proof))
+        state = await _state_for(read_state, header, batch_header, state)
         indices = compute_operator_chunks(operator_id, header, state)
+        fetched += sum(len(r.blob.indices) for r in replies.values()) * header.chunk_length
         if not indices:
             blobs.append(BlobChunks(header=header, indices=(), proof=(), chunks=()))
             continue
         try:
-            rebuilt = await retriever.retrieve(batch_hash, index, sockets)
+            rebuilt = await asyncio.to_thread(retriever.rebuild, replies, failures)
         except RetrievalError as exc:
             cause = "invalid" if "does not match" in str(exc) else "too_few_chunks"
             raise RepairError(f"blob {index}: {exc}", cause) from None
-        fetched += rebuilt.fetched_bytes
-        tree = compute_chunk_tree(rebuilt.encoded)
-        if tree.root != header.commitment:  # the retriever checked it; a store is forever
+        tree = rebuilt.tree  # the retriever checked its root against the commitment
+        if tree is None or tree.root != header.commitment:
             raise RepairError(f"blob {index}: the rebuilt chunks are not committed", "invalid")
         blobs.append(
             BlobChunks(
@@ -129,4 +121,23 @@ async def rebuild_batch(
                 account_signature=UNKNOWN_SIGNATURE if header.payment is not None else b"",
             )
         )
+    assert batch_header is not None
     return RebuiltBatch(batch_header, tuple(blobs), fetched)
+
+
+async def _state_for(
+    read_state: StateReader,
+    header: BlobHeader,
+    batch_header: BatchHeader,
+    known: Mapping[int, OperatorStakes],
+) -> Mapping[int, OperatorStakes]:
+    """The operator state at the batch's reference block for every quorum of ``header``,
+    reading only the quorums not read yet."""
+    missing = sorted({q.quorum_number for q in header.quorums} - set(known))
+    if not missing:
+        return known
+    try:
+        read = await read_state(missing, batch_header.reference_block_number)
+    except OperatorNodeError as exc:
+        raise RepairError(f"the operator state cannot be read: {exc}", "chain") from None
+    return {**known, **read}

@@ -61,7 +61,7 @@ class RepairSettings:
     interval: float = 60.0
     lookback_blocks: int = 100_800
     rate: float = 16 << 20
-    fanout: int = 8
+    fanout: int = 2
     timeout: float = 10.0
     store_duration: float = 1_213_200.0
     block_range: int = 10_000

@@ -4,7 +4,7 @@ An honest node never stores an FP-v1 blob whose fingerprint hash is not that of 
 chunks' fingerprints (its ``encoding`` stage refuses it). A corrupt node can: here the batch is
 written straight into the node's store on disk, as the dispersal pipeline would write it, before
 the daemon starts. The chunks and the commitment are honest, so every Merkle check passes and
-only the retriever's fingerprint check (``Retriever._rebuild``) can catch the blob. The control is
+only the retriever's fingerprint check (``Retriever.rebuild``) can catch the blob. The control is
 the honest blob, stored the same way at the same node and retrieved the same way.
 """
 
