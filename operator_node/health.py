@@ -60,6 +60,10 @@ class Health:
         """Add a service (or replace one with the same id)."""
         self._services[service_id] = Service(service_id, name, description, status, critical)
 
+    def unregister(self, service_id: str) -> None:
+        """Remove a service that does not apply to this deployment (nothing if unknown)."""
+        self._services.pop(service_id, None)
+
     def set_status(self, service_id: str, status: ServiceStatus) -> None:
         """Update one service's status. Raises KeyError for an id never registered."""
         self._services[service_id].status = status

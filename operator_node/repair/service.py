@@ -18,8 +18,8 @@ any other. A repair signs nothing.
 While repairs are pending, the ``repair`` service of ``/eigen/node/services`` is Initializing,
 and the node partially healthy (206). After a pass with failures it is Down until a pass
 succeeds; failed batches are tried again at the next pass. A deployment whose service manager
-confirms no batches (no ``batchId()``) has no record of what to hold: the service says so once,
-and is Down.
+confirms no batches (no ``batchId()``) has no record of what to hold: the service says so once
+and leaves ``/eigen/node/services`` (nothing is wrong with the node).
 """
 
 from __future__ import annotations
@@ -163,10 +163,12 @@ class RepairService:
                     "repair_unavailable",
                     reason=(
                         f"the service manager at {service_manager.address} confirms no batches "
-                        "(no batchId()): the chain does not say what this node should hold"
+                        "(no batchId()): the chain does not say what this node should hold, so "
+                        "missing batches cannot be found; the audit still runs"
                     ),
                 )
-                self._set_status(ServiceStatus.DOWN)
+                # Not Down: nothing is wrong with the node, the deployment has no such record.
+                self._health.unregister(REPAIR_SERVICE_ID)
                 return False
         if self._cursor is None:
             head = await reader.get_current_block()
