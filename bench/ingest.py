@@ -41,6 +41,10 @@ Where it waits: the node's mean time per StoreChunks stage (``stage_mean_ms``) a
 batches per commit, and a batch's mean wait for its shard's writer. What the store stage has
 beyond those two is the hand-off to the writer thread and back to the event loop.
 
+The audit's cost (``audit``): the same, with the audit running pass after pass at its default
+rate (``[repair] audit_rate``) and off; ``audit_MBps_during`` says what it read meanwhile. The
+other figures are taken with the audit off, as a node's audit rests an hour between passes.
+
 Metering's cost (``payments``), after those figures, for each GF(2^8) shape: as the encoding
 check's below, the node alone on fresh paid batches with ``[payments] mode`` "enforce" and "off"
 in turn, ``payment_cost = 1 - on / off`` (target: below 0.02), its CPU per request on and off,
@@ -73,7 +77,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +87,7 @@ from aiohttp import web
 from eth_account.signers.local import LocalAccount
 
 from operator_node.client.batch import EncodedBlob, PreparedBatch, prepare_batch
-from operator_node.devnet.network import Devnet, DevnetOperator
+from operator_node.devnet.network import Devnet, DevnetOperator, TomlValue
 from operator_node.devnet.ports import free_port
 from operator_node.erasure import cached_codec
 from operator_node.erasure.fingerprint import fingerprints
@@ -116,13 +120,20 @@ _WRITE_HISTOGRAMS = (
     "operator_node_store_write_batches",
     "operator_node_store_write_wait_seconds",
 )
-_WRITE_SAMPLES = tuple(f"{name}_{kind}" for name in _WRITE_HISTOGRAMS for kind in ("count", "sum"))
+_AUDIT_BYTES = "operator_node_audit_chunk_bytes_total"
+# Read before and after each run: the store-write histograms, and the audit's bytes.
+_WRITE_SAMPLES = (
+    *(f"{name}_{kind}" for name in _WRITE_HISTOGRAMS for kind in ("count", "sum")),
+    _AUDIT_BYTES,
+)
 K = 15
 QUORUM = QuorumParams(0, 25, 50)
 # The encoding check in turn on and off: (node policy, blob profile).
 FINGERPRINT_MODES = {"on": ("required", PROFILE_FP1), "off": ("accepted", PROFILE_NONE)}
 # Metering in turn on and off: (node payments mode, blob profile).
 PAYMENT_MODES = {"on": ("enforce", PROFILE_FP1), "off": ("off", PROFILE_FP1)}
+# The audit in turn running (pass after pass, at its default rate) and off.
+AUDIT_MODES = {"on": (True, PROFILE_FP1), "off": (False, PROFILE_FP1)}
 # The bench account's reservation: far beyond what a run sends (symbols a second).
 BENCH_RATE = 1 << 40
 REFRESH = 1.0  # the nodes' vault refresh, seconds: they see the bench's reservation at once
@@ -603,14 +614,14 @@ class _Setting:
     it; changing it restarts the node."""
 
     def __init__(
-        self, devnet: Devnet, target: DevnetOperator, section: str, key: str, default: str
+        self, devnet: Devnet, target: DevnetOperator, section: str, key: str, default: TomlValue
     ) -> None:
         self._devnet, self._target = devnet, target
         self._section, self._key = section, key
         self.current = default  # the node's default, as the devnet starts it
         self.restart_s: list[float] = []
 
-    async def set(self, policy: str) -> bool:
+    async def set(self, policy: TomlValue) -> bool:
         """Restart the node with ``policy`` unless it runs with it; whether it restarted."""
         if policy == self.current:
             return False
@@ -666,7 +677,7 @@ async def _toggle_cost(
     devnet: Devnet,
     target: DevnetOperator,
     setting: _Setting,
-    modes: dict[str, tuple[str, int]],
+    modes: Mapping[str, tuple[TomlValue, int]],
     payer: _Payer,
     blobs: int,
     requests: int,
@@ -735,6 +746,16 @@ async def _toggle_cost(
             mode: per_request_ms(mode, lambda run: run.stages.get(stage, 0.0)) for mode in runs
         },
         "node_ms_per_request_off": round(1000 * round_bytes / off / 1e6 / requests, 2),
+        # What the audit read during the runs, a second (0 where it was not running).
+        "audit_MBps_during": {
+            mode: round(
+                sum(run.writes.get(_AUDIT_BYTES, 0.0) for run in done)
+                / sum(run.seconds for run in done)
+                / 1e6,
+                2,
+            )
+            for mode, done in runs.items()
+        },
     }
     return figures, request
 
@@ -796,6 +817,27 @@ async def _payment_cost(
     }
 
 
+async def _audit_cost(
+    devnet: Devnet,
+    target: DevnetOperator,
+    payer: _Payer,
+    blobs: int,
+    requests: int,
+    clients: int,
+    rounds: int,
+    shape: Shape,
+) -> dict[str, object]:
+    """The node alone with the audit running (pass after pass, at its default rate) and off, in
+    turn (see the module's doc); the node is left without it, as it started."""
+    setting = _Setting(devnet, target, "repair", "audit", False)
+    figures, _ = await _toggle_cost(
+        devnet, target, setting, AUDIT_MODES, payer, blobs, requests, clients, rounds, shape,
+        name="audit", stage="store",
+    )  # fmt: skip
+    await setting.set(False)
+    return figures
+
+
 def _metering_ms(heads: list[bytes], payer: _Payer) -> float:
     """Milliseconds per request of what metering adds to the node's work, in this process:
     ``PaymentMeter.debit`` on each head's blobs (the head is parsed by the node either way, so
@@ -834,15 +876,19 @@ async def _run(
     gf16: bool,
     fingerprint: bool,
     payments: bool,
+    audit: bool,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as root:
         # Every round's batches stay stored (they expire after the devnet's run): room for all,
         # the checks' on and off rounds included.
-        toggles = int(fingerprint) + int(payments)
+        toggles = int(fingerprint) + int(payments) + int(audit)
         devnet = Devnet(
             Path(root),
             store_max_size=(8 + 8 * toggles) << 30,
             payments={"refresh_interval": REFRESH},
+            # The audit off but for its own toggle, where it runs pass after pass: a node's
+            # audit rests an hour between passes by default, and would run here at random.
+            repair={"audit": False, "audit_interval": 0.5},
         )
         await devnet.start()
         try:
@@ -866,6 +912,14 @@ async def _run(
                         devnet, target, payer, blobs, count, clients, rounds, GF8_SHAPE
                     )
                 results["payments"] = metering
+            if audit:
+                auditing: dict[str, object] = {}
+                for blobs in shapes:
+                    count = requests if blobs == 1 else max(4, requests // 4)
+                    auditing[f"blobs_{blobs}"] = await _audit_cost(
+                        devnet, target, payer, blobs, count, clients, rounds, GF8_SHAPE
+                    )
+                results["audit"] = auditing
             if fingerprint:
                 policy = _Setting(devnet, target, "dispersal", "fingerprint", "required")
                 cost: dict[str, object] = {}
@@ -911,6 +965,11 @@ def main() -> None:
         action="store_true",
         help="skip the node alone with payment metering on and off",
     )
+    parser.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="skip the node alone with the audit running and off",
+    )
     args = parser.parse_args()
     results = asyncio.run(
         _run(
@@ -921,6 +980,7 @@ def main() -> None:
             not args.no_gf16,
             not args.no_fingerprint,
             not args.no_payments,
+            not args.no_audit,
         )
     )
     print(
@@ -961,6 +1021,23 @@ def main() -> None:
                 f"{r['payment_stage_mean_ms']['on']:>7} {cpu['on']:>7} {cpu['off']:>7} "
                 f"{r['cpu_cost']:>6} {r['metering_ms_per_request']:>8} "
                 f"{r['metering_share_of_node_time']:>7}"
+            )
+    auditing = results.get("audit")
+    if isinstance(auditing, dict):
+        print(
+            "\naudit at its default rate (node alone, MB/s; cost = 1 - on/off; audit: MB/s "
+            f"it read while on)\n{'batch':>8} {'on':>8} {'off':>8} {'cost':>6} {'/round':>7} "
+            f"{'cpu on':>7} {'cpu off':>7} {'cpu':>6} {'audit':>7}"
+        )
+        for label, key in rows:
+            r = auditing.get(key)
+            if not isinstance(r, dict):
+                continue
+            cpu = r["node_cpu_ms_per_request"]
+            print(
+                f"{label} {r['on_MBps']:>8} {r['off_MBps']:>8} {r['audit_cost']:>6} "
+                f"{r['audit_cost_median_of_rounds']:>7} {cpu['on']:>7} {cpu['off']:>7} "
+                f"{r['cpu_cost']:>6} {r['audit_MBps_during']['on']:>7}"
             )
     cost = results.get("fingerprint")
     if isinstance(cost, dict):
