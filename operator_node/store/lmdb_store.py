@@ -636,13 +636,7 @@ def _delete_expired(
         if value is None:  # an index entry without its batch: only the entry goes
             continue
         _, blob_count, stored = layout.decode_batch_expiry(value)
-        for blob_index in range(blob_count):
-            blob = layout.blob_key(batch_hash, blob_index)
-            txn.delete(blob, db=dbs[b"blob_headers"])
-            txn.delete(blob, db=dbs[b"chunks"])
-            ref = txn.pop(blob, db=dbs[b"chunk_refs"])
-            if ref is not None:
-                released[layout.decode_ref(ref).segment] += 1
+        _delete_blobs(txn, dbs, batch_hash, blob_count, released)
         freed += stored
     return ExpiredBatches(len(due), freed), _release_refs(txn, dbs[b"segments"], released)
 
@@ -671,6 +665,19 @@ def _delete_batch(
     expiry_ms, blob_count, _ = layout.decode_batch_expiry(value)
     txn.delete(layout.expiry_key(expiry_ms, batch_hash), db=dbs[b"expiry"])
     released: collections.Counter[int] = collections.Counter()
+    _delete_blobs(txn, dbs, batch_hash, blob_count, released)
+    return True, _release_refs(txn, dbs[b"segments"], released)
+
+
+def _delete_blobs(
+    txn: lmdb.Transaction[bytes],
+    dbs: dict[bytes, lmdb._Database],
+    batch_hash: bytes,
+    blob_count: int,
+    released: collections.Counter[int],
+) -> None:
+    """Delete a batch's blob entries, counting in ``released`` the chunk references each of its
+    segments loses."""
     for blob_index in range(blob_count):
         blob = layout.blob_key(batch_hash, blob_index)
         txn.delete(blob, db=dbs[b"blob_headers"])
@@ -678,7 +685,6 @@ def _delete_batch(
         ref = txn.pop(blob, db=dbs[b"chunk_refs"])
         if ref is not None:
             released[layout.decode_ref(ref).segment] += 1
-    return True, _release_refs(txn, dbs[b"segments"], released)
 
 
 def _release_refs(
