@@ -211,6 +211,10 @@ class RepairService:
     async def _repair(self, candidate: _Candidate, sockets: Sequence[str]) -> str:
         batch_hash = candidate.batch_hash
         log = self._log.bind(batch="0x" + batch_hash.hex())
+        if await self._store.has_batch(batch_hash):  # stored since it was found missing
+            del self._pending[batch_hash]
+            self._settled.add(batch_hash)
+            return "present"
         confirmed_at = candidate.confirmed_at
         if candidate.block >= 0:
             confirmed_at = await self._block_time(candidate.block)
