@@ -233,8 +233,8 @@ class Disperser:
             reference_block = await reader.get_current_block()
             states = await _fetch_states(reader, [p.quorum_number for p in params], reference_block)
         with clock("encode"):
-            batch, n = await self._encode(data, (k, n), params, states, reference_block)
-            batch = await self._pay(reader, batch, states, reference_block)
+            encoded, n = await self._encode(data, (k, n), params, states)
+            batch = prepare_batch([await self._pay(reader, encoded)], states, reference_block)
         with clock("send"):
             replies = await self._send_all(reader, batch, progress)
         with clock("verify"):
@@ -260,8 +260,7 @@ class Disperser:
         shape: tuple[int | None, int | None],
         params: tuple[QuorumParams, ...],
         states: Mapping[int, OperatorStakes],
-        reference_block: int,
-    ) -> tuple[PreparedBatch, int]:
+    ) -> tuple[EncodedBlob, int]:
         code, k, n = self._coding(len(data), shape, params, states)
         codec = cached_codec(k, n, self._codec_backend, CODE_FIELD_BITS[code])
         chunks = await asyncio.to_thread(codec.encode, data)
@@ -271,32 +270,22 @@ class Disperser:
                 chunks, data_length=len(data), k=k, quorums=params, account=account, code=code
             )
         )
-        return prepare_batch([blob], states, reference_block), n
+        return blob, n
 
-    async def _pay(
-        self,
-        reader: ChainReader,
-        batch: PreparedBatch,
-        states: Mapping[int, OperatorStakes],
-        reference_block: int,
-    ) -> PreparedBatch:
-        """The batch with every blob paid for by the payer (the same batch without one)."""
+    async def _pay(self, reader: ChainReader, blob: EncodedBlob) -> EncodedBlob:
+        """The blob paid for by the payer (the same blob without one)."""
         if self._payer is None:
-            return batch
+            return blob
         vault = await find_vault(reader.contracts, self._payment_vault or None)
-        params = await read_global_params(vault)
-        chain_id = self._connection.config.chain_id
-        blobs = []
-        for blob in batch.blobs:
-            cumulative = 0
-            if self._payment_kind == PAYMENT_ON_DEMAND:
-                symbols = billable_symbols(blob.header, params.min_symbols_per_blob)
-                self._paid_so_far += symbols * params.price_per_symbol
-                cumulative = self._paid_so_far
-            payment = Payment(self._payment_kind, time.time_ns(), cumulative)
-            vault_address = bytes.fromhex(str(vault.address)[2:])
-            blobs.append(blob.paid(payment, self._payer, chain_id, vault_address))
-        return prepare_batch(blobs, states, reference_block)
+        cumulative = 0
+        if self._payment_kind == PAYMENT_ON_DEMAND:
+            params = await read_global_params(vault)
+            symbols = billable_symbols(blob.header, params.min_symbols_per_blob)
+            self._paid_so_far += symbols * params.price_per_symbol
+            cumulative = self._paid_so_far
+        payment = Payment(self._payment_kind, time.time_ns(), cumulative)
+        vault_address = bytes.fromhex(str(vault.address)[2:])
+        return blob.paid(payment, self._payer, self._connection.config.chain_id, vault_address)
 
     def _coding(
         self,

@@ -56,11 +56,9 @@ class RetrievedBlob:
     chunks_used: int
     sources: dict[str, int]
     failures: dict[str, str] = field(default_factory=dict)
-    encoded: tuple[bytes, ...] = field(default=(), repr=False)
-    """All n chunks of the blob, re-encoded from the data (their tree's root is the
-    commitment)."""
-    fetched_bytes: int = 0
-    """Chunk bytes received from the nodes (all valid replies, used or not)."""
+    encoded: tuple[Bytes, ...] = field(default=(), repr=False)
+    """All n chunks of the blob, re-encoded from the data (read-only views, not copies; their
+    tree's root is the commitment)."""
     tree: MerkleTree | None = field(default=None, repr=False)
     """The chunk tree over ``encoded`` (its root is the commitment)."""
 
@@ -209,10 +207,7 @@ class Retriever:
                     "the rebuilt blob's fingerprints do not match the fingerprint hash its "
                     "operators signed"
                 )
-        fetched = sum(len(r.blob.indices) for r in replies.values()) * header.chunk_length
-        return RetrievedBlob(
-            data, header, len(chosen), sources, failures, tuple(map(bytes, encoded)), fetched, tree
-        )
+        return RetrievedBlob(data, header, len(chosen), sources, failures, tuple(encoded), tree)
 
 
 async def _read_body(response: aiohttp.ClientResponse, meter: _FetchMeter | None) -> bytes:

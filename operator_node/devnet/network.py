@@ -221,14 +221,14 @@ class Devnet:
         without a payment vault)."""
         for account in self.paying_accounts:
             if account.name == "reserved":
-                return account.load()
+                return account.account
         return None
 
     def paying(self, name: str) -> LocalAccount:
         """The paying account ``name`` ("reserved" or "on-demand") with its key."""
         for account in self.paying_accounts:
             if account.name == name:
-                return account.load()
+                return account.account
         raise DevnetError(f"this devnet has no paying account {name!r}")
 
     async def __aenter__(self) -> Devnet:

@@ -7,6 +7,7 @@ a client can sign as them.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ class PayingAccount:
     reservation: Reservation | None
     deposit: int
 
-    def load(self) -> LocalAccount:
-        """The account with its key, read from its keystore."""
+    @functools.cached_property
+    def account(self) -> LocalAccount:
+        """The account with its key, read from its keystore (once)."""
         password = self.password_file.read_text().strip()
         key = load_ecdsa_keystore(self.keystore, password)
         account: LocalAccount = Account.from_key(key.secret_bytes())

@@ -142,12 +142,8 @@ class VaultAccounts:
                 ("PaymentVault", contract.functions.getOnDemandDeposits(part)),
             ]
         results = await call_batch(calls)
-        minimum, price, period, rate, burst, quorums = results[0]
-        params = GlobalParams(
-            int(minimum), int(price), int(period), int(rate), int(burst), tuple(bytes(quorums))
-        )
         vault = bytes.fromhex(str(contract.address)[2:].lower())
-        snapshot = VaultSnapshot(vault, params)
+        snapshot = VaultSnapshot(vault, GlobalParams.from_abi(results[0]))
         slices = [accounts[s : s + _READ_SLICE] for s in range(0, len(accounts), _READ_SLICE)]
         for number, part in enumerate(slices):
             found, deposits = results[1 + 2 * number], results[2 + 2 * number]

@@ -95,17 +95,10 @@ class MeterSettings:
     max_charged: int = 100_000
 
 
-class _Name:
-    """An account's checksummed address, made only if a message needs it (~15 us each)."""
-
-    def __init__(self, raw: bytes) -> None:
-        self._raw = raw
-
-    def __str__(self) -> str:
-        return to_checksum_address(self._raw)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
+def _name(header: BlobHeader) -> str:
+    """A header's account as a checksummed address, for messages only (~15 us: made only when
+    a refusal needs it)."""
+    return to_checksum_address(header.account)
 
 
 def billable_symbols(header: BlobHeader, min_symbols: int) -> int:
@@ -269,23 +262,23 @@ class PaymentMeter:
     def _reservation_due(
         self, index: int, header: BlobHeader, symbols: int, snapshot: VaultSnapshot
     ) -> list[tuple[_Key, _Due]]:
-        account = _Name(header.account)
         reservation = snapshot.reservations.get(header.account)
         if reservation is None:
-            raise NoReservation(f"blob {index}: account {account} has no reservation")
+            raise NoReservation(f"blob {index}: account {_name(header)} has no reservation")
         assert header.payment is not None
         signed_at = header.payment.timestamp / _NS
         if not reservation.active(signed_at):
             raise ReservationInactive(
-                f"blob {index}: account {account}'s reservation runs from {reservation.start} "
-                f"to {reservation.end} (Unix seconds); the blob was signed at {signed_at:.0f}"
+                f"blob {index}: account {_name(header)}'s reservation runs from "
+                f"{reservation.start} to {reservation.end} (Unix seconds); the blob was signed "
+                f"at {signed_at:.0f}"
             )
         splits = dict(zip(reservation.quorums, reservation.splits, strict=True))
         quorums = [q.quorum_number for q in header.quorums]
         missing = [q for q in quorums if q not in splits]
         if missing:
             raise QuorumNotReserved(
-                f"blob {index}: account {account}'s reservation does not cover quorum(s) "
+                f"blob {index}: account {_name(header)}'s reservation does not cover quorum(s) "
                 f"{missing} (it covers {list(reservation.quorums)})"
             )
         served = [q for q in quorums if q in self._settings.quorums] or quorums
@@ -303,7 +296,6 @@ class PaymentMeter:
         self, index: int, header: BlobHeader, symbols: int, snapshot: VaultSnapshot
     ) -> tuple[_Key, _Due]:
         params = snapshot.params
-        account = _Name(header.account)
         quorums = [q.quorum_number for q in header.quorums]
         if params.on_demand_symbols_per_second == 0:
             raise QuorumNotOnDemand(f"blob {index}: the vault takes no on-demand payment")
@@ -319,7 +311,7 @@ class PaymentMeter:
         cost = symbols * params.price_per_symbol
         if paid > deposit or paid < cost:
             raise InsufficientDeposit(
-                f"blob {index}: account {account} signed a cumulative payment of {paid} wei; "
+                f"blob {index}: account {_name(header)} signed a cumulative payment of {paid} wei; "
                 f"its deposit is {deposit} wei and this blob costs {cost} wei "
                 f"({symbols} symbols at {params.price_per_symbol} wei)"
             )
@@ -347,7 +339,6 @@ class PaymentMeter:
                 outcome = trial.fill(now, entry.symbols)
                 if outcome.accepted:
                     continue
-                account = to_checksum_address(blobs[entry.blob][0].account)
                 if outcome.never:
                     raise BlobExceedsLimit(
                         f"blob {entry.blob}: {entry.symbols} symbols exceed the "
@@ -364,9 +355,9 @@ class PaymentMeter:
                     )
                 else:
                     refusal = ReservationExhausted(
-                        f"blob {entry.blob}: account {account}'s reservation for quorum {key[1]} "
-                        f"is used up ({first.rate:g} symbols/s, {first.capacity:.0f} in "
-                        f"{self._settings.bucket_window:g} s); retry in "
+                        f"blob {entry.blob}: account {_name(blobs[entry.blob][0])}'s "
+                        f"reservation for quorum {key[1]} is used up ({first.rate:g} symbols/s, "
+                        f"{first.capacity:.0f} in {self._settings.bucket_window:g} s); retry in "
                         f"{outcome.retry_after:.1f} s",
                         retry_after=outcome.retry_after,
                         payment_limit="reservation",

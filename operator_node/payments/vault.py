@@ -81,6 +81,14 @@ class GlobalParams:
     on_demand_burst_seconds: int
     on_demand_quorums: tuple[int, ...]
 
+    @classmethod
+    def from_abi(cls, raw: Any) -> GlobalParams:
+        """From what ``getGlobalParams()`` returns."""
+        minimum, price, period, rate, burst, quorums = raw
+        return cls(
+            int(minimum), int(price), int(period), int(rate), int(burst), tuple(bytes(quorums))
+        )
+
     def to_abi(self) -> tuple[int, int, int, int, int, bytes]:
         """The arguments ``setGlobalParams`` takes."""
         return (
@@ -131,12 +139,8 @@ async def read_deposit(vault: AsyncContract, account: str) -> int:
 
 async def read_global_params(vault: AsyncContract) -> GlobalParams:
     """``getGlobalParams()``."""
-    minimum, price, period, rate, burst, quorums = await call_view(
-        "PaymentVault", vault.functions.getGlobalParams()
-    )
-    return GlobalParams(
-        int(minimum), int(price), int(period), int(rate), int(burst), tuple(bytes(quorums))
-    )
+    raw = await call_view("PaymentVault", vault.functions.getGlobalParams())
+    return GlobalParams.from_abi(raw)
 
 
 async def set_reservation(

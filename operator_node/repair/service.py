@@ -29,7 +29,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from web3.exceptions import Web3Exception
 
@@ -223,8 +222,9 @@ class RepairService:
         started = time.perf_counter()
         try:
             rebuilt = await rebuild_batch(
-                self._retriever, batch_hash, self._operator_id, sockets, self._read_state
-            )
+                self._retriever, batch_hash, self._operator_id, sockets,
+                self._view.get_operator_state,
+            )  # fmt: skip
             await self._pace(rebuilt.fetched_bytes)
             if not rebuilt.chunks:
                 return self._settle(candidate, "not_assigned")
@@ -269,9 +269,6 @@ class RepairService:
         await self._store.put_batch(
             batch_hash, encode_batch_record(rebuilt.header), blobs, now=confirmed_at
         )
-
-    async def _read_state(self, quorums: Sequence[int], block: int) -> Any:
-        return await self._view.get_operator_state(quorums, block)
 
     async def _block_time(self, block: int) -> float:
         reader = await self._connection.get_reader()
